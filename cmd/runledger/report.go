@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
+)
+
+type reportFlags struct {
+	common
+	format string
+	out    string
+	offset int
+	limit  int
+}
+
+func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := group("report", "Build run reports", stderr)
+	var f reportFlags
+	run := &cobra.Command{
+		Use:   "run <run_id>",
+		Short: "Report one run: status, why it stopped, what to do, stages, errors, timeline",
+		Long: `Report one run as JSON (default) or Markdown.
+
+The report says whether the run completed, failed, was cancelled, is still
+in progress or stalled; for a failed run the stop reason names the root-cause
+step, its stage and error code, and a remediation.
+
+Without --server the ledger directory is read directly; with --server the
+collector's reportapi extension is asked. With --out DIR the report is
+written to DIR/<run>.json and DIR/<run>.md and their paths are printed as
+JSON on stdout.`,
+		Example: `  runledger report run r-42
+  runledger report run r-42 --format md
+  runledger report run r-42 --server http://localhost:4320 --out out/run_reports`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReport(cmd, args[0], &f, stdout, stderr)
+		},
+	}
+	f.register(run, true)
+	run.Flags().StringVar(&f.format, "format", "json", "output format: json or md")
+	run.Flags().StringVar(&f.out, "out", "", "write <run>.json and <run>.md into this directory instead of printing the report")
+	run.Flags().IntVar(&f.offset, "offset", 0, "timeline page offset")
+	run.Flags().IntVar(&f.limit, "limit", report.DefaultTimelineLimit, "timeline page size")
+	cmd.AddCommand(run)
+	return cmd
+}
+
+func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Writer) error {
+	switch f.format {
+	case "json", "md":
+	case "markdown":
+		f.format = "md"
+	default:
+		return usageError("--format %q must be json or md", f.format)
+	}
+	if f.offset < 0 || f.limit < 1 {
+		return usageError("--offset must be >= 0 and --limit >= 1")
+	}
+	if id == "" {
+		return usageError("run id is empty")
+	}
+	var rep *report.Report
+	var raw []byte // the server's rendering, printed as is
+	if f.server != "" {
+		c, err := newClient(f.server, f.token)
+		if err != nil {
+			return err
+		}
+		q := url.Values{"offset": {strconv.Itoa(f.offset)}, "limit": {strconv.Itoa(f.limit)}}
+		format := f.format
+		if f.out != "" {
+			format = "json"
+		}
+		q.Set("format", format)
+		raw, err = c.do(cmd.Context(), "GET", c.runURL(id, "", q), "")
+		if err != nil {
+			return err
+		}
+		if format == "json" {
+			rep = new(report.Report)
+			if err := json.Unmarshal(raw, rep); err != nil {
+				return fmt.Errorf("decode report from reportapi: %w", err)
+			}
+		}
+	} else {
+		path, err := ledger.FindRun(f.ledgerDir, id)
+		if err != nil {
+			return fmt.Errorf("search ledger directory %q: %w", f.ledgerDir, err)
+		}
+		if path == "" {
+			return notFoundError("run %q not found in %s", id, f.ledgerDir)
+		}
+		rep, err = report.BuildFile(path, report.Options{RunID: id, StallAfter: f.stallAfter,
+			TimelineOffset: f.offset, TimelineLimit: f.limit})
+		if errors.Is(err, report.ErrNoEvents) {
+			return notFoundError("run %q has no events yet (%s)", id, path)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if f.out != "" {
+		res, err := report.Save(f.out, rep)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, res)
+	}
+	if f.server != "" {
+		_, err := stdout.Write(raw)
+		return err
+	}
+	if f.format == "md" {
+		return rep.WriteMarkdown(stdout)
+	}
+	return writeJSON(stdout, rep)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/tui"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitError    = 1
+	ExitUsage    = 2
+	ExitNotFound = 3
+)
+
+// DefaultLedgerDir is the ledger directory when neither --ledger-dir nor
+// RUNLEDGER_LEDGER_DIR is set.
+const DefaultLedgerDir = "data/telemetry/runs"
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, a ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
+}
+
+func notFoundError(format string, a ...any) error {
+	return &exitError{code: ExitNotFound, err: fmt.Errorf(format, a...)}
+}
+
+// ExitCode maps an error returned by the command tree to an exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
+		"invalid argument", "flag needs an argument", "required flag"} {
+		if strings.HasPrefix(msg, p) {
+			return ExitUsage
+		}
+	}
+	return ExitError
+}
+
+// Run executes the command line args and returns the exit code. Errors are
+// printed on stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := NewRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := ExitCode(err)
+	if err != nil {
+		fmt.Fprintf(stderr, "runledger: %v\n", err)
+		if code == ExitUsage {
+			fmt.Fprintln(stderr, "Run 'runledger --help' for usage.")
+		}
+	}
+	return code
+}
+
+// common holds the flags shared by the commands that read runs.
+type common struct {
+	ledgerDir  string
+	server     string
+	token      string
+	stallAfter time.Duration
+}
+
+func (c *common) register(cmd *cobra.Command, withServer bool) {
+	def := os.Getenv("RUNLEDGER_LEDGER_DIR")
+	if def == "" {
+		def = DefaultLedgerDir
+	}
+	cmd.Flags().StringVar(&c.ledgerDir, "ledger-dir", def, "ledger directory to read when no --server is given (env RUNLEDGER_LEDGER_DIR)")
+	cmd.Flags().DurationVar(&c.stallAfter, "stall-after", report.DefaultStallAfter, "silence after which a run without run.end is stalled (local reads)")
+	if withServer {
+		cmd.Flags().StringVar(&c.server, "server", "", "reportapi base URL, e.g. http://localhost:4320; read the ledger directory when empty")
+		cmd.Flags().StringVar(&c.token, "token", os.Getenv("RUNLEDGER_TOKEN"), "bearer token for --server (env RUNLEDGER_TOKEN)")
+	}
+}
+
+// NewRootCmd returns the runledger command tree writing to stdout and stderr.
+func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "runledger",
+		Short: "Read run ledgers and run reports",
+		Long: `runledger tells what happened in a run and why it stopped.
+
+It reads the JSONL run ledgers written by the runledger collector
+(data/telemetry/runs/<YYYY-MM-DD>/<run>.jsonl) directly, or asks the
+collector's reportapi extension when --server is given.
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 run not found.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(stderr)
+			_ = cmd.Help()
+			return usageError("a command is required")
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitUsage, err: err} })
+	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), tui.NewCommand())
+	return root
+}
+
+// group returns a command that only holds subcommands.
+func group(use, short string, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(stderr)
+			_ = cmd.Help()
+			return usageError("%s needs a subcommand", cmd.CommandPath())
+		},
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a usage exit code.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+		return nil
+	}
+}

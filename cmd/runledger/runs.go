@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/runindex"
+)
+
+type runsFlags struct {
+	common
+	statuses []string
+	service  string
+	kind     string
+	since    string
+	until    string
+	limit    int
+	cursor   string
+	format   string
+}
+
+func newRunsCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := group("runs", "List runs", stderr)
+	var f runsFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first, with filters",
+		Long: `List runs newest first from the ledger directory (or from reportapi with
+--server). --since and --until take RFC 3339 times, dates (2026-11-25) or
+durations back from now (90m, 36h, 7d). When more runs match than --limit,
+the cursor of the next page is printed on stderr; pass it with --cursor.`,
+		Example: `  runledger runs list --status failed --since 24h
+  runledger runs list --service retriever --kind embed --format json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runsList(cmd, &f, stdout, stderr)
+		},
+	}
+	f.register(list, true)
+	list.Flags().StringSliceVar(&f.statuses, "status", nil, "keep runs with this status (completed, failed, cancelled, in_progress, stalled); repeat or comma-separate")
+	list.Flags().StringVar(&f.service, "service", "", "keep runs with an event from this service")
+	list.Flags().StringVar(&f.kind, "kind", "", "keep runs with a step of this kind, stage (embed) or glob (ann.*)")
+	list.Flags().StringVar(&f.since, "since", "", "keep runs started at or after this time")
+	list.Flags().StringVar(&f.until, "until", "", "keep runs started before this time")
+	list.Flags().IntVar(&f.limit, "limit", runindex.DefaultLimit, "page size")
+	list.Flags().StringVar(&f.cursor, "cursor", "", "continue a listing from the cursor printed by the previous page")
+	list.Flags().StringVar(&f.format, "format", "table", "output format: table or json")
+	cmd.AddCommand(list)
+	return cmd
+}
+
+func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error {
+	if f.format != "table" && f.format != "json" {
+		return usageError("--format %q must be table or json", f.format)
+	}
+	v := url.Values{}
+	if len(f.statuses) > 0 {
+		v.Set("status", strings.Join(f.statuses, ","))
+	}
+	for k, s := range map[string]string{"service": f.service, "kind": f.kind, "since": f.since, "until": f.until, "cursor": f.cursor} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	v.Set("limit", strconv.Itoa(f.limit))
+	q, err := runindex.ParseQuery(v, time.Now())
+	if err != nil {
+		return usageError("%v", err)
+	}
+	var page runindex.Page
+	if f.server != "" {
+		c, err := newClient(f.server, f.token)
+		if err != nil {
+			return err
+		}
+		body, err := c.do(cmd.Context(), "GET", c.listURL(q.Values()), "application/json")
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("decode run list from reportapi: %w", err)
+		}
+	} else {
+		ix := runindex.New(f.ledgerDir, runindex.Options{StallAfter: f.stallAfter})
+		if _, err := ix.Refresh(); err != nil {
+			fmt.Fprintf(stderr, "runledger: warning: %v\n", err)
+		}
+		if page, err = ix.List(q); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	if f.format == "json" {
+		return writeJSON(stdout, page)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN ID\tSTATUS\tSTARTED\tDURATION\tEVENTS\tSERVICES")
+	for _, e := range page.Runs {
+		end := e.LastEventAt
+		if e.EndedAt != nil {
+			end = *e.EndedAt
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.RunID, e.Status, e.StartedAt.Format(time.RFC3339),
+			end.Sub(e.StartedAt).Round(time.Millisecond), e.EventCount, strings.Join(e.Services, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if page.NextCursor != "" {
+		fmt.Fprintf(stderr, "%d of %d runs shown; next page: --cursor %s\n", len(page.Runs), page.Matched, page.NextCursor)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/stepschema"
+)
+
+type tailFlags struct {
+	common
+	follow bool
+	poll   time.Duration
+}
+
+func newTailCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f tailFlags
+	cmd := &cobra.Command{
+		Use:   "tail <run_id>",
+		Short: "Print a run's steps as they are written",
+		Long: `Print a run's ledger lines in human-readable form, then follow the file
+for new lines (--follow, the default) until the run.end step arrives or the
+command is interrupted. A run that does not exist yet is waited for when
+following; without --follow it exits with code 3.`,
+		Example: `  runledger tail r-42
+  runledger tail r-42 --follow=false --ledger-dir /var/lib/runledger/runs`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTail(cmd, args[0], &f, stdout, stderr)
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().BoolVarP(&f.follow, "follow", "f", true, "keep printing new lines until run.end")
+	cmd.Flags().DurationVar(&f.poll, "poll", 200*time.Millisecond, "how often to look for new lines when following")
+	return cmd
+}
+
+func runTail(cmd *cobra.Command, id string, f *tailFlags, stdout, stderr io.Writer) error {
+	if f.poll <= 0 {
+		return usageError("--poll must be positive")
+	}
+	ctx := cmd.Context()
+	wait := func() bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(f.poll):
+			return true
+		}
+	}
+	var path string
+	for waited := false; ; waited = true {
+		p, err := ledger.FindRun(f.ledgerDir, id)
+		if err != nil {
+			return fmt.Errorf("search ledger directory %q: %w", f.ledgerDir, err)
+		}
+		if p != "" {
+			path = p
+			break
+		}
+		if !f.follow {
+			return notFoundError("run %q not found in %s", id, f.ledgerDir)
+		}
+		if !waited {
+			fmt.Fprintf(stderr, "waiting for run %q in %s\n", id, f.ledgerDir)
+		}
+		if !wait() {
+			return nil
+		}
+	}
+	var off int64
+	ended := false
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Size() < off {
+			fmt.Fprintln(stderr, "ledger file shrank; reading it again from the start")
+			off = 0
+		}
+		st, err := ledger.ReadFileFrom(path, off, func(l *ledger.Line) error {
+			if l.RunID != id {
+				return nil
+			}
+			if _, err := io.WriteString(stdout, formatLine(l)); err != nil {
+				return err
+			}
+			if l.Kind == stepschema.KindRunEnd {
+				ended = true
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		off = st.Offset
+		if st.Skipped > 0 {
+			fmt.Fprintf(stderr, "skipped %d unreadable lines\n", st.Skipped)
+		}
+		if !f.follow || ended || !wait() {
+			return nil
+		}
+	}
+}
+
+// formatLine renders one step for humans:
+// time  #seq  kind  STATUS  duration  [code]  sizes  resources  service  detail
+func formatLine(l *ledger.Line) string {
+	var b strings.Builder
+	b.WriteString(l.TS.UTC().Format("2006-01-02T15:04:05.000Z"))
+	fmt.Fprintf(&b, "  #%-4d %-20s %-9s", l.Seq, l.Kind, strings.ToUpper(l.Status))
+	if l.DurationMS != nil {
+		b.WriteString(" " + strconv.FormatFloat(*l.DurationMS, 'f', -1, 64) + "ms")
+	}
+	if l.ErrorCode != "" {
+		b.WriteString(" [" + l.ErrorCode + "]")
+	}
+	for _, k := range slices.Sorted(maps.Keys(l.Sizes)) {
+		b.WriteString(" " + k + "=" + strconv.FormatFloat(l.Sizes[k], 'f', -1, 64))
+	}
+	for _, k := range slices.Sorted(maps.Keys(l.Resources)) {
+		b.WriteString(" " + k + "=" + l.Resources[k])
+	}
+	if l.Service != "" {
+		b.WriteString(" (" + l.Service + ")")
+	}
+	if l.Detail != "" {
+		d := strings.NewReplacer("\r", " ", "\n", " ").Replace(l.Detail)
+		if len(d) > 300 {
+			d = d[:300] + "..."
+		}
+		b.WriteString("  " + strings.ToValidUTF8(d, "\uFFFD"))
+	}
+	b.WriteByte('\n')
+	return b.String()
+}

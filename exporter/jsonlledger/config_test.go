@@ -1,0 +1,101 @@
+package jsonlledger
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
+)
+
+func TestCreateDefaultConfig(t *testing.T) {
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	if err := componenttest.CheckConfigStruct(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Directory != "data/telemetry/runs" || cfg.MaxOpenFiles != 256 || cfg.Fsync != "interval" ||
+		cfg.FsyncInterval != time.Second || cfg.Retention != 720*time.Hour || cfg.DedupeWindow != 1024 {
+		t.Fatalf("defaults %+v", cfg)
+	}
+	if cfg.QueueConfig.HasValue() {
+		t.Fatal("sending_queue must be off by default (ack after write)")
+	}
+	if !cfg.RetryConfig.Enabled || cfg.TimeoutConfig.Timeout != 5*time.Second {
+		t.Fatalf("exporterhelper defaults %+v %+v", cfg.RetryConfig, cfg.TimeoutConfig)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := createDefaultConfig().(*Config)
+	custom.Directory = "/var/lib/runledger/runs"
+	custom.MaxOpenFiles = 1024
+	custom.Fsync = "always"
+	custom.Retention = 168 * time.Hour
+	custom.DedupeWindow = 4096
+	custom.TimeoutConfig.Timeout = 10 * time.Second
+	custom.RetryConfig.InitialInterval = time.Second
+	custom.RetryConfig.MaxElapsedTime = 10 * time.Minute
+	q := custom.QueueConfig.GetOrInsertDefault()
+	q.QueueSize = 5000
+	storage := component.MustNewID("file_storage")
+	q.StorageID = &storage
+	nokeep := createDefaultConfig().(*Config)
+	nokeep.Retention = 0
+	nokeep.Fsync = "never"
+
+	for _, tc := range []struct {
+		name    string
+		want    *Config
+		wantErr []string
+	}{
+		{name: "", want: createDefaultConfig().(*Config)},
+		{name: "custom", want: custom},
+		{name: "nokeep", want: nokeep},
+		{name: "bad_fsync", wantErr: []string{`"fsync" must be one of never, interval, always; got "sometimes"`}},
+		{name: "bad_values", wantErr: []string{`"directory" must not be empty`, `"max_open_files" must be at least 1`,
+			`"fsync_interval" must be positive`, `"retention" must be 0`, `"dedupe_window" must be between 0`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(component.NewIDWithName(metadata.Type, tc.name).String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sub.Unmarshal(cfg); err != nil {
+				t.Fatal(err)
+			}
+			err = confmap.Validate(cfg)
+			if tc.wantErr != nil {
+				if err == nil {
+					t.Fatal("no validation error")
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfg, tc.want) {
+				t.Fatalf("got  %+v\nwant %+v", cfg, tc.want)
+			}
+		})
+	}
+}

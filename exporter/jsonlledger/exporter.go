@@ -1,0 +1,327 @@
+package jsonlledger
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/stepschema"
+)
+
+// unknownRunID is the run of a log record with neither a run id nor a trace
+// id (a span event always has a trace id).
+const unknownRunID = "unknown"
+
+// ledgerExporter writes step events of both signals into the run ledgers.
+// One instance serves all pipelines of one config.
+type ledgerExporter struct {
+	cfg    *Config
+	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder
+	fs     ledger.FS
+
+	w atomic.Pointer[ledger.Writer]
+
+	scratch sync.Pool // *scratch
+}
+
+// scratch is per-call working memory, pooled so a call allocates nothing in
+// the steady state.
+type scratch struct {
+	events []ledger.Event
+	logIdx map[ledger.EventID]uint32
+}
+
+func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledger.FS) (*ledgerExporter, error) {
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("jsonlledger telemetry: %w", err)
+	}
+	return &ledgerExporter{cfg: cfg, logger: set.Logger, tel: tel, fs: fs}, nil
+}
+
+// Start opens the ledger directory and builds the run index.
+func (e *ledgerExporter) Start(context.Context, component.Host) error {
+	mode, err := ledger.ParseFsyncMode(e.cfg.Fsync)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	w, err := ledger.NewWriter(ledger.WriterConfig{
+		Dir:           e.cfg.Directory,
+		FS:            e.fs,
+		MaxOpenFiles:  e.cfg.MaxOpenFiles,
+		Fsync:         mode,
+		FsyncInterval: e.cfg.FsyncInterval,
+		Retention:     e.cfg.Retention,
+		DedupeWindow:  e.cfg.DedupeWindow,
+		Logger:        e.logger,
+		Hooks: ledger.Hooks{
+			FileOpened: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, 1) },
+			FileClosed: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, -1) },
+			TornLine:   func(string, int64) { e.tel.ExporterJsonlledgerTornLinesRepaired.Add(bg, 1) },
+			WriteError: func(error) { e.tel.ExporterJsonlledgerWriteErrors.Add(bg, 1) },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("jsonlledger: %w", err)
+	}
+	e.w.Store(w)
+	e.logger.Info("jsonlledger writing run ledgers", zap.String("directory", e.cfg.Directory),
+		zap.Int("known_runs", w.Runs()), zap.String("fsync", mode.String()))
+	return nil
+}
+
+// Shutdown syncs and closes every ledger file.
+func (e *ledgerExporter) Shutdown(context.Context) error {
+	w := e.w.Load()
+	if w == nil {
+		return nil
+	}
+	err := w.Close()
+	e.tel.Shutdown()
+	return err
+}
+
+var errNotStarted = errors.New("jsonlledger exporter is not started")
+
+func (e *ledgerExporter) getScratch() *scratch {
+	if sc, ok := e.scratch.Get().(*scratch); ok {
+		return sc
+	}
+	return &scratch{}
+}
+
+func (e *ledgerExporter) putScratch(sc *scratch) {
+	clear(sc.events) // drop references to the pdata
+	if cap(sc.events) > 1<<16 {
+		sc.events = nil
+	} else {
+		sc.events = sc.events[:0]
+	}
+	if len(sc.logIdx) > 1<<12 {
+		sc.logIdx = nil
+	}
+	e.scratch.Put(sc)
+}
+
+// write hands the events to the ledger writer and records telemetry. It
+// returns when the lines are written (and synced with fsync: always).
+func (e *ledgerExporter) write(ctx context.Context, w *ledger.Writer, evs []ledger.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	res, err := w.Write(evs)
+	if res.Lines > 0 {
+		e.tel.ExporterJsonlledgerLinesWritten.Add(ctx, int64(res.Lines))
+		e.tel.ExporterJsonlledgerBytesWritten.Add(ctx, int64(res.Bytes))
+	}
+	if res.Deduped > 0 {
+		e.tel.ExporterJsonlledgerEventsDeduped.Add(ctx, int64(res.Deduped))
+	}
+	if err != nil {
+		return fmt.Errorf("jsonlledger: %w", err)
+	}
+	return nil
+}
+
+// strAttr returns a non-empty string attribute, or "".
+func strAttr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// kindAndRun returns the string attributes step.kind and run.id in one pass.
+func kindAndRun(m pcommon.Map) (kind, run string) {
+	for k, v := range m.All() {
+		switch k {
+		case stepschema.AttrKind:
+			if v.Type() == pcommon.ValueTypeStr {
+				kind = v.Str()
+			}
+		case stepschema.AttrRunID:
+			if v.Type() == pcommon.ValueTypeStr {
+				run = v.Str()
+			}
+		}
+	}
+	return kind, run
+}
+
+func fallbackRunID(tid pcommon.TraceID) string {
+	if tid.IsEmpty() {
+		return unknownRunID
+	}
+	return "trace-" + hex.EncodeToString(tid[:])
+}
+
+// nowFunc returns the ingestion time, taken once per call.
+type nowFunc struct{ ts pcommon.Timestamp }
+
+func (n *nowFunc) get() pcommon.Timestamp {
+	if n.ts == 0 {
+		n.ts = pcommon.NewTimestampFromTime(time.Now())
+	}
+	return n.ts
+}
+
+func (e *ledgerExporter) consumeTraces(ctx context.Context, td ptrace.Traces) error {
+	w := e.w.Load()
+	if w == nil {
+		return errNotStarted
+	}
+	sc := e.getScratch()
+	defer e.putScratch(sc)
+	sc.events = appendTraceEvents(sc.events, td, &nowFunc{})
+	return e.write(ctx, w, sc.events)
+}
+
+// appendTraceEvents appends the step events (span events with a non-empty
+// step.kind) of td.
+func appendTraceEvents(evs []ledger.Event, td ptrace.Traces, now *nowFunc) []ledger.Event {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		service := strAttr(res, stepschema.AttrServiceName)
+		resRun, resRunRead := "", false
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				sevs := span.Events()
+				if sevs.Len() == 0 {
+					continue
+				}
+				tid, sid := span.TraceID(), span.SpanID()
+				spanRun, spanRunRead := "", false
+				var index uint32
+				for n := 0; n < sevs.Len(); n++ {
+					ev := sevs.At(n)
+					attrs := ev.Attributes()
+					kind, run := kindAndRun(attrs)
+					if kind == "" {
+						continue
+					}
+					raw := ev.Timestamp()
+					id := ledger.NewEventID(tid, sid, raw, kind, index)
+					index++
+					if run == "" {
+						if !spanRunRead {
+							spanRun, spanRunRead = strAttr(span.Attributes(), stepschema.AttrRunID), true
+							if spanRun == "" {
+								if !resRunRead {
+									resRun, resRunRead = strAttr(res, stepschema.AttrRunID), true
+								}
+								spanRun = resRun
+							}
+							if spanRun == "" {
+								spanRun = fallbackRunID(tid)
+							}
+						}
+						run = spanRun
+					}
+					ts := raw
+					if ts == 0 {
+						ts = now.get()
+					}
+					evs = append(evs, ledger.Event{
+						RunID: run, Kind: kind, Time: ts, Attributes: attrs,
+						TraceID: tid, SpanID: sid, SpanName: span.Name(), Service: service, ID: id,
+					})
+				}
+			}
+		}
+	}
+	return evs
+}
+
+func (e *ledgerExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
+	w := e.w.Load()
+	if w == nil {
+		return errNotStarted
+	}
+	sc := e.getScratch()
+	defer e.putScratch(sc)
+	if sc.logIdx == nil {
+		sc.logIdx = map[ledger.EventID]uint32{}
+	}
+	sc.events = appendLogEvents(sc.events, ld, sc.logIdx, &nowFunc{})
+	return e.write(ctx, w, sc.events)
+}
+
+// appendLogEvents appends the step events (log records with a non-empty
+// step.kind) of ld. seen is scratch space for the per-ScopeLogs index.
+func appendLogEvents(evs []ledger.Event, ld plog.Logs, seen map[ledger.EventID]uint32, now *nowFunc) []ledger.Event {
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := rl.Resource().Attributes()
+		service := strAttr(res, stepschema.AttrServiceName)
+		resRun, resRunRead := "", false
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			recs := sls.At(j).LogRecords()
+			clear(seen)
+			for k := 0; k < recs.Len(); k++ {
+				lr := recs.At(k)
+				attrs := lr.Attributes()
+				kind, run := kindAndRun(attrs)
+				if kind == "" {
+					continue
+				}
+				tid, sid, raw := lr.TraceID(), lr.SpanID(), lr.Timestamp()
+				// index = earlier step records of this ScopeLogs with the same
+				// (trace, span, time, kind): keyed by the index-0 id.
+				id := ledger.NewEventID(tid, sid, raw, kind, 0)
+				if index := seen[id]; index > 0 {
+					seen[id] = index + 1
+					id = ledger.NewEventID(tid, sid, raw, kind, index)
+				} else {
+					seen[id] = 1
+				}
+				if run == "" {
+					if !resRunRead {
+						resRun, resRunRead = strAttr(res, stepschema.AttrRunID), true
+					}
+					run = resRun
+					if run == "" {
+						run = fallbackRunID(tid)
+					}
+				}
+				ts := raw
+				if ts == 0 {
+					ts = lr.ObservedTimestamp()
+				}
+				if ts == 0 {
+					ts = now.get()
+				}
+				var body string
+				if b := lr.Body(); b.Type() == pcommon.ValueTypeStr {
+					body = b.Str()
+				}
+				evs = append(evs, ledger.Event{
+					RunID: run, Kind: kind, Time: ts, Attributes: attrs, Body: body,
+					TraceID: tid, SpanID: sid, Service: service, ID: id,
+				})
+			}
+		}
+	}
+	return evs
+}

@@ -1,0 +1,71 @@
+package reportapi
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+
+	"github.com/runledger/runledger/internal/report"
+)
+
+// Config is the configuration of the reportapi extension.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint (default localhost:4320),
+	// tls, cors, auth (a collector auth extension such as bearertokenauth),
+	// timeouts... as for any collector HTTP server.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
+	// Directory is the ledger directory the jsonlledger exporter writes
+	// (default data/telemetry/runs).
+	Directory string `mapstructure:"directory"`
+	// ReportsDir is where POST /reports/runs/{run_id}/save writes
+	// <run>.json and <run>.md (default out/run_reports).
+	ReportsDir string `mapstructure:"reports_dir"`
+	// StallAfter is how long a run without run.end may be silent before it
+	// is reported as stalled (default 5m).
+	StallAfter time.Duration `mapstructure:"stall_after"`
+	// IndexRefresh is the poll period of the run index (default 500ms).
+	IndexRefresh time.Duration `mapstructure:"index_refresh"`
+	// TimelineLimit is the default timeline page size of a report
+	// (default 100; a request may ask for up to MaxTimelineLimit).
+	TimelineLimit int `mapstructure:"timeline_limit"`
+	// Remediation extends or overrides the built-in remediation table.
+	Remediation report.RemediationConfig `mapstructure:"remediation"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// MaxTimelineLimit bounds the timeline page size.
+const MaxTimelineLimit = 10000
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks the configuration.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.ServerConfig.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint must not be empty"))
+	}
+	if cfg.Directory == "" {
+		errs = append(errs, errors.New("directory must not be empty"))
+	}
+	if cfg.ReportsDir == "" {
+		errs = append(errs, errors.New("reports_dir must not be empty"))
+	}
+	if cfg.StallAfter <= 0 {
+		errs = append(errs, fmt.Errorf("stall_after must be positive, got %s", cfg.StallAfter))
+	}
+	if cfg.IndexRefresh < 10*time.Millisecond || cfg.IndexRefresh > time.Hour {
+		errs = append(errs, fmt.Errorf("index_refresh must be between 10ms and 1h, got %s", cfg.IndexRefresh))
+	}
+	if cfg.TimelineLimit < 1 || cfg.TimelineLimit > MaxTimelineLimit {
+		errs = append(errs, fmt.Errorf("timeline_limit must be between 1 and %d, got %d", MaxTimelineLimit, cfg.TimelineLimit))
+	}
+	if err := cfg.Remediation.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

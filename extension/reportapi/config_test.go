@@ -1,0 +1,94 @@
+package reportapi
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/runledger/runledger/internal/report"
+)
+
+func loadConfig(t *testing.T, id string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := cm.Sub(component.MustNewIDWithName("reportapi", id).String())
+	if id == "" {
+		sub, err = cm.Sub("reportapi")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewFactory().CreateDefaultConfig()
+	if err := sub.Unmarshal(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.(*Config)
+}
+
+func TestDefaultConfig(t *testing.T) {
+	if err := componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadConfig(t, "")
+	if cfg.ServerConfig.NetAddr.Endpoint != "localhost:4320" || cfg.Directory != "data/telemetry/runs" ||
+		cfg.ReportsDir != "out/run_reports" || cfg.StallAfter != 5*time.Minute || cfg.IndexRefresh != 500*time.Millisecond ||
+		cfg.TimelineLimit != 100 || len(cfg.Remediation.Rules) != 0 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// An empty map keeps every default.
+	def := NewFactory().CreateDefaultConfig()
+	if err := confmap.New().Unmarshal(&def); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCustomConfig(t *testing.T) {
+	cfg := loadConfig(t, "custom")
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ServerConfig.NetAddr.Endpoint != "127.0.0.1:9432" || cfg.Directory != "/var/lib/runledger/runs" ||
+		cfg.ReportsDir != "/var/lib/runledger/reports" || cfg.StallAfter != 2*time.Minute || cfg.IndexRefresh != time.Second ||
+		cfg.TimelineLimit != 500 || !cfg.ServerConfig.Auth.HasValue() || !cfg.ServerConfig.CORS.HasValue() {
+		t.Fatalf("custom: %+v", cfg)
+	}
+	want := []report.RemediationRule{
+		{Stage: "embed", Code: "timeout", Text: "Page the GPU on-call; the vLLM pool is saturated."},
+		{Stage: "ann.faiss.*", Code: "index_not_found|not_found", Text: "Run `make reindex` for the corpus."},
+	}
+	if len(cfg.Remediation.Rules) != 2 || cfg.Remediation.Rules[0] != want[0] || cfg.Remediation.Rules[1] != want[1] {
+		t.Fatalf("rules: %+v", cfg.Remediation.Rules)
+	}
+}
+
+func TestInvalidConfig(t *testing.T) {
+	err := confmap.Validate(loadConfig(t, "bad"))
+	if err == nil {
+		t.Fatal("bad config validated")
+	}
+	for _, want := range []string{"directory must not be empty", "stall_after", "index_refresh", "bad pattern"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.ServerConfig.NetAddr.Endpoint = ""
+	cfg.ReportsDir = ""
+	cfg.TimelineLimit = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "endpoint") ||
+		!strings.Contains(err.Error(), "reports_dir") || !strings.Contains(err.Error(), "timeline_limit") {
+		t.Fatalf("validate: %v", err)
+	}
+}

@@ -1,0 +1,436 @@
+package reportapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/runindex"
+)
+
+// Routes served by the extension (docs/design.md §4).
+const (
+	routeAdminReport       = "/admin/index/observability/run/{run_id}/report"
+	routeAdminReportHeader = "/admin/index/observability/run/report"
+	routeRuns              = "/reports/runs"
+	routeRun               = "/reports/runs/{run_id}"
+	routeRunLedger         = "/reports/runs/{run_id}/ledger"
+	routeRunSave           = "/reports/runs/{run_id}/save"
+)
+
+// HeaderRunID carries the run id for the header-addressed report route.
+const HeaderRunID = "X-Run-Id"
+
+// MaxRunIDBytes bounds a run id accepted over HTTP.
+const MaxRunIDBytes = 1024
+
+const (
+	contentJSON     = "application/json"
+	contentMarkdown = "text/markdown; charset=utf-8"
+	contentNDJSON   = "application/x-ndjson"
+)
+
+func (r *reportAPI) handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(method, pattern string, h http.HandlerFunc) {
+		mux.Handle(method+" "+pattern, r.instrument(pattern, h))
+		mux.Handle(pattern, r.instrument(pattern, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use "+method)
+		}))
+	}
+	route(http.MethodGet, routeAdminReport, r.serveReportByPath)
+	route(http.MethodGet, routeAdminReportHeader, r.serveReportByHeader)
+	route(http.MethodGet, routeRuns, r.serveList)
+	route(http.MethodGet, routeRun, r.serveReportByPath)
+	route(http.MethodGet, routeRunLedger, r.serveLedger)
+	route(http.MethodPost, routeRunSave, r.serveSave)
+	mux.Handle("/", r.instrument("other", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: "+truncateID(req.URL.Path))
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// ServeMux would answer a path with "." or ".." segments or double
+		// slashes with a redirect to its cleaned form; refuse it instead.
+		if !cleanPath(req.URL.EscapedPath()) {
+			writeError(w, http.StatusBadRequest, "path has empty, '.' or '..' segments")
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
+}
+
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(p, "//")
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets streamed responses reach the client.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// instrument counts requests by route and status and turns a panic into a
+// JSON 500 instead of a dropped connection.
+func (r *reportAPI) instrument(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				r.set.Logger.Error("reportapi handler panic", zap.String("route", route), zap.Any("panic", p))
+				if rec.code == 0 {
+					writeError(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			r.tb.ReportapiRequests.Add(req.Context(), 1, metric.WithAttributes(
+				attribute.String("route", route), attribute.Int("code", rec.code)))
+		}()
+		h(rec, req)
+	})
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(errorBody{Error: "encode response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", contentJSON)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// truncateID shortens user input echoed in error messages.
+func truncateID(s string) string {
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// checkRunID rejects run ids that cannot name a run: empty, too long, not
+// UTF-8, or with control characters. Any other id is looked up through
+// ledger.FindRun, whose file names never leave the ledger directory.
+func checkRunID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("run id is empty")
+	case len(id) > MaxRunIDBytes:
+		return fmt.Errorf("run id is longer than %d bytes", MaxRunIDBytes)
+	case !utf8.ValidString(id):
+		return errors.New("run id is not valid UTF-8")
+	}
+	for _, c := range id {
+		if c < 0x20 || c == 0x7f {
+			return errors.New("run id contains control characters")
+		}
+	}
+	return nil
+}
+
+// locate validates id and finds its ledger, writing the error response and
+// returning "" when it cannot.
+func (r *reportAPI) locate(w http.ResponseWriter, id string) string {
+	if err := checkRunID(id); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return ""
+	}
+	p, err := ledger.FindRun(r.cfg.Directory, id)
+	if err != nil {
+		r.set.Logger.Warn("locate run ledger failed", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "cannot search the ledger directory")
+		return ""
+	}
+	if p == "" {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q not found", truncateID(id)))
+		return ""
+	}
+	return p
+}
+
+func (r *reportAPI) serveReportByPath(w http.ResponseWriter, req *http.Request) {
+	r.serveReport(w, req, req.PathValue("run_id"))
+}
+
+func (r *reportAPI) serveReportByHeader(w http.ResponseWriter, req *http.Request) {
+	vals := req.Header.Values(HeaderRunID)
+	if len(vals) != 1 {
+		writeError(w, http.StatusBadRequest, "exactly one "+HeaderRunID+" header is required")
+		return
+	}
+	r.serveReport(w, req, strings.TrimSpace(vals[0]))
+}
+
+// reportOptions reads the timeline page and the format from the query.
+func (r *reportAPI) reportOptions(req *http.Request) (report.Options, string, error) {
+	opts := report.Options{
+		Now:           r.now,
+		StallAfter:    r.cfg.StallAfter,
+		TimelineLimit: r.cfg.TimelineLimit,
+		Remediations:  r.remediations,
+	}
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return opts, "", fmt.Errorf("malformed query string: %w", err)
+	}
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return opts, "", fmt.Errorf("offset %q must be a non-negative integer", truncateID(s))
+		}
+		opts.TimelineOffset = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxTimelineLimit {
+			return opts, "", fmt.Errorf("limit %q must be an integer from 1 to %d", truncateID(s), MaxTimelineLimit)
+		}
+		opts.TimelineLimit = n
+	}
+	if opts.TimelineOffset > 10_000_000 {
+		return opts, "", errors.New("offset is too large")
+	}
+	format, err := negotiate(q.Get("format"), req.Header.Values("Accept"))
+	return opts, format, err
+}
+
+// negotiate picks "json" or "md": ?format= wins, then the Accept header
+// (text/markdown preferred over application/json by q-value), JSON by default.
+func negotiate(format string, accept []string) (string, error) {
+	switch strings.ToLower(format) {
+	case "json":
+		return "json", nil
+	case "md", "markdown":
+		return "md", nil
+	case "":
+	default:
+		return "", fmt.Errorf("format %q must be json or md", truncateID(format))
+	}
+	bestMD, bestJSON := -1.0, -1.0
+	for _, h := range accept {
+		for part := range strings.SplitSeq(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			qv := 1.0
+			if s, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					qv = f
+				}
+			}
+			switch mt {
+			case "text/markdown", "text/x-markdown":
+				bestMD = max(bestMD, qv)
+			case "application/json", "application/*":
+				bestJSON = max(bestJSON, qv)
+			}
+		}
+	}
+	if bestMD > 0 && bestMD > bestJSON {
+		return "md", nil
+	}
+	return "json", nil
+}
+
+// build reads the run's ledger and builds its report.
+func (r *reportAPI) build(ctx context.Context, path, id string, opts report.Options) (*report.Report, error) {
+	opts.RunID = id
+	opts.LedgerPath = path
+	start := time.Now()
+	rep, err := report.BuildFile(path, opts)
+	r.tb.ReportapiReportBuildDuration.Record(ctx, time.Since(start).Seconds())
+	return rep, err
+}
+
+func (r *reportAPI) buildError(w http.ResponseWriter, id string, err error) {
+	switch {
+	case errors.Is(err, report.ErrNoEvents):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q has no events yet", truncateID(id)))
+	case errors.Is(err, fs.ErrNotExist):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q not found", truncateID(id)))
+	default:
+		r.set.Logger.Warn("build report failed", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "cannot read the run's ledger")
+	}
+}
+
+func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id string) {
+	opts, format, err := r.reportOptions(req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	path := r.locate(w, id)
+	if path == "" {
+		return
+	}
+	rep, err := r.build(req.Context(), path, id, opts)
+	if err != nil {
+		r.buildError(w, id, err)
+		return
+	}
+	w.Header().Set("Vary", "Accept")
+	if format == "md" {
+		w.Header().Set("Content-Type", contentMarkdown)
+		w.WriteHeader(http.StatusOK)
+		_ = rep.WriteMarkdown(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (r *reportAPI) serveList(w http.ResponseWriter, req *http.Request) {
+	vals, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
+		return
+	}
+	q, err := runindex.ParseQuery(vals, r.now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	page, err := r.index.List(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	r.tb.ReportapiIndexRuns.Record(req.Context(), int64(r.index.Len()))
+	writeJSON(w, http.StatusOK, page)
+}
+
+// serveLedger streams the run's complete ledger lines as NDJSON, verbatim.
+// Lines that are not JSON and a trailing fragment without newline (a line
+// being written) are left out.
+func (r *reportAPI) serveLedger(w http.ResponseWriter, req *http.Request) {
+	id := req.PathValue("run_id")
+	path := r.locate(w, id)
+	if path == "" {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		r.buildError(w, id, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", contentNDJSON)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	br := bufio.NewReaderSize(f, 64<<10)
+	var long []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(long)+len(chunk) <= ledger.MaxLineBytes {
+				long = append(long, chunk...)
+			} else {
+				long = long[:0:0]
+			}
+			continue
+		}
+		if err != nil {
+			break // EOF: the fragment after the last newline is not a line yet
+		}
+		line := chunk
+		if len(long) > 0 {
+			line = append(long, chunk...)
+			long = long[:0]
+		}
+		body := bytes.TrimRight(line, "\r\n")
+		if len(body) == 0 || !json.Valid(body) {
+			continue
+		}
+		if _, err := bw.Write(body); err != nil {
+			return
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			return
+		}
+	}
+	_ = bw.Flush()
+}
+
+func (r *reportAPI) serveSave(w http.ResponseWriter, req *http.Request) {
+	id := req.PathValue("run_id")
+	opts, _, err := r.reportOptions(req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	path := r.locate(w, id)
+	if path == "" {
+		return
+	}
+	rep, err := r.build(req.Context(), path, id, opts)
+	if err != nil {
+		r.buildError(w, id, err)
+		return
+	}
+	res, err := report.Save(r.cfg.ReportsDir, rep)
+	if err != nil {
+		r.set.Logger.Warn("save report failed", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "cannot write the report files")
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

@@ -1,0 +1,52 @@
+// Package ledger is the one place that knows the on-disk ledger format
+// (docs/design.md §2): the line schema, its encoding and decoding, where a
+// run's file lives, and how to read a ledger back. The jsonlledger exporter
+// writes through it; the report engine, the reportapi extension and the CLI
+// read through it.
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Version is the ledger line schema version written in "v".
+const Version = 1
+
+// Line is one step event as stored in a ledger. Field order matches the
+// on-disk key order; optional fields are omitted when zero.
+type Line struct {
+	V          int                `json:"v"`
+	RunID      string             `json:"run_id"`
+	Seq        uint64             `json:"seq"`
+	TS         time.Time          `json:"ts"`
+	Kind       string             `json:"kind"`
+	Status     string             `json:"status"`
+	ErrorCode  string             `json:"error_code,omitempty"`
+	Detail     string             `json:"detail,omitempty"`
+	DurationMS *float64           `json:"duration_ms,omitempty"`
+	Sizes      map[string]float64 `json:"sizes,omitempty"`
+	Resources  map[string]string  `json:"resources,omitempty"`
+	Attrs      map[string]any     `json:"attrs,omitempty"`
+	TraceID    string             `json:"trace_id,omitempty"`
+	SpanID     string             `json:"span_id,omitempty"`
+	SpanName   string             `json:"span_name,omitempty"`
+	Service    string             `json:"service,omitempty"`
+	EventID    string             `json:"event_id,omitempty"`
+}
+
+// ErrInvalidLine is returned by DecodeLine for JSON that is not a v1 line.
+var ErrInvalidLine = errors.New("not a v1 ledger line")
+
+// DecodeLine parses one ledger line (without its newline) into l.
+func DecodeLine(b []byte, l *Line) error {
+	*l = Line{}
+	if err := json.Unmarshal(b, l); err != nil {
+		return err
+	}
+	if l.V != Version || l.RunID == "" || l.Kind == "" {
+		return ErrInvalidLine
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// tailChunk is the first read from the end of a file when it is opened for
+// appending; reads double from there.
+const tailChunk = 64 << 10
+
+// maxTailScan bounds how far back the dedupe window is seeded from; the
+// last valid seq is searched without bound.
+const maxTailScan = 4 << 20
+
+var (
+	lineStart   = []byte(`{"v":1,"run_id":`)
+	seqKey      = []byte(`,"seq":`)
+	eventIDKey  = []byte(`,"event_id":"`)
+	eventIDTail = len(`0123456789abcdef0123456789abcdef"}`)
+)
+
+// tailState is what a ledger file's end tells the writer that appends to it.
+type tailState struct {
+	size int64    // file size after repair: where the next line goes
+	seq  uint64   // seq of the last valid line, 0 for none
+	torn int64    // bytes of a torn last line that were cut off
+	ids  []uint64 // dedupe keys of the last lines, newest first
+}
+
+// recoverTail prepares f (opened for appending) for new lines: a trailing
+// fragment without newline (a line torn by a crash or a failed write) is
+// truncated away; the seq of the last valid line and the event ids of up to
+// window last lines are read back. buf is scratch space, returned grown.
+func recoverTail(f File, window int, buf []byte) (tailState, []byte, error) {
+	var st tailState
+	fi, err := f.Stat()
+	if err != nil {
+		return st, buf, fmt.Errorf("stat: %w", err)
+	}
+	size := fi.Size()
+	st.size = size
+	if size == 0 {
+		return st, buf, nil
+	}
+	// region holds the file's bytes [off, end).
+	off, end := size, size
+	var region []byte
+	grow := func() error {
+		n := int64(tailChunk)
+		if have := end - off; have > 0 {
+			n = have // double
+		}
+		newOff := max(0, off-n)
+		need := int(end - newOff)
+		if cap(buf) < need {
+			nb := make([]byte, need, need+need/4)
+			copy(nb[need-len(region):], region)
+			buf = nb
+		} else {
+			buf = buf[:need]
+			copy(buf[need-len(region):], region)
+		}
+		if _, err := f.ReadAt(buf[:off-newOff], newOff); err != nil && err != io.EOF {
+			return fmt.Errorf("read tail: %w", err)
+		}
+		off = newOff
+		region = buf
+		return nil
+	}
+	if err := grow(); err != nil {
+		return st, buf, err
+	}
+	if region[len(region)-1] != '\n' {
+		nl := bytes.LastIndexByte(region, '\n')
+		for nl < 0 && off > 0 {
+			if err := grow(); err != nil {
+				return st, buf, err
+			}
+			nl = bytes.LastIndexByte(region, '\n')
+		}
+		keep := off + int64(nl) + 1 // nl == -1 (and off == 0): keep nothing
+		if err := f.Truncate(keep); err != nil {
+			return st, buf, fmt.Errorf("cut torn last line: %w", err)
+		}
+		st.torn = size - keep
+		st.size = keep
+		end = keep
+		region = region[:keep-off]
+	}
+	for {
+		seq, found := scanTail(region, off == 0, window, &st.ids)
+		if found {
+			st.seq = seq
+		}
+		done := off == 0 || (found && (len(st.ids) >= window || end-off >= maxTailScan))
+		if done {
+			return st, buf, nil
+		}
+		st.ids = st.ids[:0]
+		if err := grow(); err != nil {
+			return st, buf, err
+		}
+	}
+}
+
+// scanTail walks the complete lines of region from the end. It returns the
+// seq of the last valid line and appends the dedupe keys of up to window
+// lines to ids, newest first. When whole is false the first line of region
+// may be a fragment and is skipped.
+func scanTail(region []byte, whole bool, window int, ids *[]uint64) (seq uint64, found bool) {
+	rest := region
+	for len(rest) > 0 {
+		// rest ends with '\n' (or is everything before a line already seen).
+		body := rest[:len(rest)-1]
+		i := bytes.LastIndexByte(body, '\n')
+		line := body[i+1:]
+		rest = body[:i+1]
+		if i < 0 && !whole {
+			break
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if !found {
+			if s, ok := lineSeq(line); ok {
+				seq, found = s, true
+			}
+		}
+		if len(*ids) < window {
+			if k, ok := lineEventKey(line); ok {
+				*ids = append(*ids, k)
+			}
+		}
+		if found && len(*ids) >= window {
+			break
+		}
+	}
+	return seq, found
+}
+
+// lineSeq returns the seq of a valid v1 line.
+func lineSeq(line []byte) (uint64, bool) {
+	if !bytes.HasPrefix(line, lineStart) || !json.Valid(line) {
+		return 0, false
+	}
+	// No JSON string can contain `,"seq":` (its quote would be escaped), so
+	// the first occurrence is the key after run_id.
+	i := bytes.Index(line, seqKey)
+	if i < 0 {
+		return 0, false
+	}
+	num := line[i+len(seqKey):]
+	j := 0
+	for j < len(num) && num[j] >= '0' && num[j] <= '9' {
+		j++
+	}
+	s, err := strconv.ParseUint(string(num[:j]), 10, 64)
+	return s, err == nil
+}
+
+// lineEventKey returns the dedupe key of the event_id of a line. event_id is
+// the last key, so the last occurrence is the top-level one.
+func lineEventKey(line []byte) (uint64, bool) {
+	i := bytes.LastIndex(line, eventIDKey)
+	if i < 0 || len(line)-(i+len(eventIDKey)) != eventIDTail {
+		return 0, false
+	}
+	var id EventID
+	if _, err := hex.Decode(id[:], line[i+len(eventIDKey):len(line)-2]); err != nil {
+		return 0, false
+	}
+	return id.key(), true
+}

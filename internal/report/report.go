@@ -1,0 +1,272 @@
+// Package report builds the run report of docs/design.md §3 from a run's
+// ledger: summary, per-stage statistics, errors, resources, a paged timeline
+// and the inferred stop reason with a remediation. The reportapi extension and
+// the runledger CLI both use it.
+//
+// Terms used throughout:
+//
+//   - kind: the step's dotted kind as written in the ledger ("embed.vllm").
+//   - stage: the first dotted component of the kind ("embed.vllm" -> "embed",
+//     "ann.faiss.search" -> "ann", "run.end" -> "run"). Stage statistics are
+//     kept per kind (one row per kind, each row naming its stage); resources
+//     are grouped per stage; remediation patterns match either.
+//
+// The builder is streaming: feed it lines with Builder.Add (directly usable as
+// the ledger.ReadFile callback) and call Builder.Report at the end.
+package report
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
+)
+
+// Run statuses of a report.
+const (
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+	StatusInProgress = "in_progress"
+	StatusStalled    = "stalled"
+)
+
+// Stop reason categories.
+const (
+	CategoryCompleted  = "completed"
+	CategoryError      = "error"
+	CategoryTimeout    = "timeout"
+	CategoryCancelled  = "cancelled"
+	CategoryStalled    = "stalled"
+	CategoryInProgress = "in_progress"
+)
+
+// Confidence levels of a stop reason.
+const (
+	ConfidenceHigh   = "high"
+	ConfidenceMedium = "medium"
+	ConfidenceLow    = "low"
+)
+
+// Defaults of Options.
+const (
+	// DefaultStallAfter is how long a run without run.end may be silent
+	// before it is reported as stalled.
+	DefaultStallAfter = 5 * time.Minute
+	// DefaultTimelineLimit is the timeline page size when none is given.
+	DefaultTimelineLimit = 100
+	// DefaultMaxErrors bounds the errors list of a report.
+	DefaultMaxErrors = 1000
+	// DefaultMaxResourceValues bounds the distinct values kept per resource
+	// name, per kind and per stage.
+	DefaultMaxResourceValues = 100
+	// DefaultMaxTraceIDs bounds the trace ids listed in a report.
+	DefaultMaxTraceIDs = 1000
+)
+
+// Options tune a report. The zero value is usable.
+type Options struct {
+	// RunID, when set, is the run being reported; lines of another run are
+	// skipped and counted in SkippedLines. When empty, the first line's
+	// run id is used.
+	RunID string
+	// LedgerPath is copied into the report.
+	LedgerPath string
+	// Now is the clock used for stall detection and generated_at
+	// (default time.Now).
+	Now func() time.Time
+	// StallAfter is the silence after which a run without run.end is
+	// stalled (default DefaultStallAfter).
+	StallAfter time.Duration
+	// TimelineOffset and TimelineLimit select the timeline page
+	// (limit <= 0: DefaultTimelineLimit).
+	TimelineOffset int
+	TimelineLimit  int
+	// MaxErrors bounds the errors list (<= 0: DefaultMaxErrors); the total
+	// stays in ErrorCount.
+	MaxErrors int
+	// MaxResourceValues bounds distinct values per resource name
+	// (<= 0: DefaultMaxResourceValues).
+	MaxResourceValues int
+	// Remediations is the remediation table; nil uses the built-in table.
+	Remediations *RemediationTable
+}
+
+func (o *Options) normalise() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StallAfter <= 0 {
+		o.StallAfter = DefaultStallAfter
+	}
+	if o.TimelineLimit <= 0 {
+		o.TimelineLimit = DefaultTimelineLimit
+	}
+	if o.TimelineOffset < 0 {
+		o.TimelineOffset = 0
+	}
+	if o.MaxErrors <= 0 {
+		o.MaxErrors = DefaultMaxErrors
+	}
+	if o.MaxResourceValues <= 0 {
+		o.MaxResourceValues = DefaultMaxResourceValues
+	}
+	if o.Remediations == nil {
+		o.Remediations = DefaultRemediations()
+	}
+}
+
+// Report is the run report of docs/design.md §3.
+type Report struct {
+	RunID  string `json:"run_id"`
+	Status string `json:"status"`
+	// StartedAt is the earliest event time.
+	StartedAt *time.Time `json:"started_at"`
+	// EndedAt is the run.end time, or the last event time of a run that
+	// stopped on a failure without run.end; null while the run is open.
+	EndedAt *time.Time `json:"ended_at"`
+	// LastEventAt is the latest event time.
+	LastEventAt *time.Time `json:"last_event_at"`
+	// DurationMS spans StartedAt to EndedAt (or to LastEventAt when open).
+	DurationMS float64  `json:"duration_ms"`
+	EventCount int      `json:"event_count"`
+	Services   []string `json:"services"`
+	TraceIDs   []string `json:"trace_ids"`
+	// TraceIDCount is the number of distinct trace ids (TraceIDs is capped).
+	TraceIDCount int    `json:"trace_id_count"`
+	LedgerPath   string `json:"ledger_path,omitempty"`
+	// SkippedLines counts complete lines that could not be parsed (or that
+	// belong to another run).
+	SkippedLines int `json:"skipped_lines"`
+	// PartialBytes is the size of a trailing fragment without newline: a
+	// line being written, or one torn by a crash.
+	PartialBytes int        `json:"partial_bytes"`
+	GeneratedAt  time.Time  `json:"generated_at"`
+	StopReason   StopReason `json:"stop_reason"`
+	// Stages has one row per kind, in order of first appearance.
+	Stages []StageStats `json:"stages"`
+	// Errors lists failed steps in timeline order (capped; see ErrorCount).
+	Errors     []ErrorEvent `json:"errors"`
+	ErrorCount int          `json:"error_count"`
+	// Resources maps stage -> resource name -> distinct values (sorted).
+	Resources map[string]map[string][]string `json:"resources"`
+	Timeline  Timeline                       `json:"timeline"`
+}
+
+// StopReason says why the run stopped (or that it has not).
+type StopReason struct {
+	Category    string `json:"category"`
+	Kind        string `json:"kind,omitempty"`
+	Stage       string `json:"stage,omitempty"`
+	ErrorCode   string `json:"error_code,omitempty"`
+	Detail      string `json:"detail,omitempty"`
+	Remediation string `json:"remediation,omitempty"`
+	// Resources are the resource identifiers of the step named by Kind.
+	Resources  map[string]string `json:"resources,omitempty"`
+	EventSeq   *uint64           `json:"event_seq"`
+	Confidence string            `json:"confidence"`
+	Evidence   []Evidence        `json:"evidence"`
+}
+
+// Evidence is one ledger line the stop reason relied on, and why.
+type Evidence struct {
+	Seq  uint64 `json:"seq"`
+	Kind string `json:"kind"`
+	Note string `json:"note"`
+}
+
+// StageStats aggregates the steps of one kind.
+type StageStats struct {
+	Kind   string `json:"kind"`
+	Stage  string `json:"stage"`
+	Count  int    `json:"count"`
+	Failed int    `json:"failed"`
+	// Timed is the number of steps that carried a duration.
+	Timed   int     `json:"timed"`
+	TotalMS float64 `json:"total_ms"`
+	P50MS   float64 `json:"p50_ms"`
+	P95MS   float64 `json:"p95_ms"`
+	MaxMS   float64 `json:"max_ms"`
+	// Sizes sums every step.size.<name> of the kind.
+	Sizes map[string]float64 `json:"sizes"`
+	// Resources lists distinct values per resource name (sorted, capped).
+	Resources map[string][]string `json:"resources"`
+}
+
+// ErrorEvent is one failed step.
+type ErrorEvent struct {
+	Seq       uint64    `json:"seq"`
+	TS        time.Time `json:"ts"`
+	Kind      string    `json:"kind"`
+	Stage     string    `json:"stage"`
+	ErrorCode string    `json:"error_code,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	// Recovered is true when a later ok step of the same stage followed.
+	Recovered bool `json:"recovered,omitempty"`
+}
+
+// Timeline is one page of the run's events ordered by ts, then seq.
+type Timeline struct {
+	Total  int `json:"total"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+	// NextOffset is the offset of the next page, null on the last page.
+	NextOffset *int            `json:"next_offset"`
+	Events     []TimelineEvent `json:"events"`
+}
+
+// TimelineEvent is one ledger line in the timeline.
+type TimelineEvent struct {
+	Seq        uint64             `json:"seq"`
+	TS         time.Time          `json:"ts"`
+	Kind       string             `json:"kind"`
+	Status     string             `json:"status"`
+	ErrorCode  string             `json:"error_code,omitempty"`
+	Detail     string             `json:"detail,omitempty"`
+	DurationMS *float64           `json:"duration_ms,omitempty"`
+	Sizes      map[string]float64 `json:"sizes,omitempty"`
+	Resources  map[string]string  `json:"resources,omitempty"`
+	Attrs      map[string]any     `json:"attrs,omitempty"`
+	Service    string             `json:"service,omitempty"`
+	SpanName   string             `json:"span_name,omitempty"`
+	TraceID    string             `json:"trace_id,omitempty"`
+}
+
+// Stage returns the stage of a kind: its first dotted component.
+func Stage(kind string) string {
+	if i := strings.IndexByte(kind, '.'); i >= 0 {
+		return kind[:i]
+	}
+	return kind
+}
+
+// Build builds the report of the given lines (one run, any order).
+func Build(lines []ledger.Line, opts Options) *Report {
+	b := NewBuilder(opts)
+	for i := range lines {
+		_ = b.Add(&lines[i])
+	}
+	return b.Report(ledger.ReadStats{Lines: len(lines)})
+}
+
+// ErrNoEvents is returned by BuildFile for a ledger without any valid line.
+var ErrNoEvents = errors.New("ledger has no events")
+
+// BuildFile builds the report of the ledger file at path. opts.LedgerPath
+// defaults to path.
+func BuildFile(path string, opts Options) (*Report, error) {
+	if opts.LedgerPath == "" {
+		opts.LedgerPath = path
+	}
+	b := NewBuilder(opts)
+	st, err := ledger.ReadFile(path, b.Add)
+	if err != nil {
+		return nil, err
+	}
+	if b.Events() == 0 {
+		return nil, fmt.Errorf("report %q: %w", path, ErrNoEvents)
+	}
+	return b.Report(st), nil
+}

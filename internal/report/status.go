@@ -1,0 +1,138 @@
+package report
+
+import (
+	"maps"
+	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/stepschema"
+)
+
+// Tracker accumulates, line by line in file order, what the run status needs.
+// The report builder and the run index (internal/runindex) share it so that a
+// run has the same status in a listing and in its report.
+//
+// Status rules, first match wins:
+//  1. a run.end line decides: status ok (or any status other than failed and
+//     cancelled) -> completed, failed -> failed, cancelled -> cancelled;
+//  2. a cancelled step seen while no failure was outstanding -> cancelled;
+//  3. an outstanding failure -> failed. A failed step is outstanding until a
+//     later (in file order) ok step of the same stage recovers it, e.g. a
+//     retried embedding call;
+//  4. the latest event is older than stall_after -> stalled;
+//  5. otherwise in_progress.
+type Tracker struct {
+	events    int
+	first     time.Time
+	last      time.Time
+	endSeen   bool
+	endStatus string
+	endTS     time.Time
+	cancelled bool
+	open      int
+	// outstanding counts unrecovered failures per stage.
+	outstanding map[string]int
+}
+
+// Observe adds one line.
+func (t *Tracker) Observe(l *ledger.Line) {
+	t.events++
+	if t.events == 1 || l.TS.Before(t.first) {
+		t.first = l.TS
+	}
+	if t.events == 1 || l.TS.After(t.last) {
+		t.last = l.TS
+	}
+	if l.Kind == stepschema.KindRunEnd {
+		t.endSeen = true
+		if l.Status != t.endStatus {
+			t.endStatus = clone(l.Status)
+		}
+		t.endTS = l.TS
+		return
+	}
+	switch l.Status {
+	case stepschema.StatusFailed:
+		if t.outstanding == nil {
+			t.outstanding = make(map[string]int)
+		}
+		st := Stage(l.Kind)
+		if n, ok := t.outstanding[st]; ok {
+			t.outstanding[st] = n + 1
+		} else {
+			t.outstanding[clone(st)] = 1
+		}
+		t.open++
+	case stepschema.StatusOK:
+		if t.open > 0 {
+			st := Stage(l.Kind)
+			if n := t.outstanding[st]; n > 0 {
+				t.open -= n
+				delete(t.outstanding, st)
+			}
+		}
+	case stepschema.StatusCancelled:
+		if t.open == 0 {
+			t.cancelled = true
+		}
+	}
+}
+
+// Events is the number of lines observed.
+func (t *Tracker) Events() int { return t.events }
+
+// First is the earliest event time (zero without events).
+func (t *Tracker) First() time.Time { return t.first }
+
+// Last is the latest event time (zero without events).
+func (t *Tracker) Last() time.Time { return t.last }
+
+// Ended reports whether a run.end line was seen, and its time.
+func (t *Tracker) Ended() (time.Time, bool) { return t.endTS, t.endSeen }
+
+// Status returns the run status at time now.
+func (t *Tracker) Status(now time.Time, stallAfter time.Duration) string {
+	if stallAfter <= 0 {
+		stallAfter = DefaultStallAfter
+	}
+	switch {
+	case t.endSeen:
+		switch t.endStatus {
+		case stepschema.StatusFailed:
+			return StatusFailed
+		case stepschema.StatusCancelled:
+			return StatusCancelled
+		}
+		return StatusCompleted
+	case t.cancelled:
+		return StatusCancelled
+	case t.open > 0:
+		return StatusFailed
+	case t.events > 0 && now.Sub(t.last) > stallAfter:
+		return StatusStalled
+	}
+	return StatusInProgress
+}
+
+// EndTime returns when the run ended: the run.end time, the last event time
+// of a run that stopped on failure or cancellation without run.end, or false
+// while the run is open.
+func (t *Tracker) EndTime(status string) (time.Time, bool) {
+	if t.endSeen {
+		return t.endTS, true
+	}
+	switch status {
+	case StatusFailed, StatusCancelled:
+		return t.last, true
+	}
+	return time.Time{}, false
+}
+
+func clone(s string) string { return string([]byte(s)) }
+
+// Clone returns an independent copy of t.
+func (t *Tracker) Clone() Tracker {
+	c := *t
+	c.outstanding = maps.Clone(t.outstanding)
+	return c
+}

@@ -1,0 +1,262 @@
+package runindex
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runledger/runledger/internal/report"
+)
+
+// Listing limits.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+// Query selects runs. Zero fields do not filter.
+type Query struct {
+	// Statuses keeps runs whose status is any of these.
+	Statuses []string
+	// Service keeps runs with an event from this service.
+	Service string
+	// Kind keeps runs with a step of this kind; it also matches a stage
+	// ("embed" matches "embed.vllm") and may be a path.Match glob.
+	Kind string
+	// Since and Until keep runs that started at or after Since and before
+	// Until.
+	Since, Until time.Time
+	// Limit is the page size (0: DefaultLimit; at most MaxLimit).
+	Limit int
+	// Cursor continues a listing: the NextCursor of the previous page.
+	Cursor string
+}
+
+// Page is one page of a listing, newest run first.
+type Page struct {
+	Runs []Entry `json:"runs"`
+	// Matched is the number of runs matching the filters, on all pages.
+	Matched int `json:"matched"`
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+	// Indexing is true until the first full scan of the directory finished.
+	Indexing bool `json:"indexing"`
+}
+
+// ErrBadQuery wraps every invalid filter or cursor.
+var ErrBadQuery = errors.New("invalid query")
+
+var validStatuses = []string{report.StatusCompleted, report.StatusFailed, report.StatusCancelled,
+	report.StatusInProgress, report.StatusStalled}
+
+// ParseQuery reads a Query from URL parameters: status (comma-separated or
+// repeated), service, kind, since, until, limit, cursor. since and until take
+// RFC 3339 times, dates (2026-11-25) or a duration back from now ("90m",
+// "36h", "7d").
+func ParseQuery(v url.Values, now time.Time) (Query, error) {
+	var q Query
+	for _, s := range v["status"] {
+		for st := range strings.SplitSeq(s, ",") {
+			st = strings.TrimSpace(st)
+			if st == "" {
+				continue
+			}
+			if !slices.Contains(validStatuses, st) {
+				return q, fmt.Errorf("%w: status %q is not one of %s", ErrBadQuery, st, strings.Join(validStatuses, ", "))
+			}
+			q.Statuses = append(q.Statuses, st)
+		}
+	}
+	q.Service = v.Get("service")
+	q.Kind = v.Get("kind")
+	if q.Kind != "" {
+		if _, err := path.Match(q.Kind, ""); err != nil {
+			return q, fmt.Errorf("%w: kind %q: %v", ErrBadQuery, q.Kind, err)
+		}
+	}
+	var err error
+	if q.Since, err = ParseTime(v.Get("since"), now); err != nil {
+		return q, fmt.Errorf("%w: since: %v", ErrBadQuery, err)
+	}
+	if q.Until, err = ParseTime(v.Get("until"), now); err != nil {
+		return q, fmt.Errorf("%w: until: %v", ErrBadQuery, err)
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			return q, fmt.Errorf("%w: limit %q must be an integer from 1 to %d", ErrBadQuery, s, MaxLimit)
+		}
+		q.Limit = n
+	}
+	q.Cursor = v.Get("cursor")
+	if q.Cursor != "" {
+		if _, _, err := decodeCursor(q.Cursor); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+// Values is the inverse of ParseQuery for the fields that are set.
+func (q Query) Values() url.Values {
+	v := url.Values{}
+	if len(q.Statuses) > 0 {
+		v.Set("status", strings.Join(q.Statuses, ","))
+	}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("service", q.Service)
+	set("kind", q.Kind)
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	set("cursor", q.Cursor)
+	return v
+}
+
+// ParseTime parses an RFC 3339 time, a date, or a duration back from now
+// (Go syntax plus a "d" day unit). The empty string is the zero time.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if strings.HasSuffix(s, "d") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n >= 0 && n < 100000 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time, a date or a duration like 90m, 36h, 7d", s)
+}
+
+func encodeCursor(f *fileState) string {
+	raw := strconv.FormatInt(f.tracker.First().UnixNano(), 10) + ":" + f.runID
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(c string) (int64, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: malformed cursor", ErrBadQuery)
+	}
+	ts, id, ok := strings.Cut(string(raw), ":")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil {
+		return 0, "", fmt.Errorf("%w: malformed cursor", ErrBadQuery)
+	}
+	return n, id, nil
+}
+
+// matches reports whether a run passes the filters; status is computed once
+// by the caller.
+func (q *Query) matches(f *fileState, status string) bool {
+	if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, status) {
+		return false
+	}
+	first := f.tracker.First()
+	if !q.Since.IsZero() && first.Before(q.Since) {
+		return false
+	}
+	if !q.Until.IsZero() && !first.Before(q.Until) {
+		return false
+	}
+	if q.Service != "" {
+		if _, ok := f.services[q.Service]; !ok {
+			return false
+		}
+	}
+	if q.Kind != "" {
+		if _, ok := f.kinds[q.Kind]; !ok {
+			found := false
+			for _, k := range f.kindList {
+				if report.Stage(k) == q.Kind {
+					found = true
+					break
+				}
+				if m, _ := path.Match(q.Kind, k); m {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// List returns one page of runs matching q, newest first.
+func (ix *Index) List(q Query) (Page, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	runs := ix.sortedSnapshot()
+	start := 0
+	if q.Cursor != "" {
+		ts, id, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		// First run strictly after the cursor in newest-first order.
+		start, _ = slices.BinarySearchFunc(runs, struct{}{}, func(f *fileState, _ struct{}) int {
+			fn := f.tracker.First().UnixNano()
+			switch {
+			case fn > ts:
+				return -1
+			case fn < ts:
+				return 1
+			}
+			if c := strings.Compare(f.runID, id); c <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	now := ix.opts.Now()
+	page := Page{Runs: []Entry{}, Indexing: !ix.Scanned()}
+	var last *fileState
+	for i, f := range runs {
+		status := f.tracker.Status(now, ix.opts.StallAfter)
+		if !q.matches(f, status) {
+			continue
+		}
+		page.Matched++
+		if i < start {
+			continue
+		}
+		if len(page.Runs) < limit {
+			page.Runs = append(page.Runs, ix.entry(f, now))
+			last = f
+		} else if page.NextCursor == "" {
+			page.NextCursor = encodeCursor(last)
+		}
+	}
+	return page, nil
+}

@@ -1,0 +1,431 @@
+// Package runindex keeps an in-memory index of the runs in a ledger
+// directory (docs/design.md §2): one entry per ledger file with the run id,
+// status, start/end, services, kinds, event count and path. It is built by
+// scanning the date folders and kept fresh by Refresh, which reads only what
+// was appended to each file since the previous call. The reportapi extension
+// polls it in the background; the CLI refreshes it once.
+package runindex
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
+)
+
+// Options tune an Index.
+type Options struct {
+	// StallAfter is passed to the status rules (default report.DefaultStallAfter).
+	StallAfter time.Duration
+	// Now is the clock for stall detection (default time.Now).
+	Now func() time.Time
+}
+
+// Index is the run index of one ledger directory. It is safe for concurrent
+// use: Refresh may run while List and Get are served.
+type Index struct {
+	dir  string
+	opts Options
+
+	refreshMu sync.Mutex // one Refresh at a time; guards days
+	days      map[string]*dayCache
+	clock     func() time.Time // wall clock for settling; replaced in tests
+
+	mu      sync.RWMutex
+	files   map[string]*fileState // by path
+	byRun   map[string]*fileState // by run id
+	sorted  []*fileState          // newest first; nil when stale
+	scanned bool
+}
+
+type fileState struct {
+	path    string
+	offset  int64
+	size    int64
+	skipped int
+	changed time.Time // when new bytes were last read
+
+	runID    string
+	tracker  report.Tracker
+	services map[string]struct{}
+	kinds    map[string]struct{}
+	// Copies published for readers, rebuilt after each change.
+	svcList  []string
+	kindList []string
+}
+
+// New returns an empty index of dir; call Refresh to fill it.
+func New(dir string, opts Options) *Index {
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = report.DefaultStallAfter
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Index{dir: dir, opts: opts, files: map[string]*fileState{}, byRun: map[string]*fileState{},
+		days: map[string]*dayCache{}, clock: time.Now}
+}
+
+// Dir returns the ledger directory.
+func (ix *Index) Dir() string { return ix.dir }
+
+// Scanned reports whether at least one Refresh completed.
+func (ix *Index) Scanned() bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.scanned
+}
+
+// RefreshStats says what a Refresh did.
+type RefreshStats struct {
+	Files    int // ledger files seen
+	Read     int // files read (new, grown or re-read)
+	Lines    int // lines decoded
+	Removed  int // files gone since the last refresh
+	Rewinds  int // files that shrank and were re-read from the start
+	Failures int // files that could not be read
+}
+
+// Refresh scans the date folders of the directory and reads what each ledger
+// file gained since the previous Refresh. A missing directory is an empty
+// index, not an error. Files that shrank are re-read from the start; files
+// that disappeared are dropped. Errors reading single files are joined in the
+// returned error; the rest of the index is still refreshed.
+func (ix *Index) Refresh() (RefreshStats, error) { return ix.refresh(true) }
+
+// settleAfter is how long a finished run (run.end seen) must have been
+// unchanged before quick refreshes stop checking its file.
+const settleAfter = 30 * time.Second
+
+// refresh with full=false is the quick poll: date folders whose modification
+// time did not change are not listed again (a new or removed file changes
+// it), and the files of settled runs are not checked.
+func (ix *Index) refresh(full bool) (RefreshStats, error) {
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	var st RefreshStats
+	var errs []error
+	days, err := os.ReadDir(ix.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return st, fmt.Errorf("read ledger directory %q: %w", ix.dir, err)
+	}
+	now := ix.clock()
+	seenDays := make(map[string]struct{}, len(days))
+	for _, day := range days {
+		if !day.IsDir() || !isDateDir(day.Name()) {
+			continue
+		}
+		dayPath := filepath.Join(ix.dir, day.Name())
+		seenDays[dayPath] = struct{}{}
+		info, err := os.Stat(dayPath)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		cache := ix.days[dayPath]
+		// A folder modified in the last seconds is listed again: its mtime
+		// may have a coarse granularity.
+		if cache == nil || full || !info.ModTime().Equal(cache.mtime) || now.Sub(cache.mtime) < 2*time.Second {
+			entries, err := os.ReadDir(dayPath)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read %q: %w", dayPath, err))
+				continue
+			}
+			names := make(map[string]struct{}, len(entries))
+			for _, e := range entries {
+				if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ledger.FileExt) {
+					names[e.Name()] = struct{}{}
+				}
+			}
+			if cache != nil {
+				for name := range cache.names {
+					if _, ok := names[name]; !ok {
+						st.Removed += ix.drop(filepath.Join(dayPath, name))
+					}
+				}
+			}
+			cache = &dayCache{mtime: info.ModTime(), names: names}
+			ix.days[dayPath] = cache
+		}
+		for name := range cache.names {
+			p := filepath.Join(dayPath, name)
+			st.Files++
+			if !full && ix.settled(p, now) {
+				continue
+			}
+			fi, err := os.Stat(p)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					st.Removed += ix.drop(p)
+					continue
+				}
+				errs = append(errs, err)
+				continue
+			}
+			if err := ix.refreshFile(p, fi.Size(), now, &st); err != nil {
+				st.Failures++
+				errs = append(errs, err)
+			}
+		}
+	}
+	for dayPath, cache := range ix.days {
+		if _, ok := seenDays[dayPath]; !ok {
+			for name := range cache.names {
+				st.Removed += ix.drop(filepath.Join(dayPath, name))
+			}
+			delete(ix.days, dayPath)
+		}
+	}
+	ix.mu.Lock()
+	ix.scanned = true
+	ix.mu.Unlock()
+	return st, errors.Join(errs...)
+}
+
+type dayCache struct {
+	mtime time.Time
+	names map[string]struct{}
+}
+
+func (ix *Index) settled(path string, now time.Time) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	f := ix.files[path]
+	if f == nil {
+		return false
+	}
+	_, ended := f.tracker.Ended()
+	return ended && now.Sub(f.changed) > settleAfter
+}
+
+func (ix *Index) drop(path string) int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	f := ix.files[path]
+	if f == nil {
+		return 0
+	}
+	ix.dropLocked(f)
+	ix.sorted = nil
+	return 1
+}
+
+// isDateDir reports whether name looks like a date folder (YYYY-MM-DD), the
+// same test ledger.FindRun applies.
+func isDateDir(name string) bool {
+	if len(name) != len(ledger.DateLayout) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if i == 4 || i == 7 {
+			if name[i] != '-' {
+				return false
+			}
+		} else if name[i] < '0' || name[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (ix *Index) dropLocked(f *fileState) {
+	delete(ix.files, f.path)
+	if f.runID != "" && ix.byRun[f.runID] == f {
+		delete(ix.byRun, f.runID)
+	}
+}
+
+// refreshFile brings one file up to date. Reading happens on a private copy
+// of the state, published under the write lock, so readers never wait for I/O.
+func (ix *Index) refreshFile(path string, size int64, now time.Time, st *RefreshStats) error {
+	ix.mu.RLock()
+	old := ix.files[path]
+	ix.mu.RUnlock()
+	var work *fileState
+	switch {
+	case old == nil:
+		work = newFileState(path)
+	case size == old.size:
+		return nil
+	case size < old.offset:
+		st.Rewinds++
+		work = newFileState(path)
+	default:
+		work = old.clone()
+	}
+	st.Read++
+	rs, err := ledger.ReadFileFrom(path, work.offset, func(l *ledger.Line) error {
+		if work.runID == "" {
+			work.runID = strings.Clone(l.RunID)
+		} else if l.RunID != work.runID {
+			work.skipped++
+			return nil
+		}
+		work.tracker.Observe(l)
+		if l.Service != "" {
+			if _, ok := work.services[l.Service]; !ok {
+				work.services[strings.Clone(l.Service)] = struct{}{}
+			}
+		}
+		if _, ok := work.kinds[l.Kind]; !ok {
+			work.kinds[strings.Clone(l.Kind)] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile; dropped on the next scan
+		}
+		return err
+	}
+	st.Lines += rs.Lines
+	work.skipped += rs.Skipped
+	work.offset = rs.Offset
+	work.size = size
+	work.changed = now
+	work.svcList = slices.Sorted(maps.Keys(work.services))
+	work.kindList = slices.Sorted(maps.Keys(work.kinds))
+
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if old != nil {
+		ix.dropLocked(old)
+	}
+	ix.files[path] = work
+	ix.sorted = nil
+	if work.runID != "" {
+		// A run id maps to one file; should two exist, keep the one FindRun
+		// would pick (the newest date folder).
+		if cur := ix.byRun[work.runID]; cur == nil || cur.path <= work.path {
+			ix.byRun[work.runID] = work
+		}
+	}
+	return nil
+}
+
+func newFileState(path string) *fileState {
+	return &fileState{path: path, services: map[string]struct{}{}, kinds: map[string]struct{}{}}
+}
+
+func (f *fileState) clone() *fileState {
+	c := *f
+	c.services = maps.Clone(f.services)
+	c.kinds = maps.Clone(f.kinds)
+	c.tracker = f.tracker.Clone()
+	return &c
+}
+
+// Run refreshes the index every interval until ctx is done: a full Refresh
+// first and then every fullEvery polls, quick polls in between (see
+// refresh). onError, when not nil, receives refresh errors.
+func (ix *Index) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	const fullEvery = 20
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		if _, err := ix.refresh(i%fullEvery == 0); err != nil && onError != nil {
+			onError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Entry is one run in the index.
+type Entry struct {
+	RunID       string     `json:"run_id"`
+	Status      string     `json:"status"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+	LastEventAt time.Time  `json:"last_event_at"`
+	Services    []string   `json:"services"`
+	Kinds       []string   `json:"kinds"`
+	EventCount  int        `json:"event_count"`
+	// SkippedLines counts lines that could not be parsed.
+	SkippedLines int    `json:"skipped_lines"`
+	Path         string `json:"path"`
+}
+
+func (ix *Index) entry(f *fileState, now time.Time) Entry {
+	status := f.tracker.Status(now, ix.opts.StallAfter)
+	e := Entry{
+		RunID:        f.runID,
+		Status:       status,
+		StartedAt:    f.tracker.First().UTC(),
+		LastEventAt:  f.tracker.Last().UTC(),
+		Services:     f.svcList,
+		Kinds:        f.kindList,
+		EventCount:   f.tracker.Events(),
+		SkippedLines: f.skipped,
+		Path:         f.path,
+	}
+	if end, ok := f.tracker.EndTime(status); ok {
+		end = end.UTC()
+		e.EndedAt = &end
+	}
+	if e.Services == nil {
+		e.Services = []string{}
+	}
+	if e.Kinds == nil {
+		e.Kinds = []string{}
+	}
+	return e
+}
+
+// Get returns the entry of a run.
+func (ix *Index) Get(runID string) (Entry, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	f := ix.byRun[runID]
+	if f == nil {
+		return Entry{}, false
+	}
+	return ix.entry(f, ix.opts.Now()), true
+}
+
+// Len returns the number of runs in the index.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byRun)
+}
+
+// newer orders runs newest first: by start time, then run id.
+func newer(a, b *fileState) int {
+	return cmp.Or(b.tracker.First().Compare(a.tracker.First()), strings.Compare(a.runID, b.runID))
+}
+
+// sortedSnapshot returns the runs newest first, rebuilding the order after a
+// change. The returned slice and the states it points to are never modified.
+func (ix *Index) sortedSnapshot() []*fileState {
+	ix.mu.RLock()
+	s := ix.sorted
+	ix.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.sorted == nil {
+		s := make([]*fileState, 0, len(ix.byRun))
+		for _, f := range ix.byRun {
+			s = append(s, f)
+		}
+		slices.SortFunc(s, newer)
+		ix.sorted = s
+	}
+	return ix.sorted
+}

@@ -1,0 +1,58 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// keyMap holds every key binding; the help screen is generated from it.
+type keyMap struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Open, Back, Quit, ForceQuit, Help       key.Binding
+	Filter, Status, Refresh                 key.Binding
+	Pane, FirstError, NextError, PrevError  key.Binding
+	Follow, Export, PrevStep, NextStep      key.Binding
+}
+
+func newKeyMap() keyMap {
+	b := func(help, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+	}
+	return keyMap{
+		Up:         b("↑/k", "move up", "up", "k"),
+		Down:       b("↓/j", "move down", "down", "j"),
+		PageUp:     b("pgup/ctrl+u", "page up", "pgup", "ctrl+u", "ctrl+b"),
+		PageDown:   b("pgdn/ctrl+d", "page down", "pgdown", "ctrl+d", "ctrl+f", " "),
+		Top:        b("g/home", "first", "g", "home"),
+		Bottom:     b("G/end", "last", "G", "end"),
+		Open:       b("enter/→", "open run / step", "enter", "right", "l"),
+		Back:       b("esc/←", "back; clears a filter", "esc", "left", "h", "backspace"),
+		Quit:       b("q", "back; quit on the list", "q"),
+		ForceQuit:  b("ctrl+c", "quit", "ctrl+c"),
+		Help:       b("?", "toggle help", "?"),
+		Filter:     b("/", "filter the runs", "/"),
+		Status:     b("s", "cycle status filter", "s"),
+		Refresh:    b("r", "reload now", "r"),
+		Pane:       b("tab", "timeline ⇄ stage table", "tab", "t"),
+		FirstError: b("e", "jump to the first error", "e"),
+		NextError:  b("n/N", "next / previous error", "n"),
+		PrevError:  b("N", "previous error", "N"),
+		Follow:     b("f", "follow a live run", "f"),
+		Export:     b("x", "export JSON+Markdown", "x"),
+		PrevStep:   b("[", "previous step", "["),
+		NextStep:   b("]", "next step", "]"),
+	}
+}
+
+// helpSections groups the bindings for the help screen.
+func (k keyMap) helpSections() []struct {
+	title string
+	keys  []key.Binding
+} {
+	return []struct {
+		title string
+		keys  []key.Binding
+	}{
+		{"everywhere", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit, k.Back, k.ForceQuit}},
+		{"run list", []key.Binding{k.Open, k.Filter, k.Status, k.FirstError, k.Export, k.Refresh}},
+		{"run view", []key.Binding{k.Open, k.Pane, k.FirstError, k.NextError, k.Follow, k.Export, k.Refresh}},
+		{"step pane", []key.Binding{k.PrevStep, k.NextStep, k.FirstError, k.Export}},
+	}
+}

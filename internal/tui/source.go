@@ -1,0 +1,177 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/runindex"
+)
+
+// MaxLines bounds the ledger lines a run view keeps for its waterfall and
+// step pane; the report itself always covers the whole ledger.
+const MaxLines = 200_000
+
+// ErrRunNotFound is returned by a Source for a run it does not know.
+var ErrRunNotFound = errors.New("run not found")
+
+// Source is where the terminal UI reads runs from: a ledger directory on this
+// machine or a reportapi server. Implementations are safe for concurrent use.
+type Source interface {
+	// Name describes the source for the title bar ("ledger data/..." or
+	// "server http://...").
+	Name() string
+	// Runs returns the runs, newest first (at most runindex.MaxLimit).
+	Runs(ctx context.Context) ([]runindex.Entry, error)
+	// Run returns the report and the ledger lines of one run; a run the
+	// source does not know is ErrRunNotFound.
+	Run(ctx context.Context, runID string) (*RunData, error)
+}
+
+// RunData is what the run view shows: the report and the ledger lines the
+// waterfall and the step pane are drawn from.
+type RunData struct {
+	Report *report.Report
+	// Lines are the run's ledger lines in file order (at most MaxLines).
+	Lines []ledger.Line
+	// Truncated is the number of lines left out beyond MaxLines.
+	Truncated int
+	// LinesFromTimeline is true when the source could not serve the raw
+	// ledger and Lines were rebuilt from the report's timeline page (no
+	// span ids, at most one page).
+	LinesFromTimeline bool
+}
+
+// DirSource reads runs from a ledger directory with a run index
+// (internal/runindex) and the report builder (internal/report).
+type DirSource struct {
+	dir   string
+	index *runindex.Index
+	now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]dirCacheEntry
+}
+
+type dirCacheEntry struct {
+	path  string
+	size  int64
+	mtime time.Time
+	built time.Time
+	data  *RunData
+}
+
+// dirRebuildAfter is how long an unchanged ledger of an open run is served
+// from the cache before its report is rebuilt (the stall rule depends on
+// the clock, not only on the file).
+const dirRebuildAfter = 15 * time.Second
+
+// NewDirSource returns a Source over the ledger directory dir.
+func NewDirSource(dir string) *DirSource {
+	return &DirSource{dir: dir, index: runindex.New(dir, runindex.Options{}), now: time.Now,
+		cache: map[string]dirCacheEntry{}}
+}
+
+// Name implements Source.
+func (s *DirSource) Name() string { return "ledger " + s.dir }
+
+// Runs implements Source: it refreshes the index (reading only what the
+// ledgers gained) and lists it. Errors reading single files are returned
+// together with the runs that could be listed.
+func (s *DirSource) Runs(ctx context.Context) ([]runindex.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	_, rerr := s.index.Refresh()
+	page, err := s.index.List(runindex.Query{Limit: runindex.MaxLimit})
+	if err != nil {
+		return nil, fmt.Errorf("list runs in %q: %w", s.dir, err)
+	}
+	return page.Runs, rerr
+}
+
+// Run implements Source. The report is built in the same pass that collects
+// the lines, exactly as report.BuildFile does. An unchanged ledger is served
+// from a small cache, so following a finished run costs one stat a second.
+func (s *DirSource) Run(ctx context.Context, runID string) (*RunData, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	path := ""
+	if e, ok := s.index.Get(runID); ok {
+		path = e.Path
+	} else {
+		p, err := ledger.FindRun(s.dir, runID)
+		if err != nil {
+			return nil, fmt.Errorf("find run %q: %w", runID, err)
+		}
+		path = p
+	}
+	if path == "" {
+		return nil, fmt.Errorf("run %q in %q: %w", runID, s.dir, ErrRunNotFound)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("run %q: %w", runID, ErrRunNotFound)
+		}
+		return nil, fmt.Errorf("run %q: %w", runID, err)
+	}
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.cache[runID]
+	s.mu.Unlock()
+	if ok && c.path == path && c.size == fi.Size() && c.mtime.Equal(fi.ModTime()) &&
+		(!isOpenStatus(c.data.Report.Status) || now.Sub(c.built) < dirRebuildAfter) {
+		return c.data, nil
+	}
+	data, err := buildDirRun(path, runID, now)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.cache) > 16 {
+		clear(s.cache)
+	}
+	s.cache[runID] = dirCacheEntry{path: path, size: fi.Size(), mtime: fi.ModTime(), built: now, data: data}
+	s.mu.Unlock()
+	return data, nil
+}
+
+func buildDirRun(path, runID string, now time.Time) (*RunData, error) {
+	b := report.NewBuilder(report.Options{RunID: runID, LedgerPath: path, Now: func() time.Time { return now }})
+	data := &RunData{}
+	st, err := ledger.ReadFile(path, func(l *ledger.Line) error {
+		_ = b.Add(l)
+		if l.RunID != runID {
+			return nil
+		}
+		if len(data.Lines) >= MaxLines {
+			data.Truncated++
+			return nil
+		}
+		// ReadFile decodes each line into a zeroed Line, so a shallow copy
+		// owns its maps and strings.
+		data.Lines = append(data.Lines, *l)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if b.Events() == 0 {
+		return nil, fmt.Errorf("report %q: %w", path, report.ErrNoEvents)
+	}
+	data.Report = b.Report(st)
+	return data, nil
+}
+
+// isOpenStatus reports whether a run with this status may still change
+// without anyone noticing from the file alone.
+func isOpenStatus(status string) bool {
+	return status == report.StatusInProgress || status == report.StatusStalled
+}

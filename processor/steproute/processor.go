@@ -1,0 +1,192 @@
+package steproute
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/runledger/runledger/processor/steproute/internal/metadata"
+	"github.com/runledger/runledger/processor/steproute/internal/tracecache"
+)
+
+// core is the part of a steproute component shared by its traces and logs
+// pipelines: the rules, the per-trace run id memory and the hold buffer.
+type core struct {
+	cfg    *Config
+	logger *zap.Logger
+	norm   normalizer
+	cache  *tracecache.Cache
+	hold   *holder // nil when resolve_wait is 0
+	tel    *telemetry
+	epoch  time.Time
+	// noBody stands for the missing body of a span event; never written.
+	noBody pcommon.Value
+}
+
+var _ component.Component = (*core)(nil)
+
+func newCore(set processor.Settings, cfg *Config) (*core, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("steproute: create telemetry: %w", err)
+	}
+	c := &core{
+		cfg:    cfg,
+		logger: set.Logger,
+		norm:   newNormalizer(cfg),
+		cache:  tracecache.New(cfg.TraceCacheSize, cfg.TraceCacheTTL),
+		tel:    newTelemetry(tb),
+		epoch:  time.Now(),
+		noBody: pcommon.NewValueEmpty(),
+	}
+	if cfg.ResolveWait > 0 {
+		c.hold = newHolder(c, cfg.ResolveWait, cfg.ResolveWaitMaxEvents)
+	}
+	return c, nil
+}
+
+// Start implements component.Component; the hold timer starts with the
+// first held event.
+func (c *core) Start(context.Context, component.Host) error { return nil }
+
+// Shutdown sends everything still held with the fallback run id, so no
+// acknowledged event is lost on an orderly stop.
+func (c *core) Shutdown(context.Context) error {
+	if c.hold != nil {
+		out := c.hold.shutdown()
+		if len(out) > 0 {
+			c.logger.Info("steproute: flushing held step events with the fallback run id on shutdown",
+				zap.Int("batches", len(out)))
+		}
+		for i := range out {
+			c.emit(&out[i])
+		}
+	}
+	c.tel.tb.Shutdown()
+	return nil
+}
+
+// now is a monotonic clock in nanoseconds for the trace memory and the hold
+// deadlines.
+func (c *core) now() int64 { return int64(time.Since(c.epoch)) }
+
+// fallbackID is the run id of step events of trace tid whose run id could
+// not be resolved.
+func (c *core) fallbackID(tid pcommon.TraceID) string {
+	if c.cfg.Fallback == FallbackFixed {
+		return c.cfg.FallbackRunID
+	}
+	var buf [6 + 32]byte
+	copy(buf[:], "trace-")
+	hex.Encode(buf[6:], tid[:])
+	return string(buf[:])
+}
+
+// emit writes the run id on a held (or unholdable) payload and sends it to
+// the next consumer of its pipeline. The data was acknowledged on receipt,
+// so a send error can only be logged.
+func (c *core) emit(em *emission) {
+	p := em.e.payload
+	steps, pending := p.counts()
+	p.assign(em.runID)
+	var st stats
+	st.accepted = int64(steps)
+	st.sources[em.src] += int64(pending)
+	switch em.kind {
+	case emitReleased:
+		st.released = int64(steps)
+	case emitFallback:
+		st.timedOut[em.reason] = int64(steps)
+	}
+	err := p.send(em.e.ctx)
+	p.telemetry().record(em.e.ctx, &st)
+	if err != nil {
+		c.logger.Warn("steproute: next consumer refused held step events; they were acknowledged on receipt and are lost",
+			zap.String("signal", p.signal()),
+			zap.String("trace_id", em.e.trace.String()),
+			zap.String("run_id", em.runID),
+			zap.Int("events", steps),
+			zap.Error(err))
+	}
+}
+
+// batch is the state of one ConsumeTraces/ConsumeLogs call.
+type batch struct {
+	c   *core
+	now int64
+	st  stats
+
+	// learned lists run ids learned during the call while something is
+	// held, for release at the end of the call.
+	learned   []traceRun
+	lastTrace pcommon.TraceID
+	lastRun   string
+
+	// one-entry memo of trace memory lookups
+	lookTrace pcommon.TraceID
+	lookRun   string
+	looked    bool
+
+	// pend lists, per span, the indices of step events without a run id.
+	pend []int
+}
+
+// learn remembers that trace tid belongs to run id.
+func (b *batch) learn(tid pcommon.TraceID, id string) {
+	if tid.IsEmpty() || id == "" || tid == b.lastTrace && id == b.lastRun {
+		return
+	}
+	b.lastTrace, b.lastRun = tid, id
+	b.c.cache.Put(tid, id, b.now)
+	if b.looked && b.lookTrace == tid {
+		b.lookRun = id
+	}
+	if b.c.hold != nil && b.c.hold.active() {
+		b.learned = append(b.learned, traceRun{trace: tid, runID: id})
+	}
+}
+
+// lookup returns the remembered run id of trace tid, "" when unknown.
+func (b *batch) lookup(tid pcommon.TraceID) string {
+	if tid.IsEmpty() {
+		return ""
+	}
+	if b.looked && b.lookTrace == tid {
+		return b.lookRun
+	}
+	id, _ := b.c.cache.Get(tid, b.now)
+	b.looked, b.lookTrace, b.lookRun = true, tid, id
+	return id
+}
+
+// finish releases held data whose run id was learned in this call, holds
+// the payloads of this call that wait for a run id, sends whatever must go
+// now (before the rest of the batch, which is older data first) and records
+// the call's telemetry.
+func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry) {
+	c := b.c
+	var out []emission
+	if c.hold != nil {
+		if len(b.learned) > 0 {
+			out = c.hold.release(b.learned, out)
+		}
+		for _, e := range fresh {
+			e.deadline = b.now + c.hold.wait
+			e.ctx = context.WithoutCancel(ctx)
+			out = c.hold.add(e, out, &b.st)
+		}
+	}
+	for i := range out {
+		c.emit(&out[i])
+	}
+	tel.record(ctx, &b.st)
+	if size, ttl := c.cache.DrainEvictions(); size > 0 || ttl > 0 {
+		c.tel.recordEvictions(ctx, size, ttl)
+	}
+}

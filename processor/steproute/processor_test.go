@@ -1,0 +1,435 @@
+package steproute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+func waitConfig(wait time.Duration, mod func(*Config)) *Config {
+	return testConfig(func(c *Config) {
+		c.ResolveWait = wait
+		if mod != nil {
+			mod(c)
+		}
+	})
+}
+
+func telemetrySettings(t *testing.T) (*componenttest.Telemetry, func(name string, attrs ...attribute.KeyValue) int64) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	return tel, func(name string, attrs ...attribute.KeyValue) int64 {
+		m, err := tel.GetMetric("otelcol_processor_steproute_" + name)
+		if err != nil {
+			return 0
+		}
+		sum, ok := m.Data.(metricdata.Sum[int64])
+		require.True(t, ok, name)
+		var total int64
+	points:
+		for _, dp := range sum.DataPoints {
+			for _, kv := range attrs {
+				if v, ok := dp.Attributes.Value(kv.Key); !ok || v != kv.Value {
+					continue points
+				}
+			}
+			total += dp.Value
+		}
+		return total
+	}
+}
+
+func step(kind string) map[string]any { return map[string]any{"step.kind": kind, "step.status": "ok"} }
+
+func TestRootSpanInLaterBatchReleasesHeldChildren(t *testing.T) {
+	tel, counter := telemetrySettings(t)
+	set := nopSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p := newPipelines(t, waitConfig(time.Hour, nil), set)
+	ctx := context.Background()
+	res := map[string]any{"service.name": "retriever"}
+	t1, t2 := traceID(1), traceID(2)
+
+	// SDKs export children first: no run id anywhere yet.
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, res,
+		spanSpec{trace: t1, id: 2, name: "embed", events: []map[string]any{step("embed.vllm"), step("embed.done")}},
+	)))
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, res,
+		spanSpec{trace: t1, id: 3, name: "search", events: []map[string]any{step("ann.faiss.search")}},
+		spanSpec{trace: t2, id: 9, name: "other", attrs: map[string]any{"run.id": "r-other"}, events: []map[string]any{step("x")}},
+	)))
+	assert.Equal(t, []string{"x"}, kinds(spanEvents(p.tsink)), "only the resolved trace passes; t1 is held")
+	assert.Equal(t, int64(3), counter("events_held"))
+
+	// The root span brings the run id (it carries a step too).
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, res,
+		spanSpec{trace: t1, id: 1, name: "root", attrs: map[string]any{"run.id": "r-1"}, events: []map[string]any{step("run.end")}},
+	)))
+	got := spanEvents(p.tsink)
+	assert.Equal(t, []string{"x", "embed.vllm", "embed.done", "ann.faiss.search", "run.end"}, kinds(got), "released in arrival order, before the root batch")
+	for _, e := range got[1:] {
+		assert.Equal(t, "r-1", e["run.id"])
+	}
+	// Held spans keep their resource, scope and span.
+	all := p.tsink.AllTraces()
+	require.Len(t, all, 4)
+	held := all[1].ResourceSpans().At(0)
+	sn, _ := held.Resource().Attributes().Get("service.name")
+	assert.Equal(t, "retriever", sn.Str())
+	assert.Equal(t, "embed", held.ScopeSpans().At(0).Spans().At(0).Name())
+
+	assert.Equal(t, int64(3), counter("events_released"))
+	assert.Equal(t, int64(3), counter("run_ids_resolved", attribute.String("source", "wait")))
+	assert.Equal(t, int64(2), counter("run_ids_resolved", attribute.String("source", "span")))
+	assert.Equal(t, int64(5), counter("step_events_accepted"))
+	assert.Zero(t, counter("events_timed_out"))
+}
+
+func TestHeldLogRecordsReleasedByLogRecord(t *testing.T) {
+	p := newPipelines(t, waitConfig(time.Hour, nil), nopSettings())
+	ctx := context.Background()
+	t1 := traceID(1)
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil,
+		recordSpec{trace: t1, id: 2, attrs: step("embed.vllm")},
+		recordSpec{trace: t1, id: 2, eventName: "step.embed.done"},
+	)))
+	assert.Zero(t, p.lsink.LogRecordCount())
+	// A plain (noise) log record of the trace brings the run id.
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil,
+		recordSpec{trace: t1, id: 1, attrs: map[string]any{"run.id": "r-1", "msg": "request"}},
+	)))
+	got := logRecords(p.lsink)
+	assert.Equal(t, []string{"embed.vllm", "embed.done"}, kinds(got))
+	for _, e := range got {
+		assert.Equal(t, "r-1", e["run.id"])
+		assert.NoError(t, checkNormalised(e, waitConfig(time.Hour, nil)))
+	}
+}
+
+func TestHeldDataReleasedAcrossSignals(t *testing.T) {
+	p := newPipelines(t, waitConfig(time.Hour, nil), nopSettings())
+	ctx := context.Background()
+	t1, t2 := traceID(1), traceID(2)
+	// Log events held, released by a span of the same trace.
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: t1, attrs: step("embed.vllm")})))
+	assert.Zero(t, p.lsink.LogRecordCount())
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: t1, id: 1, attrs: map[string]any{"run.id": "r-1"}},
+	)))
+	assert.Zero(t, p.tsink.SpanCount(), "the root span itself is noise")
+	got := logRecords(p.lsink)
+	require.Len(t, got, 1)
+	assert.Equal(t, "r-1", got[0]["run.id"])
+
+	// Span events held, released by a log record of the same trace.
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: t2, id: 2, events: []map[string]any{step("git.blame")}},
+	)))
+	assert.Zero(t, p.tsink.SpanCount())
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, map[string]any{"run.id": "r-2"},
+		recordSpec{trace: t2, attrs: map[string]any{"msg": "hello"}},
+	)))
+	ev := spanEvents(p.tsink)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "r-2", ev[0]["run.id"])
+}
+
+func TestTraceMemorySharedBetweenTracesAndLogs(t *testing.T) {
+	tel, counter := telemetrySettings(t)
+	set := nopSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p := newPipelines(t, testConfig(nil), set) // no waiting: the memory alone resolves
+	ctx := context.Background()
+	t1, t2 := traceID(1), traceID(2)
+
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: t1, id: 1, attrs: map[string]any{"run.id": "r-1"}}, // noise span, dropped, but remembered
+	)))
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: t1, attrs: step("embed.vllm")})))
+	got := logRecords(p.lsink)
+	require.Len(t, got, 1)
+	assert.Equal(t, "r-1", got[0]["run.id"])
+
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: t2, attrs: map[string]any{"run.id": "r-2"}})))
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: t2, id: 2, events: []map[string]any{step("git.blame")}})))
+	ev := spanEvents(p.tsink)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "r-2", ev[0]["run.id"])
+	assert.Equal(t, int64(2), counter("run_ids_resolved", attribute.String("source", "trace_cache")))
+	assert.Equal(t, int64(2), counter("noise_dropped"), "the root span and the plain log record")
+}
+
+func TestRunIDOnLaterEventOfSameBatch(t *testing.T) {
+	for _, wait := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprint("wait=", wait), func(t *testing.T) {
+			p := newPipelines(t, waitConfig(wait, nil), nopSettings())
+			ev2 := step("b")
+			ev2["run.id"] = "r-ev"
+			require.NoError(t, p.traces.ConsumeTraces(context.Background(), buildTraces(t, nil,
+				spanSpec{trace: traceID(1), id: 1, events: []map[string]any{step("a")}},
+				spanSpec{trace: traceID(1), id: 2, events: []map[string]any{ev2}},
+			)))
+			got := spanEvents(p.tsink)
+			require.Len(t, got, 2)
+			for _, e := range got {
+				assert.Equal(t, "r-ev", e["run.id"])
+			}
+		})
+	}
+}
+
+func TestTimeoutSendsWithFallback(t *testing.T) {
+	tel, counter := telemetrySettings(t)
+	set := nopSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p := newPipelines(t, waitConfig(50*time.Millisecond, nil), set)
+	ctx := context.Background()
+	start := time.Now()
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: traceID(1), id: 1, events: []map[string]any{step("a"), step("b")}},
+	)))
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: traceID(1), attrs: step("c")})))
+	assert.Zero(t, p.tsink.SpanCount())
+	require.Eventually(t, func() bool { return p.tsink.SpanCount() == 1 && p.lsink.LogRecordCount() == 1 },
+		5*time.Second, 5*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+	for _, e := range append(spanEvents(p.tsink), logRecords(p.lsink)...) {
+		assert.Equal(t, fallbackT1, e["run.id"])
+	}
+	assert.Equal(t, int64(3), counter("events_timed_out", attribute.String("reason", "timeout")))
+	assert.Equal(t, int64(3), counter("run_ids_resolved", attribute.String("source", "fallback")))
+
+	// The run id arriving after the timeout resolves later events directly.
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 9, attrs: map[string]any{"run.id": "r-late"}})))
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: traceID(1), attrs: step("d")})))
+	got := logRecords(p.lsink)
+	require.Len(t, got, 2)
+	assert.Equal(t, "r-late", got[1]["run.id"])
+}
+
+func TestBufferPressureSendsOldestWithFallback(t *testing.T) {
+	tel, counter := telemetrySettings(t)
+	set := nopSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p := newPipelines(t, waitConfig(time.Hour, func(c *Config) { c.ResolveWaitMaxEvents = 3 }), set)
+	ctx := context.Background()
+	tA, tB, tC := traceID(1), traceID(2), traceID(3)
+
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: tA, id: 1, events: []map[string]any{step("a1"), step("a2")}})))
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: tB, attrs: step("b1")})))
+	assert.Zero(t, p.tsink.SpanCount()+p.lsink.LogRecordCount(), "3 events fit")
+
+	// Two more events push the oldest (trace A) out with the fallback id.
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil,
+		recordSpec{trace: tC, attrs: step("c1")}, recordSpec{trace: tC, attrs: step("c2")})))
+	got := spanEvents(p.tsink)
+	assert.Equal(t, []string{"a1", "a2"}, kinds(got))
+	assert.Equal(t, fallbackT1, got[0]["run.id"])
+	assert.Zero(t, p.lsink.LogRecordCount())
+
+	// A batch bigger than the whole buffer is not held at all.
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(4), id: 4,
+		events: []map[string]any{step("d1"), step("d2"), step("d3"), step("d4")}})))
+	assert.Equal(t, 2, p.tsink.SpanCount())
+
+	// B and C are still held and resolve normally.
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: tB, id: 1, attrs: map[string]any{"run.id": "r-b"}},
+		spanSpec{trace: tC, id: 1, attrs: map[string]any{"run.id": "r-c"}})))
+	logs := logRecords(p.lsink)
+	assert.Equal(t, []string{"b1", "c1", "c2"}, kinds(logs))
+	assert.Equal(t, []any{"r-b", "r-c", "r-c"}, []any{logs[0]["run.id"], logs[1]["run.id"], logs[2]["run.id"]})
+	assert.Equal(t, int64(6), counter("events_timed_out", attribute.String("reason", "pressure")))
+	assert.Equal(t, int64(3), counter("events_released"))
+}
+
+func TestShutdownFlushesHeldEvents(t *testing.T) {
+	p := newPipelines(t, waitConfig(time.Hour, func(c *Config) { c.Fallback = FallbackFixed; c.FallbackRunID = "orphans" }), nopSettings())
+	ctx := context.Background()
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1, events: []map[string]any{step("a")}})))
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: traceID(2), attrs: step("b")})))
+	assert.Zero(t, p.tsink.SpanCount()+p.lsink.LogRecordCount())
+
+	// The core is shared: the first pipeline to stop keeps it running for
+	// the other; the last one flushes everything held, with the fallback id.
+	require.NoError(t, p.logs.Shutdown(ctx))
+	assert.Zero(t, p.tsink.SpanCount()+p.lsink.LogRecordCount())
+	require.NoError(t, p.traces.Shutdown(ctx))
+	require.Len(t, spanEvents(p.tsink), 1)
+	require.Len(t, logRecords(p.lsink), 1)
+	assert.Equal(t, "orphans", spanEvents(p.tsink)[0]["run.id"])
+	assert.Equal(t, "orphans", logRecords(p.lsink)[0]["run.id"])
+
+	// After shutdown nothing is held any more: data still passes.
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(3), id: 1, events: []map[string]any{step("c")}})))
+	assert.Len(t, spanEvents(p.tsink), 2)
+}
+
+func TestHeldSendErrorIsLoggedNotReturned(t *testing.T) {
+	cfg := waitConfig(time.Hour, nil)
+	f := NewFactory()
+	ctx := context.Background()
+	tp, err := f.CreateTraces(ctx, nopSettings(), cfg, consumertest.NewErr(errors.New("exporter down")))
+	require.NoError(t, err)
+	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1, events: []map[string]any{step("a")}})),
+		"held data is acknowledged on receipt")
+	err = tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 2, attrs: map[string]any{"run.id": "r"}}))
+	require.NoError(t, err, "the releasing batch is all noise, its own result is skip")
+	require.NoError(t, tp.Shutdown(ctx))
+}
+
+func TestFilteringAndEmptyContainers(t *testing.T) {
+	p := newPipelines(t, testConfig(nil), nopSettings())
+	ctx := context.Background()
+	td := ptrace.NewTraces()
+	// Resource 1: only noise.
+	rs := td.ResourceSpans().AppendEmpty()
+	sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(traceID(1))
+	sp.Events().AppendEmpty().SetName("exception")
+	// Resource 2: an empty scope, and a span mixing step and noise events.
+	rs2 := td.ResourceSpans().AppendEmpty()
+	rs2.ScopeSpans().AppendEmpty()
+	ss := rs2.ScopeSpans().AppendEmpty()
+	sp2 := ss.Spans().AppendEmpty()
+	sp2.SetTraceID(traceID(2))
+	sp2.Attributes().PutStr("run.id", "r-2")
+	sp2.Events().AppendEmpty().SetName("log")
+	putAll(t, sp2.Events().AppendEmpty().Attributes(), step("a"))
+	sp2.Events().AppendEmpty().Attributes().PutStr("step.kind", "")
+	putAll(t, sp2.Events().AppendEmpty().Attributes(), step("b"))
+
+	require.NoError(t, p.traces.ConsumeTraces(ctx, td))
+	require.Len(t, p.tsink.AllTraces(), 1)
+	out := p.tsink.AllTraces()[0]
+	require.Equal(t, 1, out.ResourceSpans().Len())
+	require.Equal(t, 1, out.ResourceSpans().At(0).ScopeSpans().Len())
+	assert.Equal(t, []string{"a", "b"}, kinds(spanEvents(p.tsink)))
+
+	// An all-noise batch sends nothing on.
+	p.tsink.Reset()
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1})))
+	assert.Empty(t, p.tsink.AllTraces())
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: traceID(1), body: "GET /"})))
+	assert.Empty(t, p.lsink.AllLogs())
+}
+
+func TestKeepNonStepPassesEverything(t *testing.T) {
+	p := newPipelines(t, testConfig(func(c *Config) { c.KeepNonStep = true }), nopSettings())
+	ctx := context.Background()
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, map[string]any{"run.id": "r"},
+		spanSpec{trace: traceID(1), id: 1, events: []map[string]any{{"exception.message": "x"}, {"step.kind": "a"}}},
+		spanSpec{trace: traceID(1), id: 2},
+	)))
+	assert.Equal(t, 2, p.tsink.SpanCount())
+	got := spanEvents(p.tsink)
+	assert.Equal(t, []map[string]any{
+		{"exception.message": "x"},
+		{"step.kind": "a", "step.status": "ok", "run.id": "r"},
+	}, got)
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{body: "GET /"}, recordSpec{attrs: step("b")})))
+	assert.Equal(t, 2, p.lsink.LogRecordCount())
+}
+
+func TestNormalizationFixesCounted(t *testing.T) {
+	tel, counter := telemetrySettings(t)
+	set := nopSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p := newPipelines(t, testConfig(func(c *Config) { c.MaxDetailBytes = 2 }), set)
+	require.NoError(t, p.traces.ConsumeTraces(context.Background(), buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1,
+		events: []map[string]any{
+			{"step.kind": "a", "step.status": "weird", "step.detail": "long", "step.size.x": "nope", "k\xff": 1},
+			{"step.kind": "b"},
+		}})))
+	fix := func(name string) int64 { return counter("normalization_fixes", attribute.String("fix", name)) }
+	assert.Equal(t, int64(1), fix("status_unknown"))
+	assert.Equal(t, int64(1), fix("status_default"))
+	assert.Equal(t, int64(1), fix("detail_truncated"))
+	assert.Equal(t, int64(1), fix("size_dropped"))
+	assert.Equal(t, int64(1), fix("invalid_utf8"))
+	assert.Equal(t, int64(2), counter("run_ids_resolved", attribute.String("source", "fallback")))
+}
+
+func TestCacheEvictionsCounted(t *testing.T) {
+	tel, counter := telemetrySettings(t)
+	set := nopSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p := newPipelines(t, testConfig(func(c *Config) { c.TraceCacheSize = 2 }), set)
+	for i := range 5 {
+		require.NoError(t, p.traces.ConsumeTraces(context.Background(), buildTraces(t, nil,
+			spanSpec{trace: traceID(byte(i + 1)), id: 1, attrs: map[string]any{"run.id": "r"}})))
+	}
+	assert.Equal(t, int64(3), counter("trace_cache_evictions", attribute.String("reason", "size")))
+}
+
+// TestConcurrentSignals runs traces and logs of many traces at once, each
+// trace sending held children before its root, and checks every event
+// arrives once with its run id.
+func TestConcurrentSignals(t *testing.T) {
+	p := newPipelines(t, waitConfig(time.Hour, nil), nopSettings())
+	ctx := context.Background()
+	const traces = 40
+	var wg sync.WaitGroup
+	for i := range traces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tid := pcommon.TraceID{byte(i), 1}
+			run := fmt.Sprint("r-", i)
+			assert.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: tid, id: 2, events: []map[string]any{step("a"), step("b")}})))
+			assert.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: tid, attrs: step("c")})))
+			if i%2 == 0 {
+				assert.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: tid, id: 1, attrs: map[string]any{"run.id": run}})))
+			} else {
+				assert.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, map[string]any{"run.id": run}, recordSpec{trace: tid, body: "root"})))
+			}
+		}()
+	}
+	wg.Wait()
+	got := append(spanEvents(p.tsink), logRecords(p.lsink)...)
+	require.Len(t, got, traces*3)
+	perRun := map[string]int{}
+	for _, e := range got {
+		perRun[e["run.id"].(string)]++
+	}
+	for i := range traces {
+		assert.Equal(t, 3, perRun[fmt.Sprint("r-", i)], i)
+	}
+}
+
+func TestManyHeldTracesUnderPressure(t *testing.T) {
+	p := newPipelines(t, waitConfig(time.Hour, func(c *Config) { c.ResolveWaitMaxEvents = 10 }), nopSettings())
+	ctx := context.Background()
+	const n = 3000
+	for i := range n {
+		tid := pcommon.TraceID{byte(i >> 8), byte(i), 9}
+		require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: tid, attrs: step(fmt.Sprint("k", i))})))
+	}
+	assert.Equal(t, n-10, p.lsink.LogRecordCount(), "all but the newest 10 went out with the fallback id")
+	var roots []recordSpec
+	for i := n - 10; i < n; i++ {
+		roots = append(roots, recordSpec{trace: pcommon.TraceID{byte(i >> 8), byte(i), 9}, attrs: map[string]any{"run.id": "r"}})
+	}
+	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, roots...)))
+	got := logRecords(p.lsink)
+	require.Len(t, got, n)
+	for i, e := range got {
+		assert.Equal(t, fmt.Sprint("k", i), e["step.kind"], "arrival order")
+	}
+	for _, e := range got[n-10:] {
+		assert.Equal(t, "r", e["run.id"])
+	}
+}

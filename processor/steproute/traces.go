@@ -1,0 +1,215 @@
+package steproute
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+)
+
+// tracesProcessor is the traces pipeline side of a steproute component.
+type tracesProcessor struct {
+	core *core
+	next consumer.Traces
+	tel  *telemetry
+}
+
+func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	c := p.core
+	b := batch{c: c, now: c.now()}
+	rss := td.ResourceSpans()
+
+	// Pass 1: learn the run ids that spans, resources (and, on spans without
+	// one, events) carry, noise spans included, so that the whole batch (and
+	// held data) can use them whatever the order of the spans.
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		resID := c.norm.runID(rs.Resource().Attributes())
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				id := c.norm.runID(span.Attributes())
+				if id == "" {
+					id = resID
+				}
+				if id == "" {
+					// Run ids only on events: the first one names the trace.
+					evs := span.Events()
+					for e := 0; e < evs.Len() && id == ""; e++ {
+						id = c.norm.runID(evs.At(e).Attributes())
+					}
+				}
+				b.learn(span.TraceID(), id)
+			}
+		}
+	}
+
+	// Pass 2: filter, normalise, resolve; spans waiting for a run id move
+	// to per-trace payloads.
+	var held tracesHeld
+	rsSeq, ssSeq := 0, 0
+	rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rsSeq++
+		resID := c.norm.runID(rs.Resource().Attributes())
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ssSeq++
+			ss.Spans().RemoveIf(func(span ptrace.Span) bool {
+				return p.processSpan(&b, &held, rs, ss, rsSeq, ssSeq, span, resID)
+			})
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+
+	b.finish(ctx, p.tel, held.entries())
+	if rss.Len() == 0 {
+		return td, processorhelper.ErrSkipProcessingData
+	}
+	return td, nil
+}
+
+// processSpan handles one span and reports whether it leaves the batch
+// (noise, or moved to a held payload).
+func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
+	rsSeq, ssSeq int, span ptrace.Span, resID string,
+) bool {
+	c := p.core
+	n := &c.norm
+	events := span.Events()
+	if !c.cfg.KeepNonStep {
+		events.RemoveIf(func(ev ptrace.SpanEvent) bool { return n.eventKind(ev.Attributes()) == "" })
+		if events.Len() == 0 {
+			b.st.noise++
+			return true
+		}
+	}
+	spanRun, spanSrc := n.runID(span.Attributes()), srcSpan
+	if spanRun == "" {
+		spanRun, spanSrc = resID, srcResource
+	}
+	tid := span.TraceID()
+	steps := 0
+	b.pend = b.pend[:0]
+	for i := 0; i < events.Len(); i++ {
+		m := events.At(i).Attributes()
+		kind := n.eventKind(m)
+		if kind == "" {
+			continue
+		}
+		steps++
+		n.normalize(m, kind, c.noBody, &b.st.fixes)
+		id, src := n.runID(m), srcEvent
+		switch {
+		case id != "":
+			b.learn(tid, id)
+		case spanRun != "":
+			id, src = spanRun, spanSrc
+		default:
+			id, src = b.lookup(tid), srcTraceCache
+		}
+		if id == "" {
+			b.pend = append(b.pend, i)
+			continue
+		}
+		setRunID(m, id)
+		b.st.sources[src]++
+	}
+	if len(b.pend) == 0 {
+		b.st.accepted += int64(steps)
+		return false
+	}
+	if c.hold != nil && !tid.IsEmpty() {
+		held.add(p, rs, ss, rsSeq, ssSeq, span, steps, b.pend)
+		return true
+	}
+	fb := c.fallbackID(tid)
+	for _, i := range b.pend {
+		setRunID(events.At(i).Attributes(), fb)
+	}
+	b.st.sources[srcFallback] += int64(len(b.pend))
+	b.st.accepted += int64(steps)
+	return false
+}
+
+// tracesHeld collects, during one call, the spans that wait for a run id,
+// one payload per trace.
+type tracesHeld struct {
+	byTrace map[pcommon.TraceID]*heldTraces
+	order   []*heldTraces
+}
+
+func (h *tracesHeld) add(p *tracesProcessor, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
+	rsSeq, ssSeq int, span ptrace.Span, steps int, pend []int,
+) {
+	tid := span.TraceID()
+	if h.byTrace == nil {
+		h.byTrace = map[pcommon.TraceID]*heldTraces{}
+	}
+	ht := h.byTrace[tid]
+	if ht == nil {
+		ht = &heldTraces{p: p, td: ptrace.NewTraces(), trace: tid}
+		h.byTrace[tid] = ht
+		h.order = append(h.order, ht)
+	}
+	if ht.rsSeq != rsSeq {
+		ht.rs = ht.td.ResourceSpans().AppendEmpty()
+		rs.Resource().CopyTo(ht.rs.Resource())
+		ht.rs.SetSchemaUrl(rs.SchemaUrl())
+		ht.rsSeq, ht.ssSeq = rsSeq, 0
+	}
+	if ht.ssSeq != ssSeq {
+		ht.ss = ht.rs.ScopeSpans().AppendEmpty()
+		ss.Scope().CopyTo(ht.ss.Scope())
+		ht.ss.SetSchemaUrl(ss.SchemaUrl())
+		ht.ssSeq = ssSeq
+	}
+	dst := ht.ss.Spans().AppendEmpty()
+	span.MoveTo(dst)
+	events := dst.Events()
+	for _, i := range pend {
+		ht.pending = append(ht.pending, events.At(i).Attributes())
+	}
+	ht.steps += steps
+}
+
+func (h *tracesHeld) entries() []*heldEntry {
+	if len(h.order) == 0 {
+		return nil
+	}
+	out := make([]*heldEntry, len(h.order))
+	for i, ht := range h.order {
+		out[i] = &heldEntry{trace: ht.trace, n: ht.steps, payload: ht}
+	}
+	return out
+}
+
+// heldTraces is the held payload of one trace from one ConsumeTraces call.
+type heldTraces struct {
+	p       *tracesProcessor
+	td      ptrace.Traces
+	trace   pcommon.TraceID
+	rs      ptrace.ResourceSpans
+	ss      ptrace.ScopeSpans
+	rsSeq   int
+	ssSeq   int
+	pending []pcommon.Map
+	steps   int
+}
+
+func (ht *heldTraces) assign(runID string) {
+	for _, m := range ht.pending {
+		setRunID(m, runID)
+	}
+}
+
+func (ht *heldTraces) send(ctx context.Context) error { return ht.p.next.ConsumeTraces(ctx, ht.td) }
+
+func (ht *heldTraces) counts() (int, int) { return ht.steps, len(ht.pending) }
+
+func (ht *heldTraces) telemetry() *telemetry { return ht.p.tel }
+
+func (ht *heldTraces) signal() string { return "traces" }
