@@ -9,6 +9,8 @@ BUILDER         := $(TOOLS_DIR)/builder-$(BUILDER_VERSION)
 BUILD_DIR       := $(CURDIR)/_build
 DIST            := $(BUILD_DIR)/otelcol-runledger
 CLI             := $(BUILD_DIR)/runledger
+DEMO            := $(BUILD_DIR)/demo-worker
+LOAD            := $(BUILD_DIR)/runledger-load
 CONFIG          ?= config.yaml
 
 # Everything the distribution is built from; a change rebuilds it.
@@ -16,6 +18,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './_build/*' -not -path './
 
 # Packages with concurrency run under the race detector; the end-to-end suite
 # drives the built binaries and runs without it.
+E2E_ENV   = RUNLEDGER_COLLECTOR=$(DIST) RUNLEDGER_CLI=$(CLI) RUNLEDGER_DEMO=$(DEMO) RUNLEDGER_LOAD=$(LOAD)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /tests/e2e)
 
 .PHONY: all build run test test-unit test-e2e test-long bench bench-e2e fmt vet clean help
@@ -37,7 +40,13 @@ $(DIST): $(BUILDER) builder-config.yaml go.mod go.sum $(GO_SOURCES)
 $(CLI): go.mod go.sum $(GO_SOURCES)
 	$(GO) build -o $(CLI) ./cmd/runledger
 
-build: $(DIST) $(CLI) ## build the collector distribution and the runledger CLI into _build/
+$(DEMO): go.mod go.sum $(GO_SOURCES)
+	$(GO) build -o $(DEMO) ./pipeline/cmd/demo-worker
+
+$(LOAD): go.mod go.sum $(GO_SOURCES)
+	$(GO) build -o $(LOAD) ./pipeline/cmd/runledger-load
+
+build: $(DIST) $(CLI) $(DEMO) $(LOAD) ## build the collector, the runledger CLI, the demo worker and the load generator into _build/
 
 run: build ## build if needed and start the collector with config.yaml
 	$(DIST) --config $(CONFIG)
@@ -45,10 +54,10 @@ run: build ## build if needed and start the collector with config.yaml
 test: build ## every test: unit (race detector) and end-to-end through the built binaries
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(UNIT_PKGS)
-	RUNLEDGER_COLLECTOR=$(DIST) RUNLEDGER_CLI=$(CLI) $(GO) test -count=1 -v ./tests/e2e/...
+	$(E2E_ENV) $(GO) test -count=1 -v ./tests/e2e/...
 
 test-long: build ## the long crash and load variants
-	RUNLEDGER_COLLECTOR=$(DIST) RUNLEDGER_CLI=$(CLI) RUNLEDGER_LONG=1 $(GO) test -count=1 -timeout 30m -v ./tests/e2e/...
+	$(E2E_ENV) RUNLEDGER_LONG=1 $(GO) test -count=1 -timeout 30m -v ./tests/e2e/...
 
 bench: ## Go benchmarks of the hot paths (one core, allocations reported)
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./processor/... ./exporter/... ./internal/... ./extension/...
