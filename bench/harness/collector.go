@@ -20,6 +20,8 @@ type targetSpec struct {
 	name   string
 	binary string
 	config string
+	// sets are extra --set values for the collector.
+	sets []string
 	// env returns the environment overrides for a working dir and ports;
 	// grpc is the OTLP/gRPC address the load goes to.
 	env func(work string, ports []int) (vars []string, grpc string)
@@ -31,9 +33,9 @@ type targetSpec struct {
 	count func(dir string) (Output, error)
 }
 
-func oursSpec(binary, config string) targetSpec {
+func oursSpec(binary, config string, sets []string) targetSpec {
 	return targetSpec{
-		name: targetOurs, binary: binary, config: config, ports: 5,
+		name: targetOurs, binary: binary, config: config, sets: sets, ports: 5,
 		env: func(work string, p []int) ([]string, string) {
 			grpc := fmt.Sprintf("127.0.0.1:%d", p[0])
 			return []string{
@@ -51,9 +53,9 @@ func oursSpec(binary, config string) targetSpec {
 	}
 }
 
-func peerSpec(binary, config string) targetSpec {
+func peerSpec(binary, config string, sets []string) targetSpec {
 	return targetSpec{
-		name: targetPeer, binary: binary, config: config, ports: 2,
+		name: targetPeer, binary: binary, config: config, sets: sets, ports: 2,
 		env: func(work string, p []int) ([]string, string) {
 			grpc := fmt.Sprintf("127.0.0.1:%d", p[0])
 			return []string{
@@ -126,7 +128,11 @@ func runTarget(ctx context.Context, spec targetSpec, load loadgen.Config, opt ru
 	}
 	defer logFile.Close()
 
-	cmd := exec.Command(spec.binary, "--config", spec.config)
+	args := []string{"--config", spec.config}
+	for _, v := range spec.sets {
+		args = append(args, "--set="+v)
+	}
+	cmd := exec.Command(spec.binary, args...)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), vars...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

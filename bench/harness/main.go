@@ -35,37 +35,44 @@ func main() {
 
 // options are the command-line settings.
 type options struct {
-	load          loadgen.Config
-	runsInFlight  int
-	only          string
-	ours, peer    string
-	oursConfig    string
-	peerConfig    string
-	resultsDir    string
-	workDir       string
-	keep          bool
-	noSave        bool
-	startTimeout  time.Duration
-	stopTimeout   time.Duration
-	sampleEvery   time.Duration
-	pause         time.Duration
-	spansPerBatch int
-	eventRate     float64
+	load         loadgen.Config
+	runsInFlight int
+	only         string
+	ours, peer   string
+	oursConfig   string
+	peerConfig   string
+	resultsDir   string
+	workDir      string
+	keep         bool
+	noSave       bool
+	startTimeout time.Duration
+	stopTimeout  time.Duration
+	sampleEvery  time.Duration
+	pause        time.Duration
+	eventRate    float64
+	oursSet      setFlags
+	peerSet      setFlags
 }
+
+// setFlags is a repeatable string flag.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{load: loadgen.DefaultConfig()}
 	o.load.Duration = 60 * time.Second
-	o.load.Concurrency = 32
+	o.load.Concurrency = 0
 	o.load.RootOnlyRunID = true
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.load.Duration, "duration", o.load.Duration, "load duration per target")
 	fs.Float64Var(&o.load.Rate, "rate", 0, "runs per second over all workers, as runledger-load --rate; overrides --event-rate")
-	fs.Float64Var(&o.eventRate, "event-rate", 50000, "step events per second, converted to runs/s (0 with --rate 0 = closed loop, as fast as each collector acknowledges)")
-	fs.IntVar(&o.load.Concurrency, "concurrency", o.load.Concurrency, "load workers (requests in flight)")
-	fs.IntVar(&o.runsInFlight, "runs-in-flight", 10000, "distinct runs open at once: runs whose child spans were sent and whose root span (the only one with run.id) was not yet; sets the spans per request to runs-in-flight/concurrency runs")
-	fs.IntVar(&o.spansPerBatch, "spans-per-batch", 0, "spans per request; overrides the value derived from --runs-in-flight")
+	fs.Float64Var(&o.eventRate, "event-rate", 50000, "step events per second, converted to runs/s; 0 (with --rate 0) is closed loop: each worker sends as fast as the collector acknowledges")
+	fs.IntVar(&o.runsInFlight, "runs-in-flight", 10000, "distinct runs open at once: runs whose child spans were sent and whose root span (the only one with run.id) was not; each worker keeps one request's worth of runs open, so this sets --concurrency (or, when --concurrency is given, --spans-per-batch)")
+	fs.IntVar(&o.load.Concurrency, "concurrency", 0, "load workers, each sending one request at a time (default: derived from --runs-in-flight and --spans-per-batch)")
+	fs.IntVar(&o.load.SpansPerBatch, "spans-per-batch", 64, "spans per export request")
 	fs.IntVar(&o.load.StepsPerSpan, "steps-per-span", o.load.StepsPerSpan, "step events per stage span")
 	fs.IntVar(&o.load.SpansPerRun, "spans-per-run", o.load.SpansPerRun, "stage spans per run")
 	fs.Float64Var(&o.load.Noise, "noise", o.load.Noise, "fraction of spans without step events")
@@ -76,6 +83,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.peer, "peer", "bench/peer/_build/otelcol-peer", "peer collector binary")
 	fs.StringVar(&o.oursConfig, "ours-config", "config.yaml", "configuration of ours")
 	fs.StringVar(&o.peerConfig, "peer-config", "bench/peer/config.yaml", "configuration of the peer")
+	fs.Var(&o.oursSet, "ours-set", "extra --set=<value> for ours, e.g. processors::steproute::resolve_wait=10s (repeatable)")
+	fs.Var(&o.peerSet, "peer-set", "extra --set=<value> for the peer (repeatable)")
 	fs.StringVar(&o.resultsDir, "results", "bench/results", "folder for results-<timestamp>.json and .md")
 	fs.BoolVar(&o.noSave, "no-save", false, "print the table only, write no result files")
 	fs.StringVar(&o.workDir, "workdir", "", "parent of the collectors' temporary working dirs (default: the system temp dir)")
@@ -90,35 +99,47 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch o.only {
 	case "", targetOurs, targetPeer:
 	default:
 		return o, fmt.Errorf("--only %q: want ours or peer", o.only)
 	}
-	if o.runsInFlight < 1 && o.spansPerBatch < 1 {
-		return o, errors.New("--runs-in-flight must be at least 1")
-	}
-	if o.load.Duration <= 0 {
+	switch {
+	case o.load.Duration <= 0:
 		return o, errors.New("--duration must be positive")
-	}
-	if o.load.Concurrency < 1 {
-		return o, errors.New("--concurrency must be at least 1")
-	}
-	if o.load.Rate < 0 || o.eventRate < 0 {
+	case o.load.Rate < 0 || o.eventRate < 0:
 		return o, errors.New("--rate and --event-rate must not be negative")
+	case o.load.Concurrency < 0:
+		return o, errors.New("--concurrency must not be negative")
+	case o.load.SpansPerBatch < 1:
+		return o, errors.New("--spans-per-batch must be at least 1")
+	case o.load.Concurrency == 0 && o.runsInFlight < 1:
+		return o, errors.New("--runs-in-flight must be at least 1 (or give --concurrency)")
 	}
 	if o.load.Rate == 0 && o.eventRate > 0 {
 		o.load.Rate = o.eventRate / avgStepsPerRun(o.load)
 	}
-	o.load.SpansPerBatch = o.spansPerBatch
-	if o.load.SpansPerBatch < 1 {
-		o.load.SpansPerBatch = spansPerBatch(o.load, o.runsInFlight)
+	avg := avgSpansPerRun(o.load)
+	switch {
+	case o.load.Concurrency == 0:
+		o.load.Concurrency = max(1, int(math.Ceil(float64(o.runsInFlight)*avg/float64(o.load.SpansPerBatch))))
+	case !set["spans-per-batch"] && o.runsInFlight > 0:
+		o.load.SpansPerBatch = max(1, int(math.Ceil(float64(o.runsInFlight)/float64(o.load.Concurrency)*avg)))
 	}
 	o.load.Target = "127.0.0.1:1" // replaced per target; valid for Validate
 	if err := o.load.Validate(); err != nil {
 		return o, err
 	}
 	return o, nil
+}
+
+// runsInFlight is the number of runs open at once under cfg: each worker
+// sends a run's children in one request and its root in the next, so about
+// one request's worth of runs per worker is open at any time.
+func runsInFlight(cfg loadgen.Config) int {
+	return int(math.Round(float64(cfg.SpansPerBatch*cfg.Concurrency) / avgSpansPerRun(cfg)))
 }
 
 // avgSpansPerRun is the mean number of spans (stage, noise and root) of a
@@ -144,15 +165,6 @@ func avgStepsPerRun(cfg loadgen.Config) float64 {
 	return (1-cfg.Fail)*float64(cfg.StepsPerRun(-1)) + cfg.Fail*failing
 }
 
-// spansPerBatch is the request size that keeps runsInFlight runs open over
-// cfg.Concurrency workers: each worker sends a run's children in one request
-// and its root in the next, so about one request's worth of runs per worker
-// is open at any time.
-func spansPerBatch(cfg loadgen.Config, runsInFlight int) int {
-	perWorker := float64(runsInFlight) / float64(cfg.Concurrency)
-	return max(1, int(math.Ceil(perWorker*avgSpansPerRun(cfg))))
-}
-
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -168,10 +180,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var specs []targetSpec
 	if o.only != targetPeer {
-		specs = append(specs, oursSpec(mustAbs(o.ours), mustAbs(o.oursConfig)))
+		specs = append(specs, oursSpec(mustAbs(o.ours), mustAbs(o.oursConfig), o.oursSet))
 	}
 	if o.only != targetOurs {
-		specs = append(specs, peerSpec(mustAbs(o.peer), mustAbs(o.peerConfig)))
+		specs = append(specs, peerSpec(mustAbs(o.peer), mustAbs(o.peerConfig), o.peerSet))
 	}
 	for _, s := range specs {
 		for _, f := range []string{s.binary, s.config} {
@@ -192,7 +204,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Load: LoadSettings{
 			DurationSeconds: o.load.Duration.Seconds(), Rate: o.load.Rate, EventRate: o.load.Rate * avgStepsPerRun(o.load),
 			Concurrency:   o.load.Concurrency,
-			RunsInFlight:  int(math.Round(float64(o.load.SpansPerBatch*o.load.Concurrency) / avgSpansPerRun(o.load))),
+			RunsInFlight:  runsInFlight(o.load),
 			SpansPerBatch: o.load.SpansPerBatch, StepsPerSpan: o.load.StepsPerSpan, SpansPerRun: o.load.SpansPerRun,
 			Noise: o.load.Noise, Fail: o.load.Fail, RootOnlyRunID: o.load.RootOnlyRunID, Signal: string(o.load.Signal),
 		},
@@ -222,7 +234,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		r := computeResult(s.name, m)
-		r.Binary, r.Config, r.LoadAvgBefore = relPath(s.binary), relPath(s.config), loadAvg
+		r.Binary, r.Config, r.Sets, r.LoadAvgBefore = relPath(s.binary), relPath(s.config), s.sets, loadAvg
 		rep.Results = append(rep.Results, r)
 	}
 	if la := readLoadAvg("/proc"); la != "" {

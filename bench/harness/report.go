@@ -59,6 +59,8 @@ type TargetResult struct {
 	Name   string `json:"name"`
 	Binary string `json:"binary"`
 	Config string `json:"config"`
+	// Sets are the --set overrides the collector ran with.
+	Sets []string `json:"sets,omitempty"`
 
 	// StepEventsAcked is the step events in acknowledged requests.
 	StepEventsAcked int64 `json:"step_events_acked"`
@@ -342,6 +344,11 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		l.DurationSeconds, mode, l.Concurrency, l.RunsInFlight, l.SpansPerBatch, l.StepsPerSpan, l.SpansPerRun, l.Noise*100, l.Fail*100, l.RootOnlyRunID, l.Signal)
 
 	ours, peer := r.find(targetOurs), r.find(targetPeer)
+	for _, t := range r.Results {
+		if len(t.Sets) > 0 {
+			fmt.Fprintf(&b, "%s ran with --set=%s.\n\n", t.Name, strings.Join(t.Sets, " --set="))
+		}
+	}
 	var cols []*TargetResult
 	header := "| metric |"
 	sep := "|---|"
