@@ -20,6 +20,11 @@ func TestBadInputKeepsCollectorAndLedgersHealthy(t *testing.T) {
 		t.Errorf("malformed JSON: HTTP %d, want 400", code)
 	}
 
+	// Over the receiver's 20 MiB request limit.
+	if code := c.post("/v1/traces", "application/x-protobuf", make([]byte, 21<<20)); code < 400 || code >= 500 {
+		t.Errorf("oversized request: HTTP %d, want a 4xx", code)
+	}
+
 	big := strings.Repeat("d", 1<<20)
 	many := map[string]any{}
 	for i := 0; i < 10000; i++ {
