@@ -312,19 +312,29 @@ func (r *reportAPI) buildError(w http.ResponseWriter, id string, err error) {
 	}
 }
 
-func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id string) {
+// loadReport builds the report of run id for req; on failure it has written
+// the error response and returns nil.
+func (r *reportAPI) loadReport(w http.ResponseWriter, req *http.Request, id string) (*report.Report, string) {
 	opts, format, err := r.reportOptions(req)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return nil, ""
 	}
 	path := r.locate(w, id)
 	if path == "" {
-		return
+		return nil, ""
 	}
 	rep, err := r.build(req.Context(), path, id, opts)
 	if err != nil {
 		r.buildError(w, id, err)
+		return nil, ""
+	}
+	return rep, format
+}
+
+func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id string) {
+	rep, format := r.loadReport(w, req, id)
+	if rep == nil {
 		return
 	}
 	w.Header().Set("Vary", "Accept")
@@ -411,19 +421,8 @@ func (r *reportAPI) serveLedger(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *reportAPI) serveSave(w http.ResponseWriter, req *http.Request) {
-	id := req.PathValue("run_id")
-	opts, _, err := r.reportOptions(req)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	path := r.locate(w, id)
-	if path == "" {
-		return
-	}
-	rep, err := r.build(req.Context(), path, id, opts)
-	if err != nil {
-		r.buildError(w, id, err)
+	rep, _ := r.loadReport(w, req, req.PathValue("run_id"))
+	if rep == nil {
 		return
 	}
 	res, err := report.Save(r.cfg.ReportsDir, rep)

@@ -101,7 +101,7 @@ func FindRun(dir, runID string) (string, error) {
 	name := FileName(runID) + FileExt
 	// ReadDir sorts by name, so date folders come oldest first.
 	for i := len(ents) - 1; i >= 0; i-- {
-		if !ents[i].IsDir() || !isDateDir(ents[i].Name()) {
+		if !ents[i].IsDir() || !IsDateDir(ents[i].Name()) {
 			continue
 		}
 		p := filepath.Join(dir, ents[i].Name(), name)
@@ -112,8 +112,8 @@ func FindRun(dir, runID string) (string, error) {
 	return "", nil
 }
 
-// isDateDir reports whether name looks like a date folder (YYYY-MM-DD).
-func isDateDir(name string) bool {
+// IsDateDir reports whether name looks like a date folder (YYYY-MM-DD).
+func IsDateDir(name string) bool {
 	if len(name) != len(DateLayout) {
 		return false
 	}

@@ -324,7 +324,7 @@ func (w *Writer) dateFolders() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && isDateDir(e.Name()) {
+		if e.IsDir() && IsDateDir(e.Name()) {
 			if _, err := time.Parse(DateLayout, e.Name()); err == nil {
 				out = append(out, e.Name())
 			}

@@ -123,7 +123,7 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 	now := ix.clock()
 	seenDays := make(map[string]struct{}, len(days))
 	for _, day := range days {
-		if !day.IsDir() || !isDateDir(day.Name()) {
+		if !day.IsDir() || !ledger.IsDateDir(day.Name()) {
 			continue
 		}
 		dayPath := filepath.Join(ix.dir, day.Name())
@@ -218,24 +218,6 @@ func (ix *Index) drop(path string) int {
 	ix.dropLocked(f)
 	ix.sorted = nil
 	return 1
-}
-
-// isDateDir reports whether name looks like a date folder (YYYY-MM-DD), the
-// same test ledger.FindRun applies.
-func isDateDir(name string) bool {
-	if len(name) != len(ledger.DateLayout) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if i == 4 || i == 7 {
-			if name[i] != '-' {
-				return false
-			}
-		} else if name[i] < '0' || name[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func (ix *Index) dropLocked(f *fileState) {
