@@ -1,6 +1,9 @@
 package ledger
 
 import (
+	"encoding/binary"
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode"
@@ -50,6 +53,12 @@ const (
 	strHigh                // a byte outside ASCII
 )
 
+// Bytes repeated over a word, for testing eight string bytes at once.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
 // strPlain marks the bytes a string may contain that need no attention:
 // printable ASCII other than the quote and the backslash.
 var strPlain = func() (t [256]bool) {
@@ -72,16 +81,22 @@ type lineDecoder struct {
 // schema version or the required fields.
 func decodeLine(b []byte, l *Line) error {
 	d := lineDecoder{b: b}
-	if d.peek() != '{' {
-		if d.i == len(b) {
-			return d.fail("unexpected end of line")
+	switch d.peek() {
+	case '{':
+		d.s = string(b)
+		if err := d.line(l); err != nil {
+			return err
 		}
-		// Valid JSON or not, anything but an object is not a line.
+	case 'n':
+		// null leaves l as it is, as encoding/json does.
+		if err := d.literal("null"); err != nil {
+			return err
+		}
+	case 0:
+		return d.syntax()
+	default:
+		// Valid JSON or not, anything else is not a line.
 		return d.fail("line is not a JSON object")
-	}
-	d.s = string(b)
-	if err := d.line(l); err != nil {
-		return err
 	}
 	if d.peek(); d.i != len(b) {
 		return d.fail("data after the line's object")
@@ -166,6 +181,21 @@ func (d *lineDecoder) scanString() (start, end int, flags uint8, err error) {
 	i := d.i + 1
 	start = i
 	for i < len(b) {
+		if len(b)-i >= 8 {
+			// Eight bytes at a time: find the first that is a quote, a
+			// backslash, a control character or outside ASCII. (Each
+			// zero-byte test can flag bytes after a true match, never
+			// before it, so the lowest flag is exact.)
+			x := binary.LittleEndian.Uint64(b[i:])
+			q := x ^ (lsb * '"')
+			e := x ^ (lsb * '\\')
+			m := ((q-lsb)&^q | (e-lsb)&^e | (x-lsb*' ')&^x | x) & msb
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
 		c := b[i]
 		if strPlain[c] {
 			i++
@@ -903,10 +933,27 @@ func (d *lineDecoder) value(c byte) (any, error) {
 		return nil, d.literal("null")
 	}
 	if isNumberStart(c) {
-		return d.readFloat()
+		f, err := d.readFloat()
+		if f >= 0 && f < float64(len(smallFloats)) && !math.Signbit(f) {
+			if n := int(f); float64(n) == f {
+				return smallFloats[n], err // no allocation for small counts
+			}
+		}
+		return f, err
 	}
 	return nil, d.syntax()
 }
+
+// smallFloats holds the float64 values 0 to 255 already boxed in an
+// interface; attrs values are often small counts. The table is never
+// written after initialisation, and boxed values cannot be changed, so
+// sharing them between lines is safe.
+var smallFloats = func() (t [256]any) {
+	for i := range t {
+		t[i] = float64(i)
+	}
+	return t
+}()
 
 // skip consumes the value at i, which starts with c, checking its syntax.
 func (d *lineDecoder) skip(c byte) error {

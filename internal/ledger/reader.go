@@ -30,7 +30,8 @@ type ReadStats struct {
 var ErrStop = errors.New("stop reading")
 
 // ReadFile reads the ledger at path and calls fn for each valid line, in file
-// order. The Line passed to fn is reused: copy it to keep it.
+// order. The Line passed to fn is reused: copy it to keep it. A shallow copy
+// is enough, as every line is decoded into new maps and strings.
 func ReadFile(path string, fn func(*Line) error) (ReadStats, error) {
 	return ReadFileFrom(path, 0, fn)
 }
