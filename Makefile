@@ -26,7 +26,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /tests/e2e)
 all: build
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BUILDER):
 	@mkdir -p $(TOOLS_DIR)
@@ -61,6 +61,27 @@ test-long: build ## the long crash and load variants
 
 bench: ## Go benchmarks of the hot paths (one core, allocations reported)
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./processor/... ./exporter/... ./internal/... ./extension/...
+
+# End-to-end benchmark: ours against a peer distribution (otlp -> batch ->
+# contrib file exporter) built with its own pinned builder; the peer is rebuilt
+# only when its builder config changes. BENCH_ARGS is passed to the harness,
+# e.g. make bench-e2e BENCH_ARGS='--duration 20s --only peer'.
+PEER_BUILDER := $(TOOLS_DIR)/builder-v0.161.0
+PEER_DIST    := $(CURDIR)/bench/peer/_build/otelcol-peer
+BENCH_ARGS   ?=
+
+# Serialised after $(BUILDER): both install through $(TOOLS_DIR)/builder.
+$(PEER_BUILDER): | $(BUILDER)
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) $(GO) install go.opentelemetry.io/collector/cmd/builder@v0.161.0
+	mv $(TOOLS_DIR)/builder $(PEER_BUILDER)
+
+$(PEER_DIST): $(PEER_BUILDER) bench/peer/builder-config.yaml
+	cd bench/peer && $(PEER_BUILDER) --config builder-config.yaml
+	@touch $(PEER_DIST)
+
+bench-e2e: build $(PEER_DIST) ## end-to-end benchmark, ours vs the contrib file exporter (docs/benchmarks.md)
+	$(GO) run ./bench/harness --ours $(DIST) --peer $(PEER_DIST) $(BENCH_ARGS)
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')

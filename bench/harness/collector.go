@@ -112,7 +112,13 @@ func runTarget(ctx context.Context, spec targetSpec, load loadgen.Config, opt ru
 		return m, fmt.Errorf("%s: working dir: %w", spec.name, err)
 	}
 	if !opt.keep {
-		defer os.RemoveAll(work)
+		defer func() {
+			t := time.Now()
+			if err := os.RemoveAll(work); err != nil {
+				opt.logf("%s: remove %s: %v", spec.name, work, err)
+			}
+			opt.logf("%s: removed the working dir in %.1fs", spec.name, time.Since(t).Seconds())
+		}()
 	} else {
 		opt.logf("%s: keeping %s", spec.name, work)
 	}
@@ -162,11 +168,15 @@ func runTarget(ctx context.Context, spec targetSpec, load loadgen.Config, opt ru
 		return m, fmt.Errorf("%s: read /proc of pid %d: %v", spec.name, cmd.Process.Pid, smp.err)
 	}
 	m.CPUAtLoadStart = smp.last.CPUSeconds()
+	split0, splitErr := readCPUSplit(opt.procRoot, cmd.Process.Pid)
 	stop, done := make(chan struct{}), make(chan struct{})
 	go smp.run(opt.sampleEvery, stop, done)
 
 	load.Target = grpcAddr
 	res, err := loadgen.Run(ctx, load)
+	if split1, err := readCPUSplit(opt.procRoot, cmd.Process.Pid); err == nil && splitErr == nil {
+		m.LoadGenCPU, m.OtherCPU = split0.selfSeconds(split1), split0.others(split1)
+	}
 	close(stop)
 	<-done
 	if err != nil {
@@ -180,25 +190,30 @@ func runTarget(ctx context.Context, spec targetSpec, load loadgen.Config, opt ru
 
 	// Graceful stop; keep sampling memory while it drains.
 	tStop := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return m, fmt.Errorf("%s: SIGTERM: %w", spec.name, err)
-	}
-	var waitErr error
-	drainStop, drainDone := make(chan struct{}), make(chan struct{})
-	go smp.run(opt.sampleEvery, drainStop, drainDone)
 	select {
-	case waitErr = <-exited:
-	case <-time.After(opt.stopTimeout):
-		_ = cmd.Process.Kill()
-		<-exited
-		m.ExitError = fmt.Sprintf("no exit %v after SIGTERM; killed", opt.stopTimeout)
-	}
-	waited = true
-	close(drainStop)
-	<-drainDone
-	m.ShutdownSeconds = time.Since(tStop).Seconds()
-	if waitErr != nil && m.ExitError == "" {
-		m.ExitError = waitErr.Error()
+	case err := <-exited: // died during the load
+		waited = true
+		m.ExitError = fmt.Sprintf("exited during the load: %v", err)
+	default:
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			return m, fmt.Errorf("%s: SIGTERM: %w", spec.name, err)
+		}
+		drainStop, drainDone := make(chan struct{}), make(chan struct{})
+		go smp.run(opt.sampleEvery, drainStop, drainDone)
+		select {
+		case err := <-exited:
+			if err != nil {
+				m.ExitError = err.Error()
+			}
+		case <-time.After(opt.stopTimeout):
+			_ = cmd.Process.Kill()
+			<-exited
+			m.ExitError = fmt.Sprintf("no exit %v after SIGTERM; killed", opt.stopTimeout)
+		}
+		waited = true
+		close(drainStop)
+		<-drainDone
+		m.ShutdownSeconds = time.Since(tStop).Seconds()
 	}
 	m.PeakRSSBytes = smp.peakRSS
 	if st := cmd.ProcessState; st != nil {
@@ -214,11 +229,13 @@ func runTarget(ctx context.Context, spec targetSpec, load loadgen.Config, opt ru
 		opt.logf("%s: %s (log kept in %s)\n%s", spec.name, m.ExitError, m.CollectorLog, tail(logPath, 20))
 	}
 
+	opt.logf("%s: stopped in %.1fs", spec.name, m.ShutdownSeconds)
+	tCount := time.Now()
 	if m.Output, err = spec.count(filepath.Join(work, spec.outputDir)); err != nil {
 		return m, fmt.Errorf("%s: count output: %w", spec.name, err)
 	}
-	opt.logf("%s: stopped in %.1fs; output: %d files, %d bytes, %d step events",
-		spec.name, m.ShutdownSeconds, m.Output.Files, m.Output.Bytes, m.Output.StepEvents)
+	opt.logf("%s: output: %d files, %d bytes, %d step events (counted in %.1fs)",
+		spec.name, m.Output.Files, m.Output.Bytes, m.Output.StepEvents, time.Since(tCount).Seconds())
 	if opt.syncAfterEach {
 		// Push this target's dirty pages to disk now rather than during the
 		// next target's run.

@@ -179,6 +179,68 @@ func (s *sampler) run(interval time.Duration, stop <-chan struct{}, done chan<- 
 	}
 }
 
+// parseMachineBusy returns the busy CPU time of the whole machine (user,
+// nice, system, irq, softirq, steal; not idle or iowait) in clock ticks
+// from the content of /proc/stat.
+func parseMachineBusy(stat []byte) (uint64, error) {
+	line, _, _ := bytes.Cut(stat, []byte{'\n'})
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, errors.New("/proc/stat: no aggregate cpu line")
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		n, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: field %d: %w", i, err)
+		}
+		busy += n
+	}
+	return busy, nil
+}
+
+// cpuSplit is a reading of where the machine's CPU time went: the
+// collector, this process (the load generator) and everything.
+type cpuSplit struct {
+	machine, self, collector uint64 // clock ticks
+}
+
+// readCPUSplit reads the machine's busy time, this process's and the
+// collector's CPU time.
+func readCPUSplit(procRoot string, collector int) (cpuSplit, error) {
+	var c cpuSplit
+	b, err := os.ReadFile(filepath.Join(procRoot, "stat"))
+	if err != nil {
+		return c, err
+	}
+	if c.machine, err = parseMachineBusy(b); err != nil {
+		return c, err
+	}
+	self, err := readProc(procRoot, os.Getpid())
+	if err != nil {
+		return c, err
+	}
+	coll, err := readProc(procRoot, collector)
+	if err != nil {
+		return c, err
+	}
+	c.self, c.collector = self.CPUTicks, coll.CPUTicks
+	return c, nil
+}
+
+// others returns the CPU seconds between a and b used by neither this
+// process nor the collector: other processes and the kernel's own threads
+// (page cache writeback).
+func (a cpuSplit) others(b cpuSplit) float64 {
+	d := int64(b.machine-a.machine) - int64(b.self-a.self) - int64(b.collector-a.collector)
+	return float64(max(d, 0)) / clockTicksPerSecond
+}
+
+// selfSeconds returns this process's CPU seconds between a and b.
+func (a cpuSplit) selfSeconds(b cpuSplit) float64 {
+	return float64(b.self-a.self) / clockTicksPerSecond
+}
+
 // readLoadAvg returns the first three fields of /proc/loadavg, or "" when
 // it cannot be read.
 func readLoadAvg(procRoot string) string {

@@ -38,6 +38,12 @@ type Measurement struct {
 	// PeakRSSBytes is the largest of VmHWM/VmRSS sampled and the rusage
 	// maxrss at exit.
 	PeakRSSBytes uint64
+	// LoadGenCPU is the CPU seconds of the harness process (the load
+	// generator) during the load.
+	LoadGenCPU float64
+	// OtherCPU is the CPU seconds used during the load by everything but
+	// the collector and the harness: other processes, kernel threads.
+	OtherCPU float64
 	// WriteCallBytes is wchar (bytes passed to write calls) at the last
 	// sample before exit.
 	WriteCallBytes uint64
@@ -59,6 +65,10 @@ type TargetResult struct {
 	Name   string `json:"name"`
 	Binary string `json:"binary"`
 	Config string `json:"config"`
+	// BinarySHA256 is the first 16 hex digits of the binary's SHA-256 and
+	// BinaryModified its modification time: which build was measured.
+	BinarySHA256   string `json:"binary_sha256,omitempty"`
+	BinaryModified string `json:"binary_modified,omitempty"`
 	// Sets are the --set overrides the collector ran with.
 	Sets []string `json:"sets,omitempty"`
 
@@ -89,18 +99,25 @@ type TargetResult struct {
 	CPUSeconds float64 `json:"cpu_s"`
 	// CPUSecondsDuringLoad is the part of CPUSeconds while the load ran.
 	CPUSecondsDuringLoad float64 `json:"cpu_s_during_load"`
-	// CPUPerMillion is CPUSeconds per million acknowledged step events.
+	// CPUPerMillion is CPUSeconds per million step events handled
+	// (max of acknowledged and stored).
 	CPUPerMillion float64 `json:"cpu_s_per_million_step_events"`
 	// CoresBusy is CPUSecondsDuringLoad / load duration.
-	CoresBusy    float64 `json:"cores_busy"`
+	CoresBusy float64 `json:"cores_busy"`
+	// LoadGenCores is the load generator's (harness's) CPU per second of
+	// load.
+	LoadGenCores float64 `json:"loadgen_cores"`
+	// OtherCores is the CPU per second of load used by other processes and
+	// kernel threads: the noise on the measurement.
+	OtherCores   float64 `json:"other_cores"`
 	PeakRSSBytes uint64  `json:"peak_rss_bytes"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 	// OutputBytes is the size of what the collector wrote.
 	OutputBytes int64 `json:"output_bytes"`
-	// BytesPerEvent is OutputBytes per acknowledged step event.
+	// BytesPerEvent is OutputBytes per step event handled.
 	BytesPerEvent float64 `json:"output_bytes_per_step_event"`
-	// WriteCallBytesPerEvent is wchar per acknowledged step event (all
-	// write calls of the process, sockets included).
+	// WriteCallBytesPerEvent is wchar per step event handled (all write
+	// calls of the process, sockets included).
 	WriteCallBytesPerEvent float64 `json:"write_call_bytes_per_step_event"`
 	OutputFiles            int     `json:"output_files"`
 	// FallbackEvents: runledger only, step events whose run id was not
@@ -113,6 +130,8 @@ type TargetResult struct {
 	// exit.
 	CollectorLog string `json:"collector_log,omitempty"`
 	// LoadAvgBefore is /proc/loadavg (1, 5, 15 min) before the target ran.
+	// It counts threads in uninterruptible sleep too, so a collector
+	// blocked in file I/O raises it: OtherCores is the better noise figure.
 	LoadAvgBefore string         `json:"loadavg_before"`
 	Load          loadgen.Result `json:"load"`
 }
@@ -153,9 +172,14 @@ func computeResult(name string, m Measurement) TargetResult {
 	}
 	if m.Load.ElapsedSeconds > 0 {
 		r.CoresBusy = r.CPUSecondsDuringLoad / m.Load.ElapsedSeconds
+		r.LoadGenCores = m.LoadGenCPU / m.Load.ElapsedSeconds
+		r.OtherCores = m.OtherCPU / m.Load.ElapsedSeconds
 	}
-	if r.StepEventsAcked > 0 {
-		n := float64(r.StepEventsAcked)
+	// Per-event figures divide by the step events handled: the larger of
+	// acknowledged and stored, so that events written for a request that
+	// timed out count as work done, and lost events do not make the rest
+	// look dearer.
+	if n := float64(max(r.StepEventsAcked, r.StepEventsStored)); n > 0 {
 		r.CPUPerMillion = r.CPUSeconds / (n / 1e6)
 		r.BytesPerEvent = float64(r.OutputBytes) / n
 		r.WriteCallBytesPerEvent = float64(m.WriteCallBytes) / n
@@ -314,6 +338,8 @@ var tableRows = []row{
 	{"CPU s per million step events", func(t *TargetResult) string { return fmt.Sprintf("%.2f", t.CPUPerMillion) },
 		func(o, p *TargetResult) float64 { return ratio(o.CPUPerMillion, p.CPUPerMillion) }},
 	{"collector cores busy during load", func(t *TargetResult) string { return fmt.Sprintf("%.2f", t.CoresBusy) }, nil},
+	{"load generator cores during load", func(t *TargetResult) string { return fmt.Sprintf("%.2f", t.LoadGenCores) }, nil},
+	{"other processes' cores during load (noise)", func(t *TargetResult) string { return fmt.Sprintf("%.2f", t.OtherCores) }, nil},
 	{"peak RSS (MiB)", func(t *TargetResult) string { return fmt.Sprintf("%.1f", t.PeakRSSMiB) },
 		func(o, p *TargetResult) float64 { return ratio(float64(o.PeakRSSBytes), float64(p.PeakRSSBytes)) }},
 	{"bytes written per step event (output files)", func(t *TargetResult) string { return fmt.Sprintf("%.0f", t.BytesPerEvent) },
@@ -328,7 +354,6 @@ var tableRows = []row{
 		return fmtInt(t.FallbackEvents)
 	}, nil},
 	{"drain: SIGTERM to exit (s)", func(t *TargetResult) string { return fmt.Sprintf("%.1f", t.ShutdownSeconds) }, nil},
-	{"load average before (1/5/15 min)", func(t *TargetResult) string { return t.LoadAvgBefore }, nil},
 }
 
 // writeMarkdown writes the load line, the comparison table and the checks.
