@@ -53,8 +53,10 @@ func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledger.FS) (*ledge
 	return &ledgerExporter{cfg: cfg, logger: set.Logger, tel: tel, fs: fs}, nil
 }
 
-// Start opens the ledger directory and builds the run index.
-func (e *ledgerExporter) Start(context.Context, component.Host) error {
+// Start opens the ledger directory and builds the run index. Extensions
+// that observe ledgers (ledger.Observer, e.g. reportapi) are told about every
+// append.
+func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
 	mode, err := ledger.ParseFsyncMode(e.cfg.Fsync)
 	if err != nil {
 		return err
@@ -74,6 +76,7 @@ func (e *ledgerExporter) Start(context.Context, component.Host) error {
 			FileClosed: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, -1) },
 			TornLine:   func(string, int64) { e.tel.ExporterJsonlledgerTornLinesRepaired.Add(bg, 1) },
 			WriteError: func(error) { e.tel.ExporterJsonlledgerWriteErrors.Add(bg, 1) },
+			Appended:   appendedHook(host),
 		},
 	})
 	if err != nil {
@@ -83,6 +86,27 @@ func (e *ledgerExporter) Start(context.Context, component.Host) error {
 	e.logger.Info("jsonlledger writing run ledgers", zap.String("directory", e.cfg.Directory),
 		zap.Int("known_runs", w.Runs()), zap.String("fsync", mode.String()))
 	return nil
+}
+
+// appendedHook returns a hook telling every ledger.Observer extension of
+// host about an append, or nil when there is none.
+func appendedHook(host component.Host) func(string) {
+	var obs []ledger.Observer
+	if host != nil {
+		for _, ext := range host.GetExtensions() {
+			if o, ok := ext.(ledger.Observer); ok {
+				obs = append(obs, o)
+			}
+		}
+	}
+	if len(obs) == 0 {
+		return nil
+	}
+	return func(path string) {
+		for _, o := range obs {
+			o.LedgerAppended(path)
+		}
+	}
 }
 
 // Shutdown syncs and closes every ledger file.

@@ -643,3 +643,51 @@ func TestConcurrentConsume(t *testing.T) {
 		t.Fatalf("%d lines", total)
 	}
 }
+
+// observerHost offers one extension implementing ledger.Observer.
+type observerHost struct {
+	component.Host
+	obs *recordingObserver
+}
+
+func (h observerHost) GetExtensions() map[component.ID]component.Component {
+	return map[component.ID]component.Component{component.MustNewID("reportapi"): h.obs}
+}
+
+type recordingObserver struct {
+	component.StartFunc
+	component.ShutdownFunc
+	mu    sync.Mutex
+	paths []string
+}
+
+func (o *recordingObserver) LedgerAppended(path string) {
+	o.mu.Lock()
+	o.paths = append(o.paths, path)
+	o.mu.Unlock()
+}
+
+// An extension implementing ledger.Observer hears of every file appended to.
+func TestObserverExtensionIsNotified(t *testing.T) {
+	cfg := testConfig(t)
+	f := newFactory(nil)
+	te, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &recordingObserver{}
+	if err := te.Start(context.Background(), observerHost{Host: componenttest.NewNopHost(), obs: obs}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = te.Shutdown(context.Background()) }()
+	at := time.Now().UTC()
+	if err := te.ConsumeTraces(context.Background(), spanWith("r-obs", "", spanA, step{kind: "run.start", at: at})); err != nil {
+		t.Fatal(err)
+	}
+	want := ledger.RunPath(cfg.Directory, at, "r-obs")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.paths) != 1 || obs.paths[0] != want {
+		t.Fatalf("observer heard %v, want [%s]", obs.paths, want)
+	}
+}

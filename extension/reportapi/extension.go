@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/runledger/runledger/extension/reportapi/internal/metadata"
+	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
 )
@@ -51,6 +52,11 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 func (r *reportAPI) clock() time.Time { return r.now() }
 
 // Start opens the listener, starts the HTTP server and the index poller.
+// LedgerAppended implements ledger.Observer: the jsonlledger exporter of the
+// same collector tells the run index which files it appended to, so the
+// index reads those instead of polling the whole directory.
+func (r *reportAPI) LedgerAppended(path string) { r.index.Notify(path) }
+
 func (r *reportAPI) Start(ctx context.Context, host component.Host) error {
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
@@ -114,3 +120,5 @@ func (r *reportAPI) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+var _ ledger.Observer = (*reportAPI)(nil)

@@ -2,35 +2,65 @@ package ledger
 
 // dedupe remembers the last n event ids (their first 64 bits) of one run: a
 // ring in arrival order plus an open-addressing set with linear probing and
-// backward-shift deletion, so lookups and updates are O(1) and allocation
-// free once sized.
+// backward-shift deletion, so lookups and updates are O(1). Storage grows
+// with the run up to the window, so thousands of short runs cost little.
 type dedupe struct {
-	ring  []uint64
+	limit int      // the window size n
+	ring  []uint64 // len <= limit; full once len == limit
 	pos   int
 	full  bool
-	table []uint64 // 0 marks an empty slot
+	table []uint64 // 0 marks an empty slot; at least twice len(ring)
 	mask  uint64
 }
 
-// reset empties the window and sizes it for n ids; n <= 0 disables it.
+// dedupeInitial is the ring size a window starts with.
+const dedupeInitial = 16
+
+// reset empties the window for n ids; n <= 0 disables it. Storage already
+// grown is kept for reuse.
 func (d *dedupe) reset(n int) {
 	if n <= 0 {
 		*d = dedupe{}
 		return
 	}
-	if len(d.ring) != n {
-		size := 1
-		for size < 2*n {
-			size <<= 1
-		}
-		d.ring = make([]uint64, n)
-		d.table = make([]uint64, size)
-		d.mask = uint64(size - 1)
+	d.limit = n
+	if len(d.ring) > n || len(d.ring) == 0 {
+		d.ring = make([]uint64, 0, min(n, dedupeInitial))
+		d.table = make([]uint64, tableSize(cap(d.ring)))
 	} else {
-		clear(d.ring)
+		d.ring = d.ring[:0]
 		clear(d.table)
 	}
+	d.mask = uint64(len(d.table) - 1)
 	d.pos, d.full = 0, false
+}
+
+func tableSize(ringCap int) int {
+	size := 1
+	for size < 2*ringCap {
+		size <<= 1
+	}
+	return size
+}
+
+// grow doubles the ring (up to the limit) and rehashes the table.
+func (d *dedupe) grow() {
+	ring := make([]uint64, len(d.ring), min(d.limit, 2*cap(d.ring)))
+	copy(ring, d.ring)
+	d.ring = ring
+	d.table = make([]uint64, tableSize(cap(ring)))
+	d.mask = uint64(len(d.table) - 1)
+	for _, k := range ring {
+		d.insert(k)
+	}
+}
+
+func (d *dedupe) insert(k uint64) {
+	i := k & d.mask
+	for d.table[i] != 0 {
+		i = (i + 1) & d.mask
+	}
+	d.table[i] = k
 }
 
 func normKey(k uint64) uint64 {
@@ -42,7 +72,7 @@ func normKey(k uint64) uint64 {
 
 // contains reports whether k is in the window.
 func (d *dedupe) contains(k uint64) bool {
-	if len(d.ring) == 0 {
+	if d.limit == 0 {
 		return false
 	}
 	k = normKey(k)
@@ -59,23 +89,28 @@ func (d *dedupe) contains(k uint64) bool {
 // add puts k into the window, evicting the oldest id when it is full. k
 // must not be in the window already.
 func (d *dedupe) add(k uint64) {
-	if len(d.ring) == 0 {
+	if d.limit == 0 {
 		return
 	}
 	k = normKey(k)
-	if d.full {
+	switch {
+	case d.full:
 		d.remove(d.ring[d.pos])
+		d.ring[d.pos] = k
+		d.pos++
+		if d.pos == len(d.ring) {
+			d.pos = 0
+		}
+	default:
+		if len(d.ring) == cap(d.ring) {
+			d.grow()
+		}
+		d.ring = append(d.ring, k)
+		if len(d.ring) == d.limit {
+			d.full = true
+		}
 	}
-	d.ring[d.pos] = k
-	d.pos++
-	if d.pos == len(d.ring) {
-		d.pos, d.full = 0, true
-	}
-	i := k & d.mask
-	for d.table[i] != 0 {
-		i = (i + 1) & d.mask
-	}
-	d.table[i] = k
+	d.insert(k)
 }
 
 func (d *dedupe) remove(k uint64) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // MaxLineBytes bounds one ledger line on read; longer lines are skipped.
@@ -25,6 +26,10 @@ type ReadStats struct {
 	// follow-up read can continue.
 	Offset int64
 }
+
+// readerPool keeps read buffers: an index refreshing thousands of ledgers
+// twice a second would otherwise allocate 64 KiB per file and refresh.
+var readerPool sync.Pool
 
 // ErrStop may be returned by a read callback to end the read early.
 var ErrStop = errors.New("stop reading")
@@ -61,7 +66,16 @@ func ReadFileFrom(path string, off int64, fn func(*Line) error) (ReadStats, erro
 // counted in Skipped; a trailing fragment without newline is not parsed.
 func Read(r io.Reader, base int64, fn func(*Line) error) (ReadStats, error) {
 	st := ReadStats{Offset: base}
-	br := bufio.NewReaderSize(r, 64<<10)
+	br, _ := readerPool.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(r, 64<<10)
+	} else {
+		br.Reset(r)
+	}
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
 	var l Line
 	var long []byte // a line longer than the read buffer, assembled
 	var longLen int // its full length, also past MaxLineBytes

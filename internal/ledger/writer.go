@@ -73,6 +73,9 @@ type Hooks struct {
 	TornLine func(path string, bytes int64)
 	// WriteError is called for every failed disk operation.
 	WriteError func(err error)
+	// Appended is called with a run's file path after lines were appended
+	// to it (see Observer).
+	Appended func(path string)
 }
 
 // WriterConfig configures a Writer.
@@ -494,6 +497,9 @@ func (w *Writer) writeRun(evs []Event, bp *[]byte, res *WriteResult) error {
 	res.Bytes += n
 	rs.size += int64(n)
 	rs.seq = seq
+	if w.cfg.Hooks.Appended != nil {
+		w.cfg.Hooks.Appended(rs.path)
+	}
 	switch w.cfg.Fsync {
 	case FsyncAlways:
 		return w.syncRun(rs)
@@ -642,13 +648,14 @@ func (w *Writer) dateFor(t time.Time) string {
 // last line. Called with rs.mu held.
 func (w *Writer) openRun(rs *runState, first time.Time) error {
 	var dir, path string
-	var dirKnown bool
+	var dirKnown, known bool
 	if rs.warm {
 		dir, path, dirKnown = rs.dir, rs.path, true
 	} else {
 		stem := FileName(rs.id)
+		var day string
 		w.mu.Lock()
-		day, known := w.index[stem]
+		day, known = w.index[stem]
 		if !known {
 			day = w.dateFor(first)
 		}
@@ -662,7 +669,18 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 			return w.failure(dir, "create folder", dir, err)
 		}
 	}
-	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	// A file known to exist is opened without O_CREATE: Linux takes the
+	// folder's lock exclusively for every O_CREATE open, and with thousands
+	// of runs in one date folder reopening files (open-file LRU) would
+	// serialise on it.
+	var f File
+	err := fs.ErrNotExist
+	if rs.warm || known {
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	}
 	if err != nil && errors.Is(err, fs.ErrNotExist) && dirKnown {
 		// The folder went away (removed by hand); create it again.
 		if err := w.fs.MkdirAll(dir, 0o755); err != nil {
@@ -775,6 +793,9 @@ func (w *Writer) syncDirty() {
 	clear(w.dirtyClosed)
 	w.mu.Unlock()
 
+	if len(busy)+len(paths) >= syncFSThreshold && w.syncFS(busy) {
+		return
+	}
 	for _, rs := range busy {
 		rs.mu.Lock()
 		f := rs.f
@@ -794,6 +815,40 @@ func (w *Writer) syncDirty() {
 	for _, p := range paths {
 		w.syncPath(p)
 	}
+}
+
+// syncFSThreshold is the number of dirty files from which one syncfs(2) of
+// the ledger file system replaces per-file fsyncs.
+const syncFSThreshold = 32
+
+// fsSyncer is implemented by file systems that can flush everything at once
+// (the OS file system on Linux).
+type fsSyncer interface{ SyncFS(dir string) error }
+
+// syncFS flushes the whole ledger file system, marks the busy runs clean and
+// releases them; it reports false (busy runs still held) when the file system
+// cannot, or the call failed, so the caller falls back to per-file fsync.
+func (w *Writer) syncFS(busy []*runState) bool {
+	s, ok := w.fs.(fsSyncer)
+	if !ok {
+		return false
+	}
+	// Clear the flags first: a line written during the syncfs marks its run
+	// dirty again and is synced next time.
+	for _, rs := range busy {
+		rs.dirty.Store(false)
+	}
+	if err := s.SyncFS(w.cfg.Dir); err != nil {
+		for _, rs := range busy {
+			rs.dirty.Store(true)
+		}
+		w.logger.Warn("syncfs failed, falling back to fsync per file", zap.String("directory", w.cfg.Dir), zap.Error(err))
+		return false
+	}
+	for _, rs := range busy {
+		w.release(rs)
+	}
+	return true
 }
 
 func (w *Writer) syncPath(p string) {

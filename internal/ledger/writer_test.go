@@ -585,3 +585,40 @@ func TestWriterWarmStateReloadsChangedFile(t *testing.T) {
 	checkRun(t, dir, "a", 4)
 	checkRun(t, dir, "b", 2)
 }
+
+// syncCountingFS counts SyncFS calls on the OS file system.
+type syncCountingFS struct {
+	ledger.FS
+	syncs int
+}
+
+func (s *syncCountingFS) SyncFS(dir string) error {
+	s.syncs++
+	return s.FS.(interface{ SyncFS(string) error }).SyncFS(dir)
+}
+
+// With many dirty runs, fsync: interval flushes them with one syncfs.
+func TestIntervalSyncUsesSyncFSForManyFiles(t *testing.T) {
+	const runs = 40 // above the per-file fsync threshold
+	fsys := &syncCountingFS{FS: ledger.OSFS()}
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: t.TempDir(), FS: fsys, Fsync: ledger.FsyncInterval,
+		FsyncInterval: time.Hour, DedupeWindow: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	now := time.Now()
+	for i := 0; i < runs; i++ {
+		if _, err := w.Write([]ledger.Event{event(fmt.Sprintf("r-%d", i), 0, now)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Sync()
+	if fsys.syncs != 1 {
+		t.Fatalf("SyncFS called %d times, want once for %d dirty runs", fsys.syncs, runs)
+	}
+	w.Sync() // nothing dirty any more
+	if fsys.syncs != 1 {
+		t.Fatalf("SyncFS called again with nothing dirty")
+	}
+}

@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runledger/runledger/internal/ledger"
@@ -40,7 +40,13 @@ type Index struct {
 
 	refreshMu sync.Mutex // one Refresh at a time; guards days
 	days      map[string]*dayCache
-	clock     func() time.Time // wall clock for settling; replaced in tests
+	interned  map[string]string // services and kinds, shared by all runs
+	clock     func() time.Time  // wall clock for settling; replaced in tests
+
+	notifyMu sync.Mutex
+	pending  map[string]struct{} // paths appended to since the last refresh
+	notified atomic.Bool         // a writer notifies appends: skip quick polls
+	absDir   string
 
 	mu      sync.RWMutex
 	files   map[string]*fileState // by path
@@ -56,11 +62,10 @@ type fileState struct {
 	skipped int
 	changed time.Time // when new bytes were last read
 
-	runID    string
-	tracker  report.Tracker
-	services map[string]struct{}
-	kinds    map[string]struct{}
-	// Copies published for readers, rebuilt after each change.
+	runID   string
+	tracker report.Tracker
+	// Sorted, interned; never changed in place (a refresh works on a clone),
+	// so readers may hold them.
 	svcList  []string
 	kindList []string
 }
@@ -73,8 +78,63 @@ func New(dir string, opts Options) *Index {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	dir = filepath.Clean(dir)
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		absDir = filepath.Clean(dir)
+	}
 	return &Index{dir: dir, opts: opts, files: map[string]*fileState{}, byRun: map[string]*fileState{},
-		days: map[string]*dayCache{}, clock: time.Now}
+		days: map[string]*dayCache{}, interned: map[string]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
+}
+
+// Notify tells the index that lines were appended to the ledger file at
+// path (as written by a ledger.Writer of the same directory). From the first
+// notification on, Run reads just the notified files between its full
+// refreshes instead of polling every file. Paths outside the directory are
+// ignored. Safe for concurrent use and cheap: it only records the path.
+func (ix *Index) Notify(path string) {
+	day := filepath.Dir(path)
+	if filepath.Dir(day) != ix.dir {
+		abs, err := filepath.Abs(filepath.Dir(day))
+		if err != nil || abs != ix.absDir {
+			return
+		}
+	}
+	p := filepath.Join(ix.dir, filepath.Base(day), filepath.Base(path))
+	ix.notifyMu.Lock()
+	ix.pending[p] = struct{}{}
+	ix.notifyMu.Unlock()
+	ix.notified.Store(true)
+}
+
+// refreshPending reads what the notified files gained.
+func (ix *Index) refreshPending() (RefreshStats, error) {
+	ix.notifyMu.Lock()
+	paths := ix.pending
+	ix.pending = make(map[string]struct{}, len(paths))
+	ix.notifyMu.Unlock()
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	var st RefreshStats
+	var errs []error
+	now := ix.clock()
+	for p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				st.Removed += ix.drop(p)
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		st.Files++
+		if err := ix.refreshFile(p, fi.Size(), now, &st); err != nil {
+			st.Failures++
+			errs = append(errs, err)
+		}
+	}
+	return st, errors.Join(errs...)
 }
 
 // Dir returns the ledger directory.
@@ -255,13 +315,9 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 		}
 		work.tracker.Observe(l)
 		if l.Service != "" {
-			if _, ok := work.services[l.Service]; !ok {
-				work.services[strings.Clone(l.Service)] = struct{}{}
-			}
+			work.svcList = ix.addSorted(work.svcList, l.Service)
 		}
-		if _, ok := work.kinds[l.Kind]; !ok {
-			work.kinds[strings.Clone(l.Kind)] = struct{}{}
-		}
+		work.kindList = ix.addSorted(work.kindList, l.Kind)
 		return nil
 	})
 	if err != nil {
@@ -275,8 +331,6 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 	work.offset = rs.Offset
 	work.size = size
 	work.changed = now
-	work.svcList = slices.Sorted(maps.Keys(work.services))
-	work.kindList = slices.Sorted(maps.Keys(work.kinds))
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -295,14 +349,39 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 	return nil
 }
 
+// addSorted returns list with s added in order, as a new slice when s is
+// new (published lists are shared with readers). Services and kinds repeat
+// across thousands of runs, so they are interned. Called under refreshMu.
+func (ix *Index) addSorted(list []string, s string) []string {
+	i, found := slices.BinarySearch(list, s)
+	if found {
+		return list
+	}
+	v, ok := ix.interned[s]
+	if !ok {
+		if len(ix.interned) >= maxInterned {
+			clear(ix.interned)
+		}
+		v = strings.Clone(s)
+		ix.interned[v] = v
+	}
+	out := make([]string, len(list)+1)
+	copy(out, list[:i])
+	out[i] = v
+	copy(out[i+1:], list[i:])
+	return out
+}
+
+// maxInterned bounds the intern table against producers that put unique
+// values in service.name or step.kind.
+const maxInterned = 1 << 16
+
 func newFileState(path string) *fileState {
-	return &fileState{path: path, services: map[string]struct{}{}, kinds: map[string]struct{}{}}
+	return &fileState{path: path}
 }
 
 func (f *fileState) clone() *fileState {
 	c := *f
-	c.services = maps.Clone(f.services)
-	c.kinds = maps.Clone(f.kinds)
 	c.tracker = f.tracker.Clone()
 	return &c
 }
@@ -310,12 +389,23 @@ func (f *fileState) clone() *fileState {
 // Run refreshes the index every interval until ctx is done: a full Refresh
 // first and then every fullEvery polls, quick polls in between (see
 // refresh). onError, when not nil, receives refresh errors.
+//
+// Once the index is notified of appends (Notify), polls read only the
+// notified files, and the full refresh, which catches files written by other
+// processes and removed ones, runs every notifiedFullEvery polls.
 func (ix *Index) Run(ctx context.Context, interval time.Duration, onError func(error)) {
-	const fullEvery = 20
+	const fullEvery, notifiedFullEvery = 20, 120
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for i := 0; ; i++ {
-		if _, err := ix.refresh(i%fullEvery == 0); err != nil && onError != nil {
+		var err error
+		switch {
+		case ix.notified.Load() && i%notifiedFullEvery != 0:
+			_, err = ix.refreshPending()
+		default:
+			_, err = ix.refresh(i%fullEvery == 0)
+		}
+		if err != nil && onError != nil {
 			onError(err)
 		}
 		select {

@@ -390,3 +390,50 @@ func BenchmarkRefreshQuick10k(b *testing.B) {
 		}
 	}
 }
+
+// After a notification, only the notified files are read; paths outside the
+// directory are ignored.
+func TestNotifyReadsOnlyNotifiedFiles(t *testing.T) {
+	dir := t.TempDir()
+	a := writeRun(t, dir, "r-a", t0, "svc", "run.start", "ok")
+	writeRun(t, dir, "r-quiet", t0, "svc", "run.start", "ok")
+	ix := newIndex(dir)
+	if _, err := ix.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, a, lineJSON(t, "r-a", 2, t0.Add(time.Second), "run.end", "ok", "svc"))
+	b := writeRun(t, dir, "r-b", t0, "svc", "run.start", "ok")
+	ix.Notify(a)
+	ix.Notify(b)
+	ix.Notify(filepath.Join(t.TempDir(), "2026-11-25", "elsewhere.jsonl"))
+	st, err := ix.refreshPending()
+	if err != nil || st.Files != 2 || st.Read != 2 || st.Lines != 2 {
+		t.Fatalf("refreshPending %+v %v, want the two notified files and their two new lines", st, err)
+	}
+	if e, ok := ix.Get("r-a"); !ok || e.EventCount != 2 || e.Status != report.StatusCompleted {
+		t.Fatalf("r-a after notify: %+v", e)
+	}
+	if _, ok := ix.Get("r-b"); !ok {
+		t.Fatal("a new notified file is not indexed")
+	}
+	if st, _ := ix.refreshPending(); st.Files != 0 {
+		t.Fatalf("pending paths were not cleared: %+v", st)
+	}
+	// The same file named through an absolute path of the directory counts.
+	abs, _ := filepath.Abs(a)
+	rel, err := filepath.Rel(mustGetwd(t), abs)
+	if err == nil {
+		ix.Notify(rel)
+		if st, _ := ix.refreshPending(); st.Files != 1 {
+			t.Fatalf("relative path of the same directory ignored: %+v", st)
+		}
+	}
+}
+
+func mustGetwd(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
