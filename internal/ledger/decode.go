@@ -770,108 +770,57 @@ func (d *lineDecoder) objectKey() (string, byte, error) {
 }
 
 func (d *lineDecoder) sizesField(c byte, l *Line) error {
-	switch c {
-	case '{':
-	case 'n':
-		l.Sizes = nil
-		return d.literal("null")
-	default:
-		return d.wrongTypeOrSyntax(c, "sizes")
+	return mapField(d, c, "sizes", &l.Sizes, d.sizeValue)
+}
+
+func (d *lineDecoder) sizeValue(c byte) (float64, error) {
+	switch {
+	case isNumberStart(c):
+		return d.readFloat()
+	case c == 'n':
+		return 0, d.literal("null")
 	}
-	if err := d.enter(); err != nil {
-		return err
-	}
-	if l.Sizes == nil {
-		l.Sizes = make(map[string]float64)
-	}
-	if d.empty('}') {
-		return nil
-	}
-	for {
-		k, c, err := d.objectKey()
-		if err != nil {
-			return err
-		}
-		var f float64
-		switch {
-		case isNumberStart(c):
-			if f, err = d.readFloat(); err != nil {
-				return err
-			}
-		case c == 'n':
-			if err := d.literal("null"); err != nil {
-				return err
-			}
-		default:
-			return d.wrongTypeOrSyntax(c, "sizes")
-		}
-		l.Sizes[k] = f
-		if more, err := d.next('}'); !more {
-			return err
-		}
-	}
+	return 0, d.wrongTypeOrSyntax(c, "sizes")
 }
 
 func (d *lineDecoder) resourcesField(c byte, l *Line) error {
+	return mapField(d, c, "resources", &l.Resources, d.resourceValue)
+}
+
+func (d *lineDecoder) resourceValue(c byte) (string, error) {
 	switch c {
-	case '{':
+	case '"':
+		return d.readString()
 	case 'n':
-		l.Resources = nil
-		return d.literal("null")
-	default:
-		return d.wrongTypeOrSyntax(c, "resources")
+		return "", d.literal("null")
 	}
-	if err := d.enter(); err != nil {
-		return err
-	}
-	if l.Resources == nil {
-		l.Resources = make(map[string]string)
-	}
-	if d.empty('}') {
-		return nil
-	}
-	for {
-		k, c, err := d.objectKey()
-		if err != nil {
-			return err
-		}
-		var v string
-		switch c {
-		case '"':
-			if v, err = d.readString(); err != nil {
-				return err
-			}
-		case 'n':
-			if err := d.literal("null"); err != nil {
-				return err
-			}
-		default:
-			return d.wrongTypeOrSyntax(c, "resources")
-		}
-		l.Resources[k] = v
-		if more, err := d.next('}'); !more {
-			return err
-		}
-	}
+	return "", d.wrongTypeOrSyntax(c, "resources")
 }
 
 func (d *lineDecoder) attrsField(c byte, l *Line) error {
+	return mapField(d, c, "attrs", &l.Attrs, d.value)
+}
+
+// mapField decodes the object-valued field name, whose value starts with c,
+// into *m as encoding/json does: null clears the map, an object's members
+// (each decoded by elem) are merged into it.
+func mapField[V any](d *lineDecoder, c byte, name string, m *map[string]V, elem func(byte) (V, error)) error {
 	switch c {
 	case '{':
 	case 'n':
-		l.Attrs = nil
+		*m = nil
 		return d.literal("null")
 	default:
-		return d.wrongTypeOrSyntax(c, "attrs")
+		return d.wrongTypeOrSyntax(c, name)
 	}
-	if l.Attrs == nil {
-		l.Attrs = make(map[string]any)
+	if *m == nil {
+		*m = make(map[string]V)
 	}
-	return d.objectInto(l.Attrs)
+	return members(d, *m, elem)
 }
 
-// objectInto decodes the object at i into m.
-func (d *lineDecoder) objectInto(m map[string]any) error {
+// members decodes the object at i into m, each value decoded by elem.
+func members[V any](d *lineDecoder, m map[string]V, elem func(byte) (V, error)) error {
 	if err := d.enter(); err != nil {
 		return err
 	}
@@ -883,7 +832,7 @@ func (d *lineDecoder) objectInto(m map[string]any) error {
 		if err != nil {
 			return err
 		}
-		v, err := d.value(c)
+		v, err := elem(c)
 		if err != nil {
 			return err
 		}
@@ -902,7 +851,7 @@ func (d *lineDecoder) value(c byte) (any, error) {
 		return d.readString()
 	case '{':
 		m := make(map[string]any)
-		if err := d.objectInto(m); err != nil {
+		if err := members(d, m, d.value); err != nil {
 			return nil, err
 		}
 		return m, nil
