@@ -119,18 +119,8 @@ func (ix *Index) refreshPending() (RefreshStats, error) {
 	var errs []error
 	now := ix.clock()
 	for p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				st.Removed += ix.drop(p)
-				continue
-			}
-			errs = append(errs, err)
-			continue
-		}
 		st.Files++
-		if err := ix.refreshFile(p, fi.Size(), now, &st); err != nil {
-			st.Failures++
+		if err := ix.statAndRefresh(p, now, &st); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -223,17 +213,7 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 			if !full && ix.settled(p, now) {
 				continue
 			}
-			fi, err := os.Stat(p)
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					st.Removed += ix.drop(p)
-					continue
-				}
-				errs = append(errs, err)
-				continue
-			}
-			if err := ix.refreshFile(p, fi.Size(), now, &st); err != nil {
-				st.Failures++
+			if err := ix.statAndRefresh(p, now, &st); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -250,6 +230,24 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 	ix.scanned = true
 	ix.mu.Unlock()
 	return st, errors.Join(errs...)
+}
+
+// statAndRefresh brings the file at p up to date, dropping it when it is
+// gone.
+func (ix *Index) statAndRefresh(p string, now time.Time, st *RefreshStats) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			st.Removed += ix.drop(p)
+			return nil
+		}
+		return err
+	}
+	if err := ix.refreshFile(p, fi.Size(), now, st); err != nil {
+		st.Failures++
+		return err
+	}
+	return nil
 }
 
 type dayCache struct {
