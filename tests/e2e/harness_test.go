@@ -38,6 +38,7 @@ type collector struct {
 	reportAPI string
 	health    string
 	env       []string
+	args      []string // extra command-line arguments, e.g. more --config
 	logs      *bytes.Buffer
 	exited    chan struct{}
 }
@@ -71,8 +72,14 @@ func freeAddr(t *testing.T) string {
 // on free ports in a fresh working directory, and waits until it is healthy.
 func startCollector(t *testing.T, configPath string, extraEnv ...string) *collector {
 	t.Helper()
+	return startCollectorArgs(t, configPath, nil, extraEnv...)
+}
+
+// startCollectorArgs is startCollector with extra command-line arguments.
+func startCollectorArgs(t *testing.T, configPath string, args []string, extraEnv ...string) *collector {
+	t.Helper()
 	bin, _ := binaries(t)
-	c := &collector{t: t, dir: t.TempDir()}
+	c := &collector{t: t, dir: t.TempDir(), args: args}
 	c.ledgerDir = filepath.Join(c.dir, "data", "telemetry", "runs")
 	c.otlpHTTP, c.otlpGRPC, c.reportAPI, c.health = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	_, metricsPort, _ := net.SplitHostPort(freeAddr(t))
@@ -94,7 +101,7 @@ func (c *collector) start(bin, configPath string) {
 	t := c.t
 	c.logs = &bytes.Buffer{}
 	c.exited = make(chan struct{})
-	c.cmd = exec.Command(bin, "--config", configPath)
+	c.cmd = exec.Command(bin, append([]string{"--config", configPath}, c.args...)...)
 	c.cmd.Dir = c.dir
 	c.cmd.Env = append(os.Environ(), c.env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
