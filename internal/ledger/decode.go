@@ -75,12 +75,18 @@ type lineDecoder struct {
 	s     string
 	i     int // read position in b
 	depth int // objects and arrays open at i
+	// summary skips detail, sizes, resources and attrs (checked as JSON
+	// only): the fields an index of many lines does not need.
+	summary bool
 }
 
 // decodeLine decodes b into l, which must be zero. It does not check the
 // schema version or the required fields.
-func decodeLine(b []byte, l *Line) error {
-	d := lineDecoder{b: b}
+func decodeLine(b []byte, l *Line) error { return decodeLineMode(b, l, false) }
+
+// decodeLineMode is decodeLine, skipping the bulky fields when summary is set.
+func decodeLineMode(b []byte, l *Line, summary bool) error {
+	d := lineDecoder{b: b, summary: summary}
 	switch d.peek() {
 	case '{':
 		d.s = string(b)
@@ -591,6 +597,9 @@ func (d *lineDecoder) line(l *Line) error {
 		}
 		d.i++
 		c := d.peek()
+		if d.summary && (field == fieldDetail || field == fieldSizes || field == fieldResources || field == fieldAttrs) {
+			field = fieldUnknown
+		}
 		switch field {
 		case fieldV:
 			err = d.intField(c, &l.V)

@@ -43,9 +43,14 @@ var ErrInvalidLine = errors.New("not a v1 ledger line")
 // result, but without reflection and with few allocations: l gets new maps,
 // and its strings share one copy of b. On a syntax or type error l is left
 // zero; a line that is JSON but not a v1 line gives ErrInvalidLine.
-func DecodeLine(b []byte, l *Line) error {
+func DecodeLine(b []byte, l *Line) error { return decodeChecked(b, l, false) }
+
+// decodeSummary is DecodeLine without detail, sizes, resources and attrs.
+func decodeSummary(b []byte, l *Line) error { return decodeChecked(b, l, true) }
+
+func decodeChecked(b []byte, l *Line, summary bool) error {
 	*l = Line{}
-	if err := decodeLine(b, l); err != nil {
+	if err := decodeLineMode(b, l, summary); err != nil {
 		*l = Line{}
 		return err
 	}

@@ -44,6 +44,18 @@ func ReadFile(path string, fn func(*Line) error) (ReadStats, error) {
 // ReadFileFrom is ReadFile starting at byte offset off, which must be the
 // Offset of an earlier read (the start of a line).
 func ReadFileFrom(path string, off int64, fn func(*Line) error) (ReadStats, error) {
+	return readFileFrom(path, off, DecodeLine, fn)
+}
+
+// ReadSummaryFrom is ReadFileFrom for indexes over many lines: it decodes
+// every field but detail, sizes, resources and attrs, which are left empty
+// and only checked to be valid JSON (a line whose maps have the wrong types
+// counts as valid here, and as skipped for ReadFile).
+func ReadSummaryFrom(path string, off int64, fn func(*Line) error) (ReadStats, error) {
+	return readFileFrom(path, off, decodeSummary, fn)
+}
+
+func readFileFrom(path string, off int64, decode func([]byte, *Line) error, fn func(*Line) error) (ReadStats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ReadStats{Offset: off}, fmt.Errorf("open ledger %q: %w", path, err)
@@ -54,7 +66,7 @@ func ReadFileFrom(path string, off int64, fn func(*Line) error) (ReadStats, erro
 			return ReadStats{Offset: off}, fmt.Errorf("seek ledger %q: %w", path, err)
 		}
 	}
-	st, err := Read(f, off, fn)
+	st, err := read(f, off, decode, fn)
 	if err != nil && !errors.Is(err, ErrStop) {
 		return st, fmt.Errorf("read ledger %q: %w", path, err)
 	}
@@ -65,6 +77,10 @@ func ReadFileFrom(path string, off int64, fn func(*Line) error) (ReadStats, erro
 // its file, calling fn for each valid line. Unparsable complete lines are
 // counted in Skipped; a trailing fragment without newline is not parsed.
 func Read(r io.Reader, base int64, fn func(*Line) error) (ReadStats, error) {
+	return read(r, base, DecodeLine, fn)
+}
+
+func read(r io.Reader, base int64, decode func([]byte, *Line) error, fn func(*Line) error) (ReadStats, error) {
 	st := ReadStats{Offset: base}
 	br, _ := readerPool.Get().(*bufio.Reader)
 	if br == nil {
@@ -115,7 +131,7 @@ func Read(r io.Reader, base int64, fn func(*Line) error) (ReadStats, error) {
 		if len(body) == 0 {
 			continue
 		}
-		if DecodeLine(body, &l) != nil {
+		if decode(body, &l) != nil {
 			st.Skipped++
 			continue
 		}

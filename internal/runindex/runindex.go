@@ -304,7 +304,7 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 		work = old.clone()
 	}
 	st.Read++
-	rs, err := ledger.ReadFileFrom(path, work.offset, func(l *ledger.Line) error {
+	rs, err := ledger.ReadSummaryFrom(path, work.offset, func(l *ledger.Line) error {
 		if work.runID == "" {
 			work.runID = strings.Clone(l.RunID)
 		} else if l.RunID != work.runID {
