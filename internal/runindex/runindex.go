@@ -47,6 +47,7 @@ type Index struct {
 	pending  map[string]struct{} // paths appended to since the last refresh
 	notified atomic.Bool         // a writer notifies appends: skip quick polls
 	absDir   string
+	sameDir  sync.Map // other spellings of a directory -> whether it is absDir
 
 	mu      sync.RWMutex
 	files   map[string]*fileState // by path
@@ -94,9 +95,16 @@ func New(dir string, opts Options) *Index {
 // ignored. Safe for concurrent use and cheap: it only records the path.
 func (ix *Index) Notify(path string) {
 	day := filepath.Dir(path)
-	if filepath.Dir(day) != ix.dir {
-		abs, err := filepath.Abs(filepath.Dir(day))
-		if err != nil || abs != ix.absDir {
+	if root := filepath.Dir(day); root != ix.dir {
+		// The writer names the directory differently (say, absolute):
+		// resolve once per spelling, not on every append.
+		same, ok := ix.sameDir.Load(root)
+		if !ok {
+			abs, err := filepath.Abs(root)
+			same = err == nil && abs == ix.absDir
+			ix.sameDir.Store(root, same)
+		}
+		if !same.(bool) {
 			return
 		}
 	}
