@@ -95,6 +95,7 @@ func New(dir string, opts Options) *Index {
 // ignored. Safe for concurrent use and cheap: it only records the path.
 func (ix *Index) Notify(path string) {
 	day := filepath.Dir(path)
+	p := path // already <dir>/<day>/<file> when the writer spells dir as we do
 	if root := filepath.Dir(day); root != ix.dir {
 		// The writer names the directory differently (say, absolute):
 		// resolve once per spelling, not on every append.
@@ -107,8 +108,8 @@ func (ix *Index) Notify(path string) {
 		if !same.(bool) {
 			return
 		}
+		p = filepath.Join(ix.dir, filepath.Base(day), filepath.Base(path))
 	}
-	p := filepath.Join(ix.dir, filepath.Base(day), filepath.Base(path))
 	ix.notifyMu.Lock()
 	ix.pending[p] = struct{}{}
 	ix.notifyMu.Unlock()
