@@ -38,6 +38,19 @@ func ledgerKeys(t *testing.T, line string) []string {
 	return keys
 }
 
+// runReport is the part of a run report (docs/design.md §3) the tests read.
+type runReport struct {
+	RunID      string `json:"run_id"`
+	Status     string `json:"status"`
+	EventCount int    `json:"event_count"`
+	StopReason struct {
+		Category    string `json:"category"`
+		Kind        string `json:"kind"`
+		ErrorCode   string `json:"error_code"`
+		Remediation string `json:"remediation"`
+	} `json:"stop_reason"`
+}
+
 type ledgerLine struct {
 	RunID   string `json:"run_id"`
 	Seq     int    `json:"seq"`
@@ -153,17 +166,7 @@ func TestSpanEventsToLedgerReportAndCLI(t *testing.T) {
 	}
 
 	// The report over HTTP.
-	var rep struct {
-		RunID      string `json:"run_id"`
-		Status     string `json:"status"`
-		EventCount int    `json:"event_count"`
-		StopReason struct {
-			Category    string `json:"category"`
-			Kind        string `json:"kind"`
-			ErrorCode   string `json:"error_code"`
-			Remediation string `json:"remediation"`
-		} `json:"stop_reason"`
-	}
+	var rep runReport
 	status, body := c.get("/admin/index/observability/run/" + run + "/report")
 	if status != http.StatusOK {
 		t.Fatalf("report: HTTP %d: %s", status, body)
@@ -246,13 +249,7 @@ func TestSpanAndLogStepsShareOneLedger(t *testing.T) {
 		t.Errorf("log body did not become the detail: %s", lines[2])
 	}
 	status, body := c.get("/reports/runs/" + run)
-	var rep struct {
-		Status     string `json:"status"`
-		EventCount int    `json:"event_count"`
-		StopReason struct {
-			Category string `json:"category"`
-		} `json:"stop_reason"`
-	}
+	var rep runReport
 	if status != http.StatusOK || json.Unmarshal(body, &rep) != nil || rep.EventCount != 4 || rep.Status != "completed" || rep.StopReason.Category != "completed" {
 		t.Errorf("report: HTTP %d %s", status, body)
 	}

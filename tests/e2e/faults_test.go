@@ -149,9 +149,7 @@ func TestReportAPIUnderIngestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		status, body := c.get("/reports/runs/" + url.PathEscape(first.RunID))
-		var rep struct {
-			EventCount int `json:"event_count"`
-		}
+		var rep runReport
 		if status != http.StatusOK || json.Unmarshal(body, &rep) != nil || rep.EventCount != len(lines) {
 			t.Errorf("run %s: report HTTP %d event_count %d, ledger has %d lines", first.RunID, status, rep.EventCount, len(lines))
 		}

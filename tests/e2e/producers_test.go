@@ -94,15 +94,7 @@ func TestDemoWorkerRunsAreReportedWithTheirStopReason(t *testing.T) {
 				if runID == "" {
 					t.Fatalf("no X-Run-Id in the response (HTTP %d)", resp.StatusCode)
 				}
-				var rep struct {
-					Status     string `json:"status"`
-					StopReason struct {
-						Category    string `json:"category"`
-						Kind        string `json:"kind"`
-						ErrorCode   string `json:"error_code"`
-						Remediation string `json:"remediation"`
-					} `json:"stop_reason"`
-				}
+				var rep runReport
 				waitFor(t, 15*time.Second, "a finished report of run "+runID, func() bool {
 					status, b := c.get("/admin/index/observability/run/" + runID + "/report")
 					if status != http.StatusOK {
