@@ -90,7 +90,7 @@ func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
 
 // appendedHook returns a hook telling every ledger.Observer extension of
 // host about an append, or nil when there is none.
-func appendedHook(host component.Host) func(string) {
+func appendedHook(host component.Host) func(*ledger.Appended) {
 	var obs []ledger.Observer
 	if host != nil {
 		for _, ext := range host.GetExtensions() {
@@ -102,9 +102,9 @@ func appendedHook(host component.Host) func(string) {
 	if len(obs) == 0 {
 		return nil
 	}
-	return func(path string) {
+	return func(a *ledger.Appended) {
 		for _, o := range obs {
-			o.LedgerAppended(path)
+			o.LedgerAppended(a)
 		}
 	}
 }

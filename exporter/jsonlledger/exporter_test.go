@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -659,11 +660,15 @@ type recordingObserver struct {
 	component.ShutdownFunc
 	mu    sync.Mutex
 	paths []string
+	kinds []string
 }
 
-func (o *recordingObserver) LedgerAppended(path string) {
+func (o *recordingObserver) LedgerAppended(a *ledger.Appended) {
 	o.mu.Lock()
-	o.paths = append(o.paths, path)
+	o.paths = append(o.paths, a.Path)
+	for _, l := range a.Lines {
+		o.kinds = append(o.kinds, l.Kind)
+	}
 	o.mu.Unlock()
 }
 
@@ -687,7 +692,7 @@ func TestObserverExtensionIsNotified(t *testing.T) {
 	want := ledger.RunPath(cfg.Directory, at, "r-obs")
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	if len(obs.paths) != 1 || obs.paths[0] != want {
-		t.Fatalf("observer heard %v, want [%s]", obs.paths, want)
+	if len(obs.paths) != 1 || obs.paths[0] != want || !slices.Equal(obs.kinds, []string{"run.start"}) {
+		t.Fatalf("observer heard %v %v, want [%s] [run.start]", obs.paths, obs.kinds, want)
 	}
 }

@@ -53,9 +53,9 @@ func (r *reportAPI) clock() time.Time { return r.now() }
 
 // Start opens the listener, starts the HTTP server and the index poller.
 // LedgerAppended implements ledger.Observer: the jsonlledger exporter of the
-// same collector tells the run index which files it appended to, so the
-// index reads those instead of polling the whole directory.
-func (r *reportAPI) LedgerAppended(path string) { r.index.Notify(path) }
+// same collector hands the run index every append, so the index neither
+// reads the new lines back nor polls the whole directory.
+func (r *reportAPI) LedgerAppended(a *ledger.Appended) { r.index.Appended(a) }
 
 func (r *reportAPI) Start(ctx context.Context, host component.Host) error {
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)

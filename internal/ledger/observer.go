@@ -1,11 +1,74 @@
 package ledger
 
-// Observer is told which ledger files were appended to. A collector
-// extension that indexes ledgers (reportapi) implements it; the jsonlledger
-// exporter finds it among the host's extensions and calls it after each
-// write, so the index reads just the files that changed instead of polling
-// every file of the directory. Implementations must be cheap and must not
-// block: they are called on the write path.
+import (
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/runledger/runledger/internal/stepschema"
+)
+
+// Observer is told what was appended to ledger files. A collector extension
+// that indexes ledgers (reportapi) implements it; the jsonlledger exporter
+// finds it among the host's extensions and calls it after each write, so the
+// index learns the new lines without reading the files back or polling the
+// directory. Implementations must be cheap and must not block: they are
+// called on the write path.
 type Observer interface {
-	LedgerAppended(path string)
+	LedgerAppended(a *Appended)
+}
+
+// Appended describes lines a Writer appended to one ledger file.
+type Appended struct {
+	// Path is the ledger file, as the Writer names it.
+	Path string
+	// From and To are the file's size before and after the append: the new
+	// lines are the bytes [From, To).
+	From, To int64
+	// Lines are the appended lines in file order with the fields an index
+	// needs, equal to what ReadSummaryFrom decodes from the file: V, RunID,
+	// Seq, TS, Kind, Status and Service. Other fields are empty. The slice
+	// is only valid during the call.
+	Lines []Line
+}
+
+// summaryLine returns the Appended line of e written with seq: the
+// fields AppendEvent writes, as a decoder of that line would read them.
+func (e *Event) summaryLine(seq uint64) Line {
+	status := stepschema.StatusOK
+	for k, v := range e.Attributes.All() {
+		// As in AppendEvent: the last valid step.status wins.
+		if k == stepschema.AttrStatus && v.Type() == pcommon.ValueTypeStr && stepschema.ValidStatus(v.Str()) {
+			status = v.Str()
+		}
+	}
+	return Line{
+		V:       Version,
+		RunID:   decodedText(e.RunID),
+		Seq:     seq,
+		TS:      time.Unix(0, int64(e.Time)).UTC(),
+		Kind:    decodedText(e.Kind),
+		Status:  status,
+		Service: decodedText(e.Service),
+	}
+}
+
+// decodedText returns s as it reads back after appendString: unchanged
+// when it is valid UTF-8, otherwise with each invalid byte as U+FFFD.
+func decodedText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return string(b)
 }

@@ -73,9 +73,10 @@ type Hooks struct {
 	TornLine func(path string, bytes int64)
 	// WriteError is called for every failed disk operation.
 	WriteError func(err error)
-	// Appended is called with a run's file path after lines were appended
-	// to it (see Observer).
-	Appended func(path string)
+	// Appended is called after lines were appended to a run's file (see
+	// Observer), under that run's lock, so calls for one file come in file
+	// order. It must not keep a or its Lines.
+	Appended func(a *Appended)
 }
 
 // WriterConfig configures a Writer.
@@ -158,6 +159,7 @@ type Writer struct {
 	conds conditions
 
 	bufPool   sync.Pool // *[]byte: encoded lines of one run
+	linePool  sync.Pool // *[]Line: Appended lines of one run
 	tailPool  sync.Pool // *[]byte: tail reads on open
 	dedupPool sync.Pool // *dedupe: windows of dropped states
 
@@ -405,6 +407,15 @@ func (w *Writer) Write(events []Event) (WriteResult, error) {
 	slices.SortStableFunc(events, func(a, b Event) int { return strings.Compare(a.RunID, b.RunID) })
 	bp := getBuf(&w.bufPool, 64<<10)
 	defer w.bufPool.Put(bp)
+	var lines *[]Line // summaries for the Appended hook
+	if w.cfg.Hooks.Appended != nil {
+		if v, ok := w.linePool.Get().(*[]Line); ok {
+			lines = v
+		} else {
+			lines = new([]Line)
+		}
+		defer w.putLines(lines)
+	}
 	var errs []error
 	for i := 0; i < len(events); {
 		j := i + 1
@@ -416,7 +427,7 @@ func (w *Writer) Write(events []Event) (WriteResult, error) {
 			i = j
 			continue
 		}
-		if err := w.writeRun(events[i:j], bp, &res); err != nil {
+		if err := w.writeRun(events[i:j], bp, lines, &res); err != nil {
 			errs = append(errs, err)
 		}
 		i = j
@@ -427,6 +438,17 @@ func (w *Writer) Write(events []Event) (WriteResult, error) {
 	return res, errors.Join(errs...)
 }
 
+// putLines returns a lines buffer to the pool, dropping its references to
+// event data (and the buffer itself when a huge write grew it).
+func (w *Writer) putLines(lines *[]Line) {
+	clear((*lines)[:cap(*lines)])
+	if cap(*lines) > 4096 {
+		*lines = nil
+	}
+	*lines = (*lines)[:0]
+	w.linePool.Put(lines)
+}
+
 func getBuf(p *sync.Pool, size int) *[]byte {
 	if v, ok := p.Get().(*[]byte); ok {
 		return v
@@ -435,7 +457,7 @@ func getBuf(p *sync.Pool, size int) *[]byte {
 	return &b
 }
 
-func (w *Writer) writeRun(evs []Event, bp *[]byte, res *WriteResult) error {
+func (w *Writer) writeRun(evs []Event, bp *[]byte, lines *[]Line, res *WriteResult) error {
 	rs, err := w.acquire(evs[0].RunID)
 	if err != nil {
 		return err
@@ -453,6 +475,9 @@ func (w *Writer) writeRun(evs []Event, bp *[]byte, res *WriteResult) error {
 	}
 	b := (*bp)[:0]
 	seq := rs.seq
+	if lines != nil {
+		*lines = (*lines)[:0]
+	}
 	for k := range evs {
 		e := &evs[k]
 		if e.Kind == "" {
@@ -470,6 +495,9 @@ func (w *Writer) writeRun(evs []Event, bp *[]byte, res *WriteResult) error {
 		seq++
 		b = AppendEvent(b, e, seq)
 		b = append(b, '\n')
+		if lines != nil {
+			*lines = append(*lines, e.summaryLine(seq))
+		}
 	}
 	*bp = b
 	if len(b) == 0 {
@@ -495,10 +523,11 @@ func (w *Writer) writeRun(evs []Event, bp *[]byte, res *WriteResult) error {
 	}
 	res.Lines += int(seq - rs.seq)
 	res.Bytes += n
+	from := rs.size
 	rs.size += int64(n)
 	rs.seq = seq
-	if w.cfg.Hooks.Appended != nil {
-		w.cfg.Hooks.Appended(rs.path)
+	if lines != nil {
+		w.cfg.Hooks.Appended(&Appended{Path: rs.path, From: from, To: rs.size, Lines: *lines})
 	}
 	switch w.cfg.Fsync {
 	case FsyncAlways:

@@ -40,8 +40,10 @@ type Index struct {
 
 	refreshMu sync.Mutex // one Refresh at a time; guards days
 	days      map[string]*dayCache
-	interned  map[string]string // services and kinds, shared by all runs
-	clock     func() time.Time  // wall clock for settling; replaced in tests
+	clock     func() time.Time // wall clock for settling; replaced in tests
+
+	internMu sync.Mutex
+	interned map[string]string // services and kinds, shared by all runs
 
 	notifyMu sync.Mutex
 	pending  map[string]struct{} // paths appended to since the last refresh
@@ -94,26 +96,74 @@ func New(dir string, opts Options) *Index {
 // refreshes instead of polling every file. Paths outside the directory are
 // ignored. Safe for concurrent use and cheap: it only records the path.
 func (ix *Index) Notify(path string) {
-	day := filepath.Dir(path)
-	p := path // already <dir>/<day>/<file> when the writer spells dir as we do
-	if root := filepath.Dir(day); root != ix.dir {
-		// The writer names the directory differently (say, absolute):
-		// resolve once per spelling, not on every append.
-		same, ok := ix.sameDir.Load(root)
-		if !ok {
-			abs, err := filepath.Abs(root)
-			same = err == nil && abs == ix.absDir
-			ix.sameDir.Store(root, same)
-		}
-		if !same.(bool) {
-			return
-		}
-		p = filepath.Join(ix.dir, filepath.Base(day), filepath.Base(path))
+	if p, ok := ix.ownPath(path); ok {
+		ix.notifyOwn(p)
 	}
+}
+
+func (ix *Index) notifyOwn(p string) {
 	ix.notifyMu.Lock()
 	ix.pending[p] = struct{}{}
 	ix.notifyMu.Unlock()
 	ix.notified.Store(true)
+}
+
+// ownPath returns path spelled with the index's directory, or false when
+// the file is not in it.
+func (ix *Index) ownPath(path string) (string, bool) {
+	day := filepath.Dir(path)
+	root := filepath.Dir(day)
+	if root == ix.dir {
+		return path, true
+	}
+	// The writer names the directory differently (say, absolute): resolve
+	// once per spelling, not on every append.
+	same, ok := ix.sameDir.Load(root)
+	if !ok {
+		abs, err := filepath.Abs(root)
+		same = err == nil && abs == ix.absDir
+		ix.sameDir.Store(root, same)
+	}
+	if !same.(bool) {
+		return "", false
+	}
+	return filepath.Join(ix.dir, filepath.Base(day), filepath.Base(path)), true
+}
+
+// Appended applies lines a ledger.Writer of the same directory just
+// appended (ledger.Observer), without reading the file. When the index's
+// state of the file does not end where the append starts (a file it has
+// not read yet, or a refresh in between), the file is read at the next
+// poll instead, as with Notify. Calls for one file must come in file order.
+func (ix *Index) Appended(a *ledger.Appended) {
+	p, ok := ix.ownPath(a.Path)
+	if !ok {
+		return
+	}
+	ix.notified.Store(true)
+	ix.mu.RLock()
+	old := ix.files[p]
+	ix.mu.RUnlock()
+	var work *fileState
+	switch {
+	case old == nil && a.From == 0:
+		work = newFileState(p)
+	case old != nil && old.offset == a.From && old.size == a.From:
+		work = old.clone()
+	default:
+		ix.notifyOwn(p)
+		return
+	}
+	for i := range a.Lines {
+		ix.observe(work, &a.Lines[i])
+	}
+	work.offset, work.size, work.changed = a.To, a.To, ix.clock()
+	ix.mu.Lock()
+	published := ix.publishLocked(old, work)
+	ix.mu.Unlock()
+	if !published {
+		ix.notifyOwn(p) // a refresh got there first; read what it missed
+	}
 }
 
 // refreshPending reads what the notified files gained.
@@ -314,17 +364,7 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 	}
 	st.Read++
 	rs, err := ledger.ReadSummaryFrom(path, work.offset, func(l *ledger.Line) error {
-		if work.runID == "" {
-			work.runID = strings.Clone(l.RunID)
-		} else if l.RunID != work.runID {
-			work.skipped++
-			return nil
-		}
-		work.tracker.Observe(l)
-		if l.Service != "" {
-			work.svcList = ix.addSorted(work.svcList, l.Service)
-		}
-		work.kindList = ix.addSorted(work.kindList, l.Kind)
+		ix.observe(work, l)
 		return nil
 	})
 	if err != nil {
@@ -341,10 +381,38 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if old != nil {
-		ix.dropLocked(old)
+	ix.publishLocked(old, work)
+	return nil
+}
+
+// observe adds line l of the file to work.
+func (ix *Index) observe(work *fileState, l *ledger.Line) {
+	if work.runID == "" {
+		work.runID = strings.Clone(l.RunID)
+	} else if l.RunID != work.runID {
+		work.skipped++
+		return
 	}
-	ix.files[path] = work
+	work.tracker.Observe(l)
+	if l.Service != "" {
+		work.svcList = ix.addSorted(work.svcList, l.Service)
+	}
+	work.kindList = ix.addSorted(work.kindList, l.Kind)
+}
+
+// publishLocked makes work, derived from old (nil for a new file), the
+// state of its file. Appended and refreshFile derive states without
+// holding mu; when the other one published meanwhile, the state that read
+// further into the file stays. It reports whether work was published.
+func (ix *Index) publishLocked(old, work *fileState) bool {
+	cur := ix.files[work.path]
+	if cur != old && cur != nil && cur.offset >= work.offset {
+		return false
+	}
+	if cur != nil {
+		ix.dropLocked(cur)
+	}
+	ix.files[work.path] = work
 	ix.sorted = nil
 	if work.runID != "" {
 		// A run id maps to one file; should two exist, keep the one FindRun
@@ -353,17 +421,18 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 			ix.byRun[work.runID] = work
 		}
 	}
-	return nil
+	return true
 }
 
 // addSorted returns list with s added in order, as a new slice when s is
 // new (published lists are shared with readers). Services and kinds repeat
-// across thousands of runs, so they are interned. Called under refreshMu.
+// across thousands of runs, so they are interned.
 func (ix *Index) addSorted(list []string, s string) []string {
 	i, found := slices.BinarySearch(list, s)
 	if found {
 		return list
 	}
+	ix.internMu.Lock()
 	v, ok := ix.interned[s]
 	if !ok {
 		if len(ix.interned) >= maxInterned {
@@ -372,6 +441,7 @@ func (ix *Index) addSorted(list []string, s string) []string {
 		v = strings.Clone(s)
 		ix.interned[v] = v
 	}
+	ix.internMu.Unlock()
 	out := make([]string, len(list)+1)
 	copy(out, list[:i])
 	out[i] = v

@@ -1,0 +1,100 @@
+package runindex
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/runledger/runledger/internal/ledger"
+)
+
+// stepEvent is a step event as the exporter hands it to the ledger writer.
+func stepEvent(run string, n int, at time.Time, kind, status, service string) ledger.Event {
+	m := pcommon.NewMap()
+	m.PutStr("step.kind", kind)
+	m.PutStr("step.status", status)
+	ts := pcommon.NewTimestampFromTime(at)
+	return ledger.Event{RunID: run, Kind: kind, Time: ts, Attributes: m, Service: service,
+		ID: ledger.NewEventID(pcommon.TraceID{1}, pcommon.SpanID{byte(n)}, ts, kind, uint32(n))}
+}
+
+// An index fed by a writer's Appended hook knows what an index that reads
+// the files knows, without reading them; a file it has not seen the start
+// of is read at the next poll.
+func TestAppendedIndexesWithoutReading(t *testing.T) {
+	dir := t.TempDir()
+	// r-old exists before the index is fed: its first append starts mid-file.
+	writeRun(t, dir, "r-old", t0, "svc", "run.start", "ok")
+
+	ix := newIndex(dir)
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write := func(evs ...ledger.Event) {
+		t.Helper()
+		if _, err := w.Write(evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(stepEvent("r-a", 1, t0, "run.start", "ok", "api"),
+		stepEvent("r-a", 2, t0.Add(time.Second), "embed.call", "failed", "embedder"),
+		stepEvent("r-b\xff", 1, t0, "run.start", "ok", "api"))
+	write(stepEvent("r-a", 3, t0.Add(2*time.Second), "embed.call", "ok", "embedder"),
+		stepEvent("r-a", 4, t0.Add(3*time.Second), "run.end", "ok", "api"),
+		stepEvent("r-old", 2, t0.Add(time.Second), "run.end", "failed", "svc"))
+
+	if _, ok := ix.Get("r-a"); !ok {
+		t.Fatal("r-a not indexed right after its append")
+	}
+	if _, ok := ix.Get("r-old"); ok {
+		t.Fatal("r-old indexed from a partial append")
+	}
+	st, err := ix.refreshPending()
+	if err != nil || st.Files != 1 || st.Read != 1 || st.Lines != 2 {
+		t.Fatalf("refreshPending %+v %v: want only r-old read, both its lines", st, err)
+	}
+
+	fresh := newIndex(dir)
+	if _, err := fresh.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Len() != 3 || fresh.Len() != 3 {
+		t.Fatalf("runs: fed %d, read %d, want 3", ix.Len(), fresh.Len())
+	}
+	for _, f := range fresh.sortedSnapshot() {
+		want, _ := fresh.Get(f.runID)
+		got, ok := ix.Get(f.runID)
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("run %q: fed index has %+v\nreading index has %+v", f.runID, got, want)
+		}
+	}
+	if e, _ := ix.Get("r-a"); e.Status != "completed" || e.EventCount != 4 || len(e.Services) != 2 {
+		t.Fatalf("r-a: %+v", e)
+	}
+
+	// The file changed behind the index's back: the next append does not
+	// start where the index stands, so the file is read instead.
+	p := ledger.RunPath(dir, t0, "r-a")
+	appendFile(t, p, lineJSON(t, "r-a", 5, t0.Add(4*time.Second), "late.step", "ok", "other"))
+	w.Close()
+	w2, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	if _, err := w2.Write([]ledger.Event{stepEvent("r-a", 6, t0.Add(5*time.Second), "later.step", "ok", "api")}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := ix.refreshPending(); st.Read != 1 || st.Lines != 2 {
+		t.Fatalf("refreshPending after an outside append %+v, want r-a's two new lines read", st)
+	}
+	if e, _ := ix.Get("r-a"); e.EventCount != 6 {
+		t.Fatalf("r-a after outside append: %d events, want 6", e.EventCount)
+	}
+}
