@@ -701,31 +701,38 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	// A file known to exist is opened without O_CREATE: Linux takes the
 	// folder's lock exclusively for every O_CREATE open, and with thousands
 	// of runs in one date folder reopening files (open-file LRU) would
-	// serialise on it.
+	// serialise on it. A new run's file is created with O_EXCL, which proves
+	// it empty, so its tail need not be read.
 	var f File
 	err := fs.ErrNotExist
 	if rs.warm || known {
 		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	}
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
-		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+		f, created, err = w.create(path)
 	}
 	if err != nil && errors.Is(err, fs.ErrNotExist) && dirKnown {
 		// The folder went away (removed by hand); create it again.
 		if err := w.fs.MkdirAll(dir, 0o755); err != nil {
 			return w.failure(dir, "create folder", dir, err)
 		}
-		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+		f, created, err = w.create(path)
 	}
 	if err != nil {
 		return w.failure(dir, "open", path, err)
 	}
-	reuse := false
-	if rs.warm {
-		fi, err := f.Stat()
-		reuse = err == nil && fi.Size() == rs.size
-	}
-	if !reuse {
+	switch {
+	case created:
+		w.resetRun(rs)
+	case rs.warm:
+		// Reuse the warm state when the file still has the size it left
+		// it at; otherwise load it from the file.
+		if fi, err := f.Stat(); err == nil && fi.Size() == rs.size {
+			break
+		}
+		fallthrough
+	default:
 		if err := w.loadTail(rs, f, path); err != nil {
 			_ = f.Close()
 			rs.warm = false
@@ -753,6 +760,38 @@ func FileNameStem(path string) string {
 	return strings.TrimSuffix(filepath.Base(path), FileExt)
 }
 
+// create creates the file at path, reporting whether it is new (and so
+// empty); an existing file is opened for appending.
+func (w *Writer) create(path string) (File, bool, error) {
+	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err == nil {
+		return f, true, nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+	}
+	return f, false, err
+}
+
+// resetRun sets the state of rs for a new, empty file.
+func (w *Writer) resetRun(rs *runState) {
+	rs.size, rs.seq = 0, 0
+	rs.dirty.Store(false)
+	w.ensureDedupe(rs)
+	rs.dd.reset(w.cfg.DedupeWindow)
+}
+
+func (w *Writer) ensureDedupe(rs *runState) {
+	if rs.dd != nil {
+		return
+	}
+	if d, ok := w.dedupPool.Get().(*dedupe); ok {
+		rs.dd = d
+	} else {
+		rs.dd = &dedupe{}
+	}
+}
+
 // loadTail sets the state of rs from the end of its file f.
 func (w *Writer) loadTail(rs *runState, f File, path string) error {
 	tp := getBuf(&w.tailPool, tailChunk)
@@ -773,13 +812,7 @@ func (w *Writer) loadTail(rs *runState, f File, path string) error {
 	}
 	rs.size, rs.seq = st.size, st.seq
 	rs.dirty.Store(st.torn > 0)
-	if rs.dd == nil {
-		if d, ok := w.dedupPool.Get().(*dedupe); ok {
-			rs.dd = d
-		} else {
-			rs.dd = &dedupe{}
-		}
-	}
+	w.ensureDedupe(rs)
 	rs.dd.reset(w.cfg.DedupeWindow)
 	for i := len(st.ids) - 1; i >= 0; i-- {
 		if !rs.dd.contains(st.ids[i]) {

@@ -135,6 +135,25 @@ func TestWriterSeqContinuesAfterRestart(t *testing.T) {
 	}
 }
 
+// A file that appears after the writer indexed its directory (another
+// writer, a restore) is continued, not truncated or restarted at seq 1.
+func TestWriterContinuesFileItDidNotIndex(t *testing.T) {
+	dir := t.TempDir()
+	w := newWriter(t, ledger.WriterConfig{Dir: dir})
+	other := newWriter(t, ledger.WriterConfig{Dir: dir})
+	mustWrite(t, other, events("r1", 0, 2, day1))
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, w, events("r1", 1, 4, day1)) // event 1 is already there
+	lines, _ := checkRun(t, dir, "r1", 4)
+	for i, l := range lines {
+		if l.Seq != uint64(i+1) || l.Attrs["n"] != float64(i) {
+			t.Fatalf("line %d: seq %d n %v", i, l.Seq, l.Attrs["n"])
+		}
+	}
+}
+
 func TestWriterMidnightStaysInOneFile(t *testing.T) {
 	dir := t.TempDir()
 	now := day1
