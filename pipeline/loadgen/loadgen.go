@@ -128,13 +128,14 @@ func run(ctx context.Context, cfg Config, tc ptraceotlp.GRPCClient, lc plogotlp.
 		defer cancel()
 	}
 	c := &counters{errs: map[string]bool{}}
+	drain := make(chan struct{}, finalFlushParallel)
 	var next atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.Concurrency; w++ {
 		var seed [8]byte
 		_, _ = rand.Read(seed[:])
-		wk := &worker{cfg: cfg, c: c, tc: tc, lc: lc,
+		wk := &worker{cfg: cfg, c: c, tc: tc, lc: lc, drain: drain,
 			gen: newGenerator(cfg, prefix, binary.LittleEndian.Uint64(seed[:]))}
 		wg.Add(1)
 		go func() {
@@ -172,6 +173,11 @@ func run(ctx context.Context, cfg Config, tc ptraceotlp.GRPCClient, lc plogotlp.
 	return r, nil
 }
 
+// finalFlushParallel bounds the workers sending their last batches at the
+// same time when the load ends, as producers that shut down one after
+// another rather than all in the same millisecond.
+const finalFlushParallel = 64
+
 // worker generates runs into its own batches and sends them synchronously.
 type worker struct {
 	cfg     Config
@@ -181,11 +187,18 @@ type worker struct {
 	gen     *generator
 	b       *batch
 	pending *pendingRoots // root spans waiting for the next batch
+	flushAt int           // spans that make the current batch full
+	drain   chan struct{} // slots for the final flush
 }
 
 func (w *worker) loop(ctx context.Context, next *atomic.Int64, start time.Time) {
 	w.b = newBatch(w.cfg.ServiceName)
 	w.pending = &pendingRoots{spans: ptrace.NewSpanSlice()}
+	// The first batch is cut at a random size: workers fill their batches
+	// at the same pace, and without this they would all send at the same
+	// moments, a burst of every worker's request every few seconds that
+	// independent SDK processes do not produce.
+	w.flushAt = 1 + w.gen.rng.IntN(w.cfg.SpansPerBatch)
 	var timer *time.Timer
 	for {
 		i := next.Add(1) - 1
@@ -217,13 +230,16 @@ func (w *worker) loop(ctx context.Context, next *atomic.Int64, start time.Time) 
 		w.c.spans.Add(st.spans)
 		w.c.noise.Add(st.noise)
 		w.c.records.Add(st.records)
-		if w.b.spans.Len() >= w.cfg.SpansPerBatch {
+		if w.b.spans.Len() >= w.flushAt {
 			w.flush(ctx)
+			w.flushAt = w.cfg.SpansPerBatch
 		}
 	}
 	if timer != nil {
 		timer.Stop()
 	}
+	w.drain <- struct{}{}
+	defer func() { <-w.drain }()
 	w.flush(ctx)
 	if w.b.spans.Len() > 0 { // roots moved in by the last flush
 		w.flush(ctx)

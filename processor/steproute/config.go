@@ -83,7 +83,7 @@ func createDefaultConfig() component.Config {
 		MaxAttributes:        128,
 		TraceCacheSize:       100000,
 		TraceCacheTTL:        10 * time.Minute,
-		ResolveWait:          6 * time.Second,
+		ResolveWait:          10 * time.Second,
 		ResolveWaitMaxEvents: 500000,
 		Fallback:             FallbackTrace,
 		RunIDAttribute:       stepschema.AttrRunID,

@@ -42,7 +42,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 128, cfg.MaxAttributes)
 		assert.Equal(t, 100000, cfg.TraceCacheSize)
 		assert.Equal(t, 10*time.Minute, cfg.TraceCacheTTL)
-		assert.Equal(t, 6*time.Second, cfg.ResolveWait)
+		assert.Equal(t, 10*time.Second, cfg.ResolveWait)
 		assert.Equal(t, 500000, cfg.ResolveWaitMaxEvents)
 		assert.Equal(t, FallbackTrace, cfg.Fallback)
 		assert.Equal(t, "run.id", cfg.RunIDAttribute)

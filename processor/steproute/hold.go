@@ -14,8 +14,13 @@ import (
 // or log records, already normalised, as their own ptrace.Traces or
 // plog.Logs bound for the next consumer of the pipeline they came from.
 type heldPayload interface {
-	// assign writes runID on the step events that are still missing one.
-	assign(runID string)
+	// compact shrinks the payload while it waits: the spans or records are
+	// kept as their protobuf encoding, about a third of their size as pdata
+	// and without pointers for the garbage collector to trace.
+	compact()
+	// assign writes runID on the step events that are still missing one
+	// (decoding a compacted payload first).
+	assign(runID string) error
 	// send passes the data to the next consumer of its pipeline.
 	send(ctx context.Context) error
 	// counts returns the number of step events in the payload and how many

@@ -2,6 +2,7 @@ package steproute
 
 import (
 	"context"
+	"fmt"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -132,9 +133,8 @@ func (h *logsHeld) add(p *logsProcessor, rl plog.ResourceLogs, sl plog.ScopeLogs
 		hl.sl.SetSchemaUrl(sl.SchemaUrl())
 		hl.slSeq = slSeq
 	}
-	dst := hl.sl.LogRecords().AppendEmpty()
-	lr.MoveTo(dst)
-	hl.pending = append(hl.pending, dst.Attributes())
+	lr.MoveTo(hl.sl.LogRecords().AppendEmpty())
+	hl.pending = append(hl.pending, heldPos{item: int32(len(hl.pending))})
 }
 
 func (h *logsHeld) entries() []*heldEntry {
@@ -148,22 +148,48 @@ func (h *logsHeld) entries() []*heldEntry {
 	return out
 }
 
-// heldLogs is the held payload of one trace from one ConsumeLogs call.
+// heldLogs is the held payload of one trace from one ConsumeLogs call;
+// every record in it waits for the run id.
 type heldLogs struct {
 	p       *logsProcessor
-	ld      plog.Logs
+	ld      plog.Logs // nil orig while compacted
+	raw     []byte    // ld's protobuf encoding while compacted
 	trace   pcommon.TraceID
 	rl      plog.ResourceLogs
 	sl      plog.ScopeLogs
 	rlSeq   int
 	slSeq   int
-	pending []pcommon.Map
+	pending []heldPos
 }
 
-func (hl *heldLogs) assign(runID string) {
-	for _, m := range hl.pending {
-		setRunID(m, runID)
+func (hl *heldLogs) compact() {
+	raw, err := (&plog.ProtoMarshaler{}).MarshalLogs(hl.ld)
+	if err != nil {
+		return // keep it as it is
 	}
+	hl.raw, hl.ld = raw, plog.Logs{}
+	hl.rl, hl.sl = plog.ResourceLogs{}, plog.ScopeLogs{}
+}
+
+func (hl *heldLogs) assign(runID string) error {
+	if hl.raw != nil {
+		ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(hl.raw)
+		if err != nil {
+			return fmt.Errorf("decode held log records: %w", err)
+		}
+		hl.ld, hl.raw = ld, nil
+	}
+	rls := hl.ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				setRunID(lrs.At(k).Attributes(), runID)
+			}
+		}
+	}
+	return nil
 }
 
 func (hl *heldLogs) send(ctx context.Context) error { return hl.p.next.ConsumeLogs(ctx, hl.ld) }

@@ -94,7 +94,7 @@ func (c *core) fallbackID(tid pcommon.TraceID) string {
 func (c *core) emit(em *emission) {
 	p := em.e.payload
 	steps, pending := p.counts()
-	p.assign(em.runID)
+	err := p.assign(em.runID)
 	var st stats
 	st.accepted = int64(steps)
 	st.sources[em.src] += int64(pending)
@@ -104,10 +104,15 @@ func (c *core) emit(em *emission) {
 	case emitFallback:
 		st.timedOut[em.reason] = int64(steps)
 	}
-	err := p.send(em.e.ctx)
+	if err == nil {
+		err = p.send(em.e.ctx)
+	}
+	// The entry may stay referenced (a caller's list of emissions) while
+	// the next ones are sent; the sent data need not.
+	em.e.payload = nil
 	p.telemetry().record(em.e.ctx, &st)
 	if err != nil {
-		c.logger.Warn("steproute: next consumer refused held step events; they were acknowledged on receipt and are lost",
+		c.logger.Warn("steproute: held step events could not be passed on; they were acknowledged on receipt and are lost",
 			zap.String("signal", p.signal()),
 			zap.String("trace_id", em.e.trace.String()),
 			zap.String("run_id", em.runID),
@@ -177,6 +182,7 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry) 
 			out = c.hold.release(b.learned, out)
 		}
 		for _, e := range fresh {
+			e.payload.compact()
 			e.deadline = b.now + c.hold.wait
 			e.ctx = context.WithoutCancel(ctx)
 			out = c.hold.add(e, out, &b.st)

@@ -2,6 +2,7 @@ package steproute
 
 import (
 	"context"
+	"fmt"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -167,12 +168,11 @@ func (h *tracesHeld) add(p *tracesProcessor, rs ptrace.ResourceSpans, ss ptrace.
 		ht.ss.SetSchemaUrl(ss.SchemaUrl())
 		ht.ssSeq = ssSeq
 	}
-	dst := ht.ss.Spans().AppendEmpty()
-	span.MoveTo(dst)
-	events := dst.Events()
+	span.MoveTo(ht.ss.Spans().AppendEmpty())
 	for _, i := range pend {
-		ht.pending = append(ht.pending, events.At(i).Attributes())
+		ht.pending = append(ht.pending, heldPos{item: int32(ht.spans), event: int32(i)})
 	}
+	ht.spans++
 	ht.steps += steps
 }
 
@@ -190,20 +190,54 @@ func (h *tracesHeld) entries() []*heldEntry {
 // heldTraces is the held payload of one trace from one ConsumeTraces call.
 type heldTraces struct {
 	p       *tracesProcessor
-	td      ptrace.Traces
+	td      ptrace.Traces // nil orig while compacted
+	raw     []byte        // td's protobuf encoding while compacted
 	trace   pcommon.TraceID
 	rs      ptrace.ResourceSpans
 	ss      ptrace.ScopeSpans
 	rsSeq   int
 	ssSeq   int
-	pending []pcommon.Map
+	spans   int
+	pending []heldPos
 	steps   int
 }
 
-func (ht *heldTraces) assign(runID string) {
-	for _, m := range ht.pending {
-		setRunID(m, runID)
+// heldPos locates a step event waiting for its run id: the span (or log
+// record) in payload order and, for spans, the event's index.
+type heldPos struct{ item, event int32 }
+
+func (ht *heldTraces) compact() {
+	raw, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(ht.td)
+	if err != nil {
+		return // keep it as it is
 	}
+	ht.raw, ht.td = raw, ptrace.Traces{}
+	ht.rs, ht.ss = ptrace.ResourceSpans{}, ptrace.ScopeSpans{}
+}
+
+func (ht *heldTraces) assign(runID string) error {
+	if ht.raw != nil {
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(ht.raw)
+		if err != nil {
+			return fmt.Errorf("decode held spans: %w", err)
+		}
+		ht.td, ht.raw = td, nil
+	}
+	item, next := 0, 0
+	rss := ht.td.ResourceSpans()
+	for i := 0; i < rss.Len() && next < len(ht.pending); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len() && next < len(ht.pending); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len() && next < len(ht.pending); k++ {
+				for ; next < len(ht.pending) && int(ht.pending[next].item) == item; next++ {
+					setRunID(spans.At(k).Events().At(int(ht.pending[next].event)).Attributes(), runID)
+				}
+				item++
+			}
+		}
+	}
+	return nil
 }
 
 func (ht *heldTraces) send(ctx context.Context) error { return ht.p.next.ConsumeTraces(ctx, ht.td) }
