@@ -98,3 +98,24 @@ func TestAppendedIndexesWithoutReading(t *testing.T) {
 		t.Fatalf("r-a after outside append: %d events, want 6", e.EventCount)
 	}
 }
+
+// Runs with the same kinds share one list; lists that would join to the
+// same bytes stay apart.
+func TestKindListsAreSharedAndExact(t *testing.T) {
+	ix := newIndex(t.TempDir())
+	var a, b []string
+	for _, k := range []string{"run.start", "embed.call", "run.end"} {
+		a = ix.addSorted(a, k)
+	}
+	for _, k := range []string{"run.end", "run.start", "embed.call", "run.start"} {
+		b = ix.addSorted(b, k)
+	}
+	if !reflect.DeepEqual(a, []string{"embed.call", "run.end", "run.start"}) || &a[0] != &b[0] {
+		t.Fatalf("lists %v and %v are not one shared sorted list", a, b)
+	}
+	x := ix.addSorted(nil, "a\x00b")
+	y := ix.addSorted(ix.addSorted(nil, "a"), "b")
+	if len(x) != 1 || len(y) != 2 {
+		t.Fatalf("lists mixed up: %q %q", x, y)
+	}
+}

@@ -9,6 +9,7 @@ package runindex
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,7 +44,9 @@ type Index struct {
 	clock     func() time.Time // wall clock for settling; replaced in tests
 
 	internMu sync.Mutex
-	interned map[string]string // services and kinds, shared by all runs
+	interned map[string]string   // services and kinds, shared by all runs
+	lists    map[string][]string // sorted lists of them by their joined form
+	listKey  []byte              // scratch for lists' keys
 
 	notifyMu sync.Mutex
 	pending  map[string]struct{} // paths appended to since the last refresh
@@ -87,7 +90,7 @@ func New(dir string, opts Options) *Index {
 		absDir = filepath.Clean(dir)
 	}
 	return &Index{dir: dir, opts: opts, files: map[string]*fileState{}, byRun: map[string]*fileState{},
-		days: map[string]*dayCache{}, interned: map[string]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
+		days: map[string]*dayCache{}, interned: map[string]string{}, lists: map[string][]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
 }
 
 // Notify tells the index that lines were appended to the ledger file at
@@ -426,13 +429,32 @@ func (ix *Index) publishLocked(old, work *fileState) bool {
 
 // addSorted returns list with s added in order, as a new slice when s is
 // new (published lists are shared with readers). Services and kinds repeat
-// across thousands of runs, so they are interned.
+// across thousands of runs, and so do whole sets of them (every run of a
+// service goes through the same steps), so both the strings and the lists
+// are interned: an index of many runs holds a few distinct lists.
 func (ix *Index) addSorted(list []string, s string) []string {
 	i, found := slices.BinarySearch(list, s)
 	if found {
 		return list
 	}
 	ix.internMu.Lock()
+	defer ix.internMu.Unlock()
+	// The key is the new list, each string length-prefixed (kinds may
+	// hold any byte).
+	k := ix.listKey[:0]
+	for j, x := range list {
+		if j == i {
+			k = append(binary.AppendUvarint(k, uint64(len(s))), s...)
+		}
+		k = append(binary.AppendUvarint(k, uint64(len(x))), x...)
+	}
+	if i == len(list) {
+		k = append(binary.AppendUvarint(k, uint64(len(s))), s...)
+	}
+	ix.listKey = k
+	if out, ok := ix.lists[string(k)]; ok {
+		return out
+	}
 	v, ok := ix.interned[s]
 	if !ok {
 		if len(ix.interned) >= maxInterned {
@@ -441,11 +463,14 @@ func (ix *Index) addSorted(list []string, s string) []string {
 		v = strings.Clone(s)
 		ix.interned[v] = v
 	}
-	ix.internMu.Unlock()
 	out := make([]string, len(list)+1)
 	copy(out, list[:i])
 	out[i] = v
 	copy(out[i+1:], list[i:])
+	if len(ix.lists) >= maxInterned {
+		clear(ix.lists)
+	}
+	ix.lists[string(k)] = out
 	return out
 }
 
