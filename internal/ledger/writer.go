@@ -158,6 +158,8 @@ type Writer struct {
 
 	conds conditions
 
+	createMu sync.Mutex // one file creation at a time, see create
+
 	bufPool   sync.Pool // *[]byte: encoded lines of one run
 	linePool  sync.Pool // *[]Line: Appended lines of one run
 	tailPool  sync.Pool // *[]byte: tail reads on open
@@ -762,7 +764,14 @@ func FileNameStem(path string) string {
 
 // create creates the file at path, reporting whether it is new (and so
 // empty); an existing file is opened for appending.
+//
+// Creates are serialised: the kernel creates one file at a time per folder
+// anyway (under the folder's lock) and, on ext4, waiting creators spin on
+// that lock while the holder searches for a free inode, which under load
+// cost up to an eighth of the collector's CPU. Waiting here costs nothing.
 func (w *Writer) create(path string) (File, bool, error) {
+	w.createMu.Lock()
+	defer w.createMu.Unlock()
 	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err == nil {
 		return f, true, nil
