@@ -153,6 +153,7 @@ type Writer struct {
 	files       lruList              // runs with an open file, most recent first
 	states      lruList              // runs with a known state (warm), most recent first
 	index       map[string]string    // file name stem -> date folder
+	lastDay     string               // the latest date folder written, shared by index values
 	dirs        map[string]struct{}  // date folders known to exist
 	dirtyClosed map[string]struct{}  // closed while not yet synced (FsyncInterval)
 
@@ -744,8 +745,7 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	rs.f, rs.dir, rs.path, rs.warm = f, dir, path, true
 
 	w.mu.Lock()
-	w.index[FileNameStem(path)] = filepath.Base(dir)
-	w.dirs[filepath.Base(dir)] = struct{}{}
+	w.remember(FileNameStem(path), filepath.Base(dir))
 	w.files.pushFront(rs)
 	if !rs.links[1].in {
 		w.states.pushFront(rs)
@@ -755,6 +755,22 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	w.hook(w.cfg.Hooks.FileOpened)
 	w.closeFiles(closing)
 	return nil
+}
+
+// remember records that the run file stem is in date folder day, with
+// strings of their own: the index outlives the run's path, which the
+// substrings would keep in memory, one per run ever written. Called with
+// w.mu held.
+func (w *Writer) remember(stem, day string) {
+	if day != w.lastDay {
+		w.lastDay = strings.Clone(day)
+	}
+	if _, ok := w.dirs[day]; !ok {
+		w.dirs[w.lastDay] = struct{}{}
+	}
+	if d, ok := w.index[stem]; !ok || d != day {
+		w.index[strings.Clone(stem)] = w.lastDay
+	}
 }
 
 // FileNameStem returns the file name of path without directory and FileExt.

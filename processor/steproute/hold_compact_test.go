@@ -2,17 +2,27 @@ package steproute
 
 import (
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// A held payload waits as protobuf bytes and comes back as the same spans,
+func holdingCore(t *testing.T) *core {
+	t.Helper()
+	c, err := newCore(nopSettings(), testConfig(func(c *Config) { c.ResolveWait = time.Second }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A held payload waits as compressed protobuf bytes and comes back as the same spans,
 // with the run id on exactly the step events that waited for it.
 func TestHeldTracesCompactRoundTrip(t *testing.T) {
 	td := ptrace.NewTraces()
 	var held tracesHeld
-	p := &tracesProcessor{}
+	p := &tracesProcessor{core: holdingCore(t)}
 	want := ptrace.NewTraces()
 	for r := 0; r < 2; r++ {
 		rs := td.ResourceSpans().AppendEmpty()
@@ -52,8 +62,9 @@ func TestHeldTracesCompactRoundTrip(t *testing.T) {
 	}
 	ht := held.order[0]
 	ht.compact()
-	if ht.raw == nil || len(ht.raw) == 0 {
-		t.Fatal("payload not compacted")
+	raw, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(want)
+	if len(ht.raw) == 0 || len(ht.raw) >= len(raw) {
+		t.Fatalf("payload not compacted: %d bytes held for %d bytes of protobuf", len(ht.raw), len(raw))
 	}
 	if err := ht.assign("r-1"); err != nil {
 		t.Fatal(err)
@@ -87,7 +98,7 @@ func TestHeldLogsCompactRoundTrip(t *testing.T) {
 	// add moves the records one by one, as processLogs does.
 	var held logsHeld
 	for i := 0; i < sl.LogRecords().Len(); i++ {
-		held.add(&logsProcessor{}, rl, sl, 1, 1, sl.LogRecords().At(i))
+		held.add(&logsProcessor{core: holdingCore(t)}, rl, sl, 1, 1, sl.LogRecords().At(i))
 	}
 	hl := held.order[0]
 	hl.compact()

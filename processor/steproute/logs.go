@@ -153,7 +153,7 @@ func (h *logsHeld) entries() []*heldEntry {
 type heldLogs struct {
 	p       *logsProcessor
 	ld      plog.Logs // nil orig while compacted
-	raw     []byte    // ld's protobuf encoding while compacted
+	raw     []byte    // ld's compressed protobuf encoding while compacted
 	trace   pcommon.TraceID
 	rl      plog.ResourceLogs
 	sl      plog.ScopeLogs
@@ -167,13 +167,17 @@ func (hl *heldLogs) compact() {
 	if err != nil {
 		return // keep it as it is
 	}
-	hl.raw, hl.ld = raw, plog.Logs{}
+	hl.raw, hl.ld = hl.p.core.hold.compress(raw), plog.Logs{}
 	hl.rl, hl.sl = plog.ResourceLogs{}, plog.ScopeLogs{}
 }
 
 func (hl *heldLogs) assign(runID string) error {
 	if hl.raw != nil {
-		ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(hl.raw)
+		raw, err := decompress(hl.raw)
+		if err != nil {
+			return fmt.Errorf("decompress held log records: %w", err)
+		}
+		ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(raw)
 		if err != nil {
 			return fmt.Errorf("decode held log records: %w", err)
 		}

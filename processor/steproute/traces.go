@@ -191,7 +191,7 @@ func (h *tracesHeld) entries() []*heldEntry {
 type heldTraces struct {
 	p       *tracesProcessor
 	td      ptrace.Traces // nil orig while compacted
-	raw     []byte        // td's protobuf encoding while compacted
+	raw     []byte        // td's compressed protobuf encoding while compacted
 	trace   pcommon.TraceID
 	rs      ptrace.ResourceSpans
 	ss      ptrace.ScopeSpans
@@ -211,13 +211,17 @@ func (ht *heldTraces) compact() {
 	if err != nil {
 		return // keep it as it is
 	}
-	ht.raw, ht.td = raw, ptrace.Traces{}
+	ht.raw, ht.td = ht.p.core.hold.compress(raw), ptrace.Traces{}
 	ht.rs, ht.ss = ptrace.ResourceSpans{}, ptrace.ScopeSpans{}
 }
 
 func (ht *heldTraces) assign(runID string) error {
 	if ht.raw != nil {
-		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(ht.raw)
+		raw, err := decompress(ht.raw)
+		if err != nil {
+			return fmt.Errorf("decompress held spans: %w", err)
+		}
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(raw)
 		if err != nil {
 			return fmt.Errorf("decode held spans: %w", err)
 		}
