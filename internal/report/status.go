@@ -25,9 +25,9 @@ type Tracker struct {
 	events    int
 	first     time.Time
 	last      time.Time
-	endSeen   bool
-	endStatus string
 	endTS     time.Time
+	endStatus string
+	endSeen   bool
 	cancelled bool
 	open      int
 	// outstanding counts unrecovered failures per stage.

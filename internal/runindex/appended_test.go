@@ -1,7 +1,11 @@
 package runindex
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -103,19 +107,99 @@ func TestAppendedIndexesWithoutReading(t *testing.T) {
 // same bytes stay apart.
 func TestKindListsAreSharedAndExact(t *testing.T) {
 	ix := newIndex(t.TempDir())
-	var a, b []string
+	var a, b *[]string
 	for _, k := range []string{"run.start", "embed.call", "run.end"} {
 		a = ix.addSorted(a, k)
 	}
 	for _, k := range []string{"run.end", "run.start", "embed.call", "run.start"} {
 		b = ix.addSorted(b, k)
 	}
-	if !reflect.DeepEqual(a, []string{"embed.call", "run.end", "run.start"}) || &a[0] != &b[0] {
-		t.Fatalf("lists %v and %v are not one shared sorted list", a, b)
+	if !reflect.DeepEqual(*a, []string{"embed.call", "run.end", "run.start"}) || a != b {
+		t.Fatalf("lists %v and %v are not one shared sorted list", *a, *b)
 	}
 	x := ix.addSorted(nil, "a\x00b")
 	y := ix.addSorted(ix.addSorted(nil, "a"), "b")
-	if len(x) != 1 || len(y) != 2 {
-		t.Fatalf("lists mixed up: %q %q", x, y)
+	if len(*x) != 1 || len(*y) != 2 {
+		t.Fatalf("lists mixed up: %q %q", *x, *y)
+	}
+}
+
+// BenchmarkIndexMemoryPerRun reports the heap the index keeps per run fed
+// through Appended (runs of 27 lines in two appends, as under the
+// benchmark load), after a full refresh has listed the directory.
+func BenchmarkIndexMemoryPerRun(b *testing.B) {
+	const runs = 20000
+	kinds := []string{"run.start", "retrieval.plan", "embed.call", "ann.search", "rerank.call", "llm.call", "run.end"}
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		ix := newIndex(dir)
+		day := filepath.Join(dir, "2026-11-25")
+		if err := os.MkdirAll(day, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		lines := make([]ledger.Line, 27)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for r := 0; r < runs; r++ {
+			id := fmt.Sprintf("load-01JDQ8X5ZK3V7B2N4M6P8R0T-%d", r)
+			path := filepath.Join(day, id+ledger.FileExt)
+			for i := range lines {
+				lines[i] = ledger.Line{V: 1, RunID: id, Seq: uint64(i + 1), TS: t0.Add(time.Duration(i) * time.Millisecond),
+					Kind: kinds[i%len(kinds)], Status: "ok", Service: "retrieval-worker"}
+			}
+			ix.Appended(&ledger.Appended{Path: path, From: 0, To: 5000, Lines: lines[:20]})
+			ix.Appended(&ledger.Appended{Path: path, From: 5000, To: 10000, Lines: lines[20:]})
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if ix.Len() != runs {
+			b.Fatalf("%d runs indexed", ix.Len())
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/runs, "heap-B/run")
+		runtime.KeepAlive(ix)
+		b.StartTimer()
+	}
+}
+
+// An index fed by a writer keeps no listing of the folders between full
+// refreshes, and a full refresh still drops removed files and folders.
+func TestFullRefreshDropsRemovedWithoutKeptListing(t *testing.T) {
+	dir := t.TempDir()
+	ix := newIndex(dir)
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	day2 := t0.Add(24 * time.Hour)
+	if _, err := w.Write([]ledger.Event{stepEvent("r-a", 1, t0, "run.start", "ok", "api"),
+		stepEvent("r-b", 1, t0, "run.start", "ok", "api"), stepEvent("r-c", 1, day2, "run.start", "ok", "api")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	for d, c := range ix.days {
+		if c.names != nil {
+			t.Fatalf("listing of %s kept: %d names", d, len(c.names))
+		}
+	}
+	if err := os.Remove(ledger.RunPath(dir, t0, "r-a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Dir(ledger.RunPath(dir, day2, "r-c"))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ix.Refresh()
+	if err != nil || st.Removed != 2 {
+		t.Fatalf("refresh %+v %v, want 2 removed", st, err)
+	}
+	if _, ok := ix.Get("r-b"); !ok || ix.Len() != 1 {
+		t.Fatalf("after removals: %d runs, r-b present %v", ix.Len(), ok)
 	}
 }

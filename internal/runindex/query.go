@@ -185,14 +185,14 @@ func (q *Query) matches(f *fileState, status string) bool {
 		return false
 	}
 	if q.Service != "" {
-		if _, ok := slices.BinarySearch(f.svcList, q.Service); !ok {
+		if _, ok := slices.BinarySearch(f.services(), q.Service); !ok {
 			return false
 		}
 	}
 	if q.Kind != "" {
-		if _, ok := slices.BinarySearch(f.kindList, q.Kind); !ok {
+		if _, ok := slices.BinarySearch(f.kindList(), q.Kind); !ok {
 			found := false
-			for _, k := range f.kindList {
+			for _, k := range f.kindList() {
 				if report.Stage(k) == q.Kind {
 					found = true
 					break

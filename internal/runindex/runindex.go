@@ -44,9 +44,9 @@ type Index struct {
 	clock     func() time.Time // wall clock for settling; replaced in tests
 
 	internMu sync.Mutex
-	interned map[string]string   // services and kinds, shared by all runs
-	lists    map[string][]string // sorted lists of them by their joined form
-	listKey  []byte              // scratch for lists' keys
+	interned map[string]string    // services and kinds, shared by all runs
+	lists    map[string]*[]string // sorted lists of them by their joined form
+	listKey  []byte               // scratch for lists' keys
 
 	notifyMu sync.Mutex
 	pending  map[string]struct{} // paths appended to since the last refresh
@@ -66,14 +66,14 @@ type fileState struct {
 	offset  int64
 	size    int64
 	skipped int
-	changed time.Time // when new bytes were last read
+	changed int64 // when new bytes were last read, Unix nanoseconds
 
 	runID   string
 	tracker report.Tracker
 	// Sorted, interned; never changed in place (a refresh works on a clone),
 	// so readers may hold them.
-	svcList  []string
-	kindList []string
+	svc   *[]string
+	kinds *[]string
 }
 
 // New returns an empty index of dir; call Refresh to fill it.
@@ -90,7 +90,7 @@ func New(dir string, opts Options) *Index {
 		absDir = filepath.Clean(dir)
 	}
 	return &Index{dir: dir, opts: opts, files: map[string]*fileState{}, byRun: map[string]*fileState{},
-		days: map[string]*dayCache{}, interned: map[string]string{}, lists: map[string][]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
+		days: map[string]*dayCache{}, interned: map[string]string{}, lists: map[string]*[]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
 }
 
 // Notify tells the index that lines were appended to the ledger file at
@@ -160,7 +160,7 @@ func (ix *Index) Appended(a *ledger.Appended) {
 	for i := range a.Lines {
 		ix.observe(work, &a.Lines[i])
 	}
-	work.offset, work.size, work.changed = a.To, a.To, ix.clock()
+	work.offset, work.size, work.changed = a.To, a.To, ix.clock().UnixNano()
 	ix.mu.Lock()
 	published := ix.publishLocked(old, work)
 	ix.mu.Unlock()
@@ -245,31 +245,40 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 			continue // removed meanwhile
 		}
 		cache := ix.days[dayPath]
+		var names map[string]struct{}
 		// A folder modified in the last seconds is listed again: its mtime
 		// may have a coarse granularity.
-		if cache == nil || full || !info.ModTime().Equal(cache.mtime) || now.Sub(cache.mtime) < 2*time.Second {
+		if cache == nil || cache.names == nil || full || !info.ModTime().Equal(cache.mtime) || now.Sub(cache.mtime) < 2*time.Second {
 			entries, err := os.ReadDir(dayPath)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("read %q: %w", dayPath, err))
 				continue
 			}
-			names := make(map[string]struct{}, len(entries))
+			names = make(map[string]struct{}, len(entries))
 			for _, e := range entries {
 				if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ledger.FileExt) {
 					names[e.Name()] = struct{}{}
 				}
 			}
-			if cache != nil {
-				for name := range cache.names {
-					if _, ok := names[name]; !ok {
-						st.Removed += ix.drop(filepath.Join(dayPath, name))
-					}
+			st.Removed += ix.dropGone(func(p string) bool {
+				if filepath.Dir(p) != dayPath {
+					return false
 				}
+				_, ok := names[filepath.Base(p)]
+				return !ok
+			})
+			cache = &dayCache{mtime: info.ModTime()}
+			// Quick polls reuse the listing of an unchanged folder. An index
+			// told of appends only runs full refreshes, and a listing kept
+			// for each of a hundred thousand files is memory for nothing.
+			if !ix.notified.Load() {
+				cache.names = names
 			}
-			cache = &dayCache{mtime: info.ModTime(), names: names}
 			ix.days[dayPath] = cache
+		} else {
+			names = cache.names
 		}
-		for name := range cache.names {
+		for name := range names {
 			p := filepath.Join(dayPath, name)
 			st.Files++
 			if !full && ix.settled(p, now) {
@@ -280,14 +289,15 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 			}
 		}
 	}
-	for dayPath, cache := range ix.days {
+	for dayPath := range ix.days {
 		if _, ok := seenDays[dayPath]; !ok {
-			for name := range cache.names {
-				st.Removed += ix.drop(filepath.Join(dayPath, name))
-			}
 			delete(ix.days, dayPath)
 		}
 	}
+	st.Removed += ix.dropGone(func(p string) bool {
+		_, ok := seenDays[filepath.Dir(p)]
+		return !ok
+	})
 	ix.mu.Lock()
 	ix.scanned = true
 	ix.mu.Unlock()
@@ -314,7 +324,25 @@ func (ix *Index) statAndRefresh(p string, now time.Time, st *RefreshStats) error
 
 type dayCache struct {
 	mtime time.Time
-	names map[string]struct{}
+	names map[string]struct{} // nil: list the folder again
+}
+
+// dropGone drops the files for which gone reports true and returns how
+// many.
+func (ix *Index) dropGone(gone func(path string) bool) int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	n := 0
+	for p, f := range ix.files {
+		if gone(p) {
+			ix.dropLocked(f)
+			n++
+		}
+	}
+	if n > 0 {
+		ix.sorted = nil
+	}
+	return n
 }
 
 func (ix *Index) settled(path string, now time.Time) bool {
@@ -325,7 +353,7 @@ func (ix *Index) settled(path string, now time.Time) bool {
 		return false
 	}
 	_, ended := f.tracker.Ended()
-	return ended && now.Sub(f.changed) > settleAfter
+	return ended && now.UnixNano()-f.changed > int64(settleAfter)
 }
 
 func (ix *Index) drop(path string) int {
@@ -380,7 +408,7 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 	work.skipped += rs.Skipped
 	work.offset = rs.Offset
 	work.size = size
-	work.changed = now
+	work.changed = now.UnixNano()
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -391,16 +419,21 @@ func (ix *Index) refreshFile(path string, size int64, now time.Time, st *Refresh
 // observe adds line l of the file to work.
 func (ix *Index) observe(work *fileState, l *ledger.Line) {
 	if work.runID == "" {
-		work.runID = strings.Clone(l.RunID)
+		// Most files are named after their run: share the path's bytes.
+		if stem := ledger.FileNameStem(work.path); stem == l.RunID {
+			work.runID = stem
+		} else {
+			work.runID = strings.Clone(l.RunID)
+		}
 	} else if l.RunID != work.runID {
 		work.skipped++
 		return
 	}
 	work.tracker.Observe(l)
 	if l.Service != "" {
-		work.svcList = ix.addSorted(work.svcList, l.Service)
+		work.svc = ix.addSorted(work.svc, l.Service)
 	}
-	work.kindList = ix.addSorted(work.kindList, l.Kind)
+	work.kinds = ix.addSorted(work.kinds, l.Kind)
 }
 
 // publishLocked makes work, derived from old (nil for a new file), the
@@ -432,10 +465,14 @@ func (ix *Index) publishLocked(old, work *fileState) bool {
 // across thousands of runs, and so do whole sets of them (every run of a
 // service goes through the same steps), so both the strings and the lists
 // are interned: an index of many runs holds a few distinct lists.
-func (ix *Index) addSorted(list []string, s string) []string {
+func (ix *Index) addSorted(lp *[]string, s string) *[]string {
+	var list []string
+	if lp != nil {
+		list = *lp
+	}
 	i, found := slices.BinarySearch(list, s)
 	if found {
-		return list
+		return lp
 	}
 	ix.internMu.Lock()
 	defer ix.internMu.Unlock()
@@ -470,13 +507,29 @@ func (ix *Index) addSorted(list []string, s string) []string {
 	if len(ix.lists) >= maxInterned {
 		clear(ix.lists)
 	}
-	ix.lists[string(k)] = out
-	return out
+	ix.lists[string(k)] = &out
+	return &out
 }
 
 // maxInterned bounds the intern table against producers that put unique
 // values in service.name or step.kind.
 const maxInterned = 1 << 16
+
+// services returns the run's sorted services (shared: do not modify).
+func (f *fileState) services() []string {
+	if f.svc == nil {
+		return nil
+	}
+	return *f.svc
+}
+
+// kindList returns the run's sorted kinds (shared: do not modify).
+func (f *fileState) kindList() []string {
+	if f.kinds == nil {
+		return nil
+	}
+	return *f.kinds
+}
 
 func newFileState(path string) *fileState {
 	return &fileState{path: path}
@@ -494,9 +547,11 @@ func (f *fileState) clone() *fileState {
 //
 // Once the index is notified of appends (Notify), polls read only the
 // notified files, and the full refresh, which catches files written by other
-// processes and removed ones, runs every notifiedFullEvery polls.
+// processes and removed ones, runs every notifiedFullEvery polls (ten
+// minutes at reportapi's default 500ms): with a hundred thousand files a
+// full refresh lists and stats every one of them.
 func (ix *Index) Run(ctx context.Context, interval time.Duration, onError func(error)) {
-	const fullEvery, notifiedFullEvery = 20, 120
+	const fullEvery, notifiedFullEvery = 20, 1200
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -540,8 +595,8 @@ func (ix *Index) entry(f *fileState, now time.Time) Entry {
 		Status:       status,
 		StartedAt:    f.tracker.First().UTC(),
 		LastEventAt:  f.tracker.Last().UTC(),
-		Services:     f.svcList,
-		Kinds:        f.kindList,
+		Services:     f.services(),
+		Kinds:        f.kindList(),
 		EventCount:   f.tracker.Events(),
 		SkippedLines: f.skipped,
 		Path:         f.path,
