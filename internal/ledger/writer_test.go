@@ -641,3 +641,30 @@ func TestIntervalSyncUsesSyncFSForManyFiles(t *testing.T) {
 		t.Fatalf("SyncFS called again with nothing dirty")
 	}
 }
+
+// Closing with many unsynced files flushes them with one syncfs, not an
+// fsync each (which made shutdown under load take seconds).
+func TestCloseUsesSyncFSForManyFiles(t *testing.T) {
+	fsys := &syncCountingFS{FS: ledger.OSFS()}
+	dir := t.TempDir()
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, FS: fsys, Fsync: ledger.FsyncInterval,
+		FsyncInterval: time.Hour, MaxOpenFiles: 8, DedupeWindow: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := 0; i < 40; i++ { // most are closed by the LRU before Close
+		if _, err := w.Write([]ledger.Event{event(fmt.Sprintf("r-%d", i), 0, now)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fsys.syncs != 1 {
+		t.Fatalf("SyncFS called %d times on Close, want once", fsys.syncs)
+	}
+	if n := w.OpenFiles(); n != 0 {
+		t.Fatalf("%d files open after Close", n)
+	}
+}
