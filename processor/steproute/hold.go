@@ -303,6 +303,12 @@ func (h *holder) shutdown() []emission {
 	return out
 }
 
+// compactAbove is the number of held step events from which newly held
+// payloads are compacted. Below it, holding costs little memory (~670 bytes
+// per event as pdata, so at most ~35 MB) and compacting would only cost CPU
+// (about a microsecond per event to encode and decode again).
+const compactAbove = 50000
+
 // compress returns raw compressed with S2 (Snappy's faster relative), in a
 // slice of its own size: it is kept while the payload waits.
 func (h *holder) compress(raw []byte) []byte {

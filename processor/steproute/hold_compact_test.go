@@ -1,8 +1,16 @@
 package steproute
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/processor/processorhelper"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -112,5 +120,80 @@ func TestHeldLogsCompactRoundTrip(t *testing.T) {
 	wantB, _ := (&plog.JSONMarshaler{}).MarshalLogs(want)
 	if string(gotB) != string(wantB) {
 		t.Fatalf("after compact and assign:\n%s\nwant\n%s", gotB, wantB)
+	}
+}
+
+// Beyond compactAbove held events, newly held payloads are compacted; when
+// the roots arrive every held event goes out with its run id, compacted or
+// not.
+func TestLargeHoldIsCompactedAndReleasedIntact(t *testing.T) {
+	c, err := newCore(nopSettings(), testConfig(func(c *Config) { c.ResolveWait = time.Minute; c.ResolveWaitMaxEvents = 200000 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Shutdown(context.Background()) }()
+	sink := new(consumertest.TracesSink)
+	p := &tracesProcessor{core: c, next: sink, tel: c.tel}
+	const traces, steps = 2500, 25 // 62,500 held events
+	send := func(td ptrace.Traces) {
+		t.Helper()
+		out, err := p.processTraces(context.Background(), td)
+		if err == nil {
+			require.NoError(t, sink.ConsumeTraces(context.Background(), out))
+		} else if !errors.Is(err, processorhelper.ErrSkipProcessingData) {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < traces; i++ {
+		td := ptrace.NewTraces()
+		span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		span.SetTraceID(pcommon.TraceID{byte(i >> 8), byte(i), 1})
+		span.SetSpanID(spanID(2))
+		for e := 0; e < steps; e++ {
+			span.Events().AppendEmpty().Attributes().PutStr("step.kind", "stage.k")
+		}
+		send(td)
+	}
+	compacted := 0
+	c.hold.mu.Lock()
+	for _, list := range c.hold.byTrace {
+		for _, e := range list {
+			if e.payload.(*heldTraces).raw != nil {
+				compacted++
+			}
+		}
+	}
+	c.hold.mu.Unlock()
+	if want := traces - compactAbove/steps; compacted != want {
+		t.Fatalf("%d payloads compacted, want the %d held beyond %d events", compacted, want, compactAbove)
+	}
+	for i := 0; i < traces; i++ {
+		td := ptrace.NewTraces()
+		root := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		root.SetTraceID(pcommon.TraceID{byte(i >> 8), byte(i), 1})
+		root.SetSpanID(spanID(1))
+		root.Attributes().PutStr("run.id", fmt.Sprintf("run-%d", i))
+		send(td)
+	}
+	got := map[string]int{}
+	for _, td := range sink.AllTraces() {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			spans := rss.At(i).ScopeSpans().At(0).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				tid := spans.At(k).TraceID()
+				evs := spans.At(k).Events()
+				for e := 0; e < evs.Len(); e++ {
+					id, _ := evs.At(e).Attributes().Get("run.id")
+					if want := fmt.Sprintf("run-%d", int(tid[0])<<8|int(tid[1])); id.Str() != want {
+						t.Fatalf("event of trace %v has run id %q, want %q", tid, id.Str(), want)
+					}
+					got[id.Str()]++
+				}
+			}
+		}
+	}
+	if len(got) != traces || got["run-0"] != steps || got[fmt.Sprintf("run-%d", traces-1)] != steps {
+		t.Fatalf("released %d runs (run-0: %d events, last: %d), want %d runs of %d", len(got), got["run-0"], got[fmt.Sprintf("run-%d", traces-1)], traces, steps)
 	}
 }

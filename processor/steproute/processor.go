@@ -181,8 +181,11 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry) 
 		if len(b.learned) > 0 {
 			out = c.hold.release(b.learned, out)
 		}
+		compact := c.hold.pending.Load() >= compactAbove
 		for _, e := range fresh {
-			e.payload.compact()
+			if compact {
+				e.payload.compact()
+			}
 			e.deadline = b.now + c.hold.wait
 			e.ctx = context.WithoutCancel(ctx)
 			out = c.hold.add(e, out, &b.st)
