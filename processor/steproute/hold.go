@@ -3,6 +3,7 @@ package steproute
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -326,4 +327,17 @@ func (h *holder) compress(raw []byte) []byte {
 	return out
 }
 
-func decompress(b []byte) ([]byte, error) { return s2.Decode(nil, b) }
+// expand restores a payload compacted with compress; what names its items
+// in errors.
+func expand[T any](b []byte, what string, unmarshal func([]byte) (T, error)) (T, error) {
+	raw, err := s2.Decode(nil, b)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("decompress held %s: %w", what, err)
+	}
+	v, err := unmarshal(raw)
+	if err != nil {
+		return v, fmt.Errorf("decode held %s: %w", what, err)
+	}
+	return v, nil
+}

@@ -2,7 +2,6 @@ package steproute
 
 import (
 	"context"
-	"fmt"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -173,13 +172,9 @@ func (hl *heldLogs) compact() {
 
 func (hl *heldLogs) assign(runID string) error {
 	if hl.raw != nil {
-		raw, err := decompress(hl.raw)
+		ld, err := expand(hl.raw, "log records", (&plog.ProtoUnmarshaler{}).UnmarshalLogs)
 		if err != nil {
-			return fmt.Errorf("decompress held log records: %w", err)
-		}
-		ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(raw)
-		if err != nil {
-			return fmt.Errorf("decode held log records: %w", err)
+			return err
 		}
 		hl.ld, hl.raw = ld, nil
 	}

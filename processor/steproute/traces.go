@@ -2,7 +2,6 @@ package steproute
 
 import (
 	"context"
-	"fmt"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -217,13 +216,9 @@ func (ht *heldTraces) compact() {
 
 func (ht *heldTraces) assign(runID string) error {
 	if ht.raw != nil {
-		raw, err := decompress(ht.raw)
+		td, err := expand(ht.raw, "spans", (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces)
 		if err != nil {
-			return fmt.Errorf("decompress held spans: %w", err)
-		}
-		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(raw)
-		if err != nil {
-			return fmt.Errorf("decode held spans: %w", err)
+			return err
 		}
 		ht.td, ht.raw = td, nil
 	}
