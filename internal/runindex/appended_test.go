@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +202,76 @@ func TestFullRefreshDropsRemovedWithoutKeptListing(t *testing.T) {
 	}
 	if _, ok := ix.Get("r-b"); !ok || ix.Len() != 1 {
 		t.Fatalf("after removals: %d runs, r-b present %v", ix.Len(), ok)
+	}
+}
+
+// Appends racing with full refreshes and listings leave the index equal to
+// one built from the files.
+func TestAppendedRacingRefreshes(t *testing.T) {
+	dir := t.TempDir()
+	ix := newIndex(dir)
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, MaxOpenFiles: 4, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := ix.Refresh(); err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = ix.refreshPending()
+			if _, err := ix.List(Query{Limit: 10}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for round := 0; round < 30; round++ {
+		var wwg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wwg.Add(1)
+			go func() {
+				defer wwg.Done()
+				var evs []ledger.Event
+				for r := 0; r < 10; r++ {
+					evs = append(evs, stepEvent(fmt.Sprintf("r-%d-%d", g, r), round, t0.Add(time.Duration(round)*time.Second), "stage.k", "ok", "svc"))
+				}
+				if _, err := w.Write(evs); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wwg.Wait()
+	}
+	close(done)
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = ix.refreshPending()
+	fresh := newIndex(dir)
+	if _, err := fresh.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Len() != 40 || fresh.Len() != 40 {
+		t.Fatalf("runs: fed %d, read %d, want 40", ix.Len(), fresh.Len())
+	}
+	for _, f := range fresh.sortedSnapshot() {
+		want, _ := fresh.Get(f.runID)
+		got, _ := ix.Get(f.runID)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("run %q: fed index has %+v\nreading index has %+v", f.runID, got, want)
+		}
 	}
 }
