@@ -57,7 +57,39 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		return rl.ScopeLogs().Len() == 0
 	})
 
-	b.finish(ctx, p.tel, held.entries())
+	var out plog.Logs
+	var released []*emission
+	b.finish(ctx, p.tel, held.entries(), func(em *emission) bool {
+		hl, ok := em.e.payload.(*heldLogs)
+		if !ok || hl.p != p {
+			return false
+		}
+		if _, err := c.prepare(em); err != nil {
+			c.logLost(hl.signal(), em.e.trace, em.runID, len(hl.pending), err)
+			return true
+		}
+		if len(released) == 0 {
+			out = plog.NewLogs()
+		}
+		hl.ld.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
+		em.e.payload = nil
+		released = append(released, em)
+		return true
+	})
+	if len(released) > 0 {
+		// As for traces: released records first, one request, sent here.
+		own := rls.Len() > 0
+		rls.MoveAndAppendTo(out.ResourceLogs())
+		if err := p.next.ConsumeLogs(context.WithoutCancel(ctx), out); err != nil {
+			for _, em := range released {
+				c.logLost("logs", em.e.trace, em.runID, em.e.n, err)
+			}
+			if own {
+				return ld, err
+			}
+		}
+		return ld, processorhelper.ErrSkipProcessingData
+	}
 	if rls.Len() == 0 {
 		return ld, processorhelper.ErrSkipProcessingData
 	}

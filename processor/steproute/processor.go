@@ -93,8 +93,24 @@ func (c *core) fallbackID(tid pcommon.TraceID) string {
 // so a send error can only be logged.
 func (c *core) emit(em *emission) {
 	p := em.e.payload
+	steps, err := c.prepare(em)
+	if err == nil {
+		err = p.send(em.e.ctx)
+	}
+	// The entry may stay referenced (a caller's list of emissions) while
+	// the next ones are sent; the sent data need not.
+	em.e.payload = nil
+	if err != nil {
+		c.logLost(p.signal(), em.e.trace, em.runID, steps, err)
+	}
+}
+
+// prepare writes the run id on the payload of em and records its
+// telemetry; the caller sends it.
+func (c *core) prepare(em *emission) (steps int, err error) {
+	p := em.e.payload
 	steps, pending := p.counts()
-	err := p.assign(em.runID)
+	err = p.assign(em.runID)
 	var st stats
 	st.accepted = int64(steps)
 	st.sources[em.src] += int64(pending)
@@ -104,21 +120,17 @@ func (c *core) emit(em *emission) {
 	case emitFallback:
 		st.timedOut[em.reason] = int64(steps)
 	}
-	if err == nil {
-		err = p.send(em.e.ctx)
-	}
-	// The entry may stay referenced (a caller's list of emissions) while
-	// the next ones are sent; the sent data need not.
-	em.e.payload = nil
 	p.telemetry().record(em.e.ctx, &st)
-	if err != nil {
-		c.logger.Warn("steproute: held step events could not be passed on; they were acknowledged on receipt and are lost",
-			zap.String("signal", p.signal()),
-			zap.String("trace_id", em.e.trace.String()),
-			zap.String("run_id", em.runID),
-			zap.Int("events", steps),
-			zap.Error(err))
-	}
+	return steps, err
+}
+
+func (c *core) logLost(signal string, trace pcommon.TraceID, runID string, steps int, err error) {
+	c.logger.Warn("steproute: held step events could not be passed on; they were acknowledged on receipt and are lost",
+		zap.String("signal", signal),
+		zap.String("trace_id", trace.String()),
+		zap.String("run_id", runID),
+		zap.Int("events", steps),
+		zap.Error(err))
 }
 
 // batch is the state of one ConsumeTraces/ConsumeLogs call.
@@ -171,10 +183,14 @@ func (b *batch) lookup(tid pcommon.TraceID) string {
 }
 
 // finish releases held data whose run id was learned in this call, holds
-// the payloads of this call that wait for a run id, sends whatever must go
-// now (before the rest of the batch, which is older data first) and records
-// the call's telemetry.
-func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry) {
+// the payloads of this call that wait for a run id, hands whatever must go
+// now to merge, in order, and sends what merge does not take (before the
+// rest of the batch, which is older data first), and records the call's
+// telemetry. merge takes payloads of the calling pipeline into the call's
+// own outgoing data (after prepare), so a run's held events and the events
+// that resolved them reach the exporter in one request: one write per run
+// instead of two.
+func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, merge func(*emission) bool) {
 	c := b.c
 	var out []emission
 	if c.hold != nil {
@@ -192,7 +208,9 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry) 
 		}
 	}
 	for i := range out {
-		c.emit(&out[i])
+		if !merge(&out[i]) {
+			c.emit(&out[i])
+		}
 	}
 	tel.record(ctx, &b.st)
 	if size, ttl := c.cache.DrainEvictions(); size > 0 || ttl > 0 {

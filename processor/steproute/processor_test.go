@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func waitConfig(wait time.Duration, mod func(*Config)) *Config {
@@ -82,9 +84,11 @@ func TestRootSpanInLaterBatchReleasesHeldChildren(t *testing.T) {
 	for _, e := range got[1:] {
 		assert.Equal(t, "r-1", e["run.id"])
 	}
-	// Held spans keep their resource, scope and span.
+	// Held spans keep their resource, scope and span, and go out in one
+	// request with the root's batch (one ledger write per run).
 	all := p.tsink.AllTraces()
-	require.Len(t, all, 4)
+	require.Len(t, all, 2)
+	assert.Equal(t, 3, all[1].ResourceSpans().Len(), "two held payloads and the root's batch")
 	held := all[1].ResourceSpans().At(0)
 	sn, _ := held.Resource().Attributes().Get("service.name")
 	assert.Equal(t, "retriever", sn.Str())
@@ -432,4 +436,25 @@ func TestManyHeldTracesUnderPressure(t *testing.T) {
 	for _, e := range got[n-10:] {
 		assert.Equal(t, "r", e["run.id"])
 	}
+}
+
+// When held events go out with a batch of the client's own step events and
+// the next consumer fails, the client gets the error (to retry its own
+// events) and the held ones, acknowledged earlier, are logged as lost.
+func TestHeldSentWithOwnBatchErrorIsReturnedAndLogged(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	set := nopSettings()
+	set.Logger = zap.New(core)
+	ctx := context.Background()
+	tp, err := NewFactory().CreateTraces(ctx, set, waitConfig(time.Hour, nil), consumertest.NewErr(errors.New("exporter down")))
+	require.NoError(t, err)
+	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
+	defer func() { require.NoError(t, tp.Shutdown(ctx)) }()
+	require.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 2, events: []map[string]any{step("a"), step("b")}})))
+	err = tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1, attrs: map[string]any{"run.id": "r"}, events: []map[string]any{step("run.end")}}))
+	require.ErrorContains(t, err, "exporter down")
+	lost := logs.FilterMessageSnippet("acknowledged on receipt and are lost").All()
+	require.Len(t, lost, 1)
+	assert.Equal(t, int64(2), lost[0].ContextMap()["events"])
+	assert.Equal(t, "r", lost[0].ContextMap()["run_id"])
 }

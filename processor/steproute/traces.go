@@ -65,7 +65,44 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 		return rs.ScopeSpans().Len() == 0
 	})
 
-	b.finish(ctx, p.tel, held.entries())
+	var out ptrace.Traces
+	var released []*emission
+	b.finish(ctx, p.tel, held.entries(), func(em *emission) bool {
+		ht, ok := em.e.payload.(*heldTraces)
+		if !ok || ht.p != p {
+			return false
+		}
+		if _, err := c.prepare(em); err != nil {
+			c.logLost(ht.signal(), em.e.trace, em.runID, ht.steps, err)
+			return true
+		}
+		if len(released) == 0 {
+			out = ptrace.NewTraces()
+		}
+		ht.td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+		em.e.payload = nil
+		released = append(released, em)
+		return true
+	})
+	if len(released) > 0 {
+		// Released spans go first (older data), in one request with this
+		// call's spans, which is sent here rather than by processorhelper.
+		// The held part was acknowledged on receipt: it is not cut short by
+		// the client giving up on this request.
+		// An error goes back to the client only when this call brought
+		// spans of its own to retry.
+		own := rss.Len() > 0
+		rss.MoveAndAppendTo(out.ResourceSpans())
+		if err := p.next.ConsumeTraces(context.WithoutCancel(ctx), out); err != nil {
+			for _, em := range released {
+				c.logLost("traces", em.e.trace, em.runID, em.e.n, err)
+			}
+			if own {
+				return td, err
+			}
+		}
+		return td, processorhelper.ErrSkipProcessingData
+	}
 	if rss.Len() == 0 {
 		return td, processorhelper.ErrSkipProcessingData
 	}
