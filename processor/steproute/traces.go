@@ -86,11 +86,10 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 	})
 	if len(released) > 0 {
 		// Released spans go first (older data), in one request with this
-		// call's spans, which is sent here rather than by processorhelper.
-		// The held part was acknowledged on receipt: it is not cut short by
-		// the client giving up on this request.
-		// An error goes back to the client only when this call brought
-		// spans of its own to retry.
+		// call's spans, sent here rather than by processorhelper. The held
+		// part was acknowledged on receipt, so the client giving up on this
+		// request does not cut it short, and an error goes back to the
+		// client only when the call brought spans of its own to retry.
 		own := rss.Len() > 0
 		rss.MoveAndAppendTo(out.ResourceSpans())
 		if err := p.next.ConsumeTraces(context.WithoutCancel(ctx), out); err != nil {
