@@ -22,6 +22,9 @@ type targetSpec struct {
 	config string
 	// sets are extra --set values for the collector.
 	sets []string
+	// vars are extra KEY=VALUE environment variables for the collector
+	// process only (say GOMEMLIMIT), not the harness and its load.
+	vars []string
 	// env returns the environment overrides for a working dir and ports;
 	// grpc is the OTLP/gRPC address the load goes to.
 	env func(work string, ports []int) (vars []string, grpc string)
@@ -140,7 +143,7 @@ func runTarget(ctx context.Context, spec targetSpec, load loadgen.Config, opt ru
 	}
 	cmd := exec.Command(spec.binary, args...)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), vars...)
+	cmd.Env = append(append(os.Environ(), vars...), spec.vars...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -54,6 +54,8 @@ type options struct {
 	eventRate    float64
 	oursSet      setFlags
 	peerSet      setFlags
+	oursEnv      envFlags
+	peerEnv      envFlags
 }
 
 // setFlags is a repeatable string flag.
@@ -61,6 +63,18 @@ type setFlags []string
 
 func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+// envFlags collects repeatable KEY=VALUE flags.
+type envFlags []string
+
+func (e *envFlags) String() string { return strings.Join(*e, " ") }
+func (e *envFlags) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{load: loadgen.DefaultConfig()}
@@ -87,6 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.peerConfig, "peer-config", "bench/peer/config.yaml", "configuration of the peer")
 	fs.Var(&o.oursSet, "ours-set", "extra --set=<value> for ours, e.g. processors::steproute::resolve_wait=10s (repeatable)")
 	fs.Var(&o.peerSet, "peer-set", "extra --set=<value> for the peer (repeatable)")
+	fs.Var(&o.oursEnv, "ours-env", "KEY=VALUE environment variable for ours' process only, e.g. GOMEMLIMIT=170MiB (repeatable)")
+	fs.Var(&o.peerEnv, "peer-env", "KEY=VALUE environment variable for the peer's process only (repeatable)")
 	fs.StringVar(&o.resultsDir, "results", "bench/results", "folder for results-<timestamp>.json and .md")
 	fs.BoolVar(&o.noSave, "no-save", false, "print the table only, write no result files")
 	fs.StringVar(&o.workDir, "workdir", "", "parent of the collectors' temporary working dirs (default: the system temp dir)")
@@ -197,10 +213,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var specs []targetSpec
 	if o.only != targetPeer {
-		specs = append(specs, oursSpec(mustAbs(o.ours), mustAbs(o.oursConfig), o.oursSet))
+		s := oursSpec(mustAbs(o.ours), mustAbs(o.oursConfig), o.oursSet)
+		s.vars = o.oursEnv
+		specs = append(specs, s)
 	}
 	if o.only != targetOurs {
-		specs = append(specs, peerSpec(mustAbs(o.peer), mustAbs(o.peerConfig), o.peerSet))
+		s := peerSpec(mustAbs(o.peer), mustAbs(o.peerConfig), o.peerSet)
+		s.vars = o.peerEnv
+		specs = append(specs, s)
 	}
 	for _, s := range specs {
 		for _, f := range []string{s.binary, s.config} {
@@ -251,7 +271,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		r := computeResult(s.name, m)
-		r.Binary, r.Config, r.Sets, r.LoadAvgBefore = relPath(s.binary), relPath(s.config), s.sets, loadAvg
+		r.Binary, r.Config, r.Sets, r.Env, r.LoadAvgBefore = relPath(s.binary), relPath(s.config), s.sets, s.vars, loadAvg
 		r.BinarySHA256, r.BinaryModified = fileIdentity(s.binary)
 		rep.Results = append(rep.Results, r)
 	}

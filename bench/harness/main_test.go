@@ -55,6 +55,10 @@ func (f *fakeTraces) Export(_ context.Context, req ptraceotlp.ExportRequest) (pt
 }
 
 func fakeCollector() int {
+	if want := os.Getenv("RUNLEDGER_FAKE_EXPECT"); want != "" && os.Getenv("RUNLEDGER_FAKE_MARK") != want {
+		fmt.Fprintln(os.Stderr, "fake collector: RUNLEDGER_FAKE_MARK not passed")
+		return 1
+	}
 	path := os.Getenv("RUNLEDGER_PEER_FILE")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -103,7 +107,11 @@ func TestRunTargetFakeCollector(t *testing.T) {
 		sampleEvery: 10 * time.Millisecond, procRoot: "/proc",
 		logf: func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) },
 	}
-	m, err := runTarget(context.Background(), peerSpec(exe, "unused.yaml", nil), cfg, opt)
+	// Variables for the collector reach its process, not the harness's.
+	t.Setenv("RUNLEDGER_FAKE_EXPECT", "yes")
+	spec := peerSpec(exe, "unused.yaml", nil)
+	spec.vars = []string{"RUNLEDGER_FAKE_MARK=yes"}
+	m, err := runTarget(context.Background(), spec, cfg, opt)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
@@ -181,11 +189,19 @@ func TestParseFlags(t *testing.T) {
 		{"--runs-in-flight", "0"},
 		{"--spans-per-batch", "0"},
 		{"--noise", "1"},
+		{"--ours-env", "GOMEMLIMIT"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+	if o, err := parseFlags([]string{"--ours-env", "GOMEMLIMIT=170MiB", "--peer-env", "GOGC=200"}, io.Discard); err != nil ||
+		len(o.oursEnv) != 1 || o.oursEnv[0] != "GOMEMLIMIT=170MiB" || len(o.peerEnv) != 1 {
+		t.Errorf("env flags: %+v %v", o, err)
+	}
+	if os.Getenv("RUNLEDGER_FAKE_MARK") != "" {
+		t.Error("a collector's variable leaked into the harness")
 	}
 	if code := run([]string{"--no-such-flag"}, io.Discard, io.Discard); code != 2 {
 		t.Errorf("exit %d for a bad flag", code)

@@ -71,6 +71,8 @@ type TargetResult struct {
 	BinaryModified string `json:"binary_modified,omitempty"`
 	// Sets are the --set overrides the collector ran with.
 	Sets []string `json:"sets,omitempty"`
+	// Env are the environment variables given to the collector alone.
+	Env []string `json:"env,omitempty"`
 
 	// StepEventsAcked is the step events in acknowledged requests.
 	StepEventsAcked int64 `json:"step_events_acked"`
@@ -372,6 +374,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	for _, t := range r.Results {
 		if len(t.Sets) > 0 {
 			fmt.Fprintf(&b, "%s ran with --set=%s.\n\n", t.Name, strings.Join(t.Sets, " --set="))
+		}
+		if len(t.Env) > 0 {
+			fmt.Fprintf(&b, "%s ran with the environment %s.\n\n", t.Name, strings.Join(t.Env, " "))
 		}
 	}
 	var cols []*TargetResult
