@@ -25,6 +25,26 @@ func stepEvent(run string, n int, at time.Time, kind, status, service string) le
 		ID: ledger.NewEventID(pcommon.TraceID{1}, pcommon.SpanID{byte(n)}, ts, kind, uint32(n))}
 }
 
+// sameAsReadIndex checks that ix, fed by appends, has runs runs and knows
+// of each what an index built by reading dir knows.
+func sameAsReadIndex(t *testing.T, ix *Index, dir string, runs int) {
+	t.Helper()
+	fresh := newIndex(dir)
+	if _, err := fresh.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Len() != runs || fresh.Len() != runs {
+		t.Fatalf("runs: fed %d, read %d, want %d", ix.Len(), fresh.Len(), runs)
+	}
+	for _, f := range fresh.sortedSnapshot() {
+		want, _ := fresh.Get(f.runID)
+		got, ok := ix.Get(f.runID)
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("run %q: fed index has %+v\nreading index has %+v", f.runID, got, want)
+		}
+	}
+}
+
 // An index fed by a writer's Appended hook knows what an index that reads
 // the files knows, without reading them; a file it has not seen the start
 // of is read at the next poll.
@@ -64,20 +84,7 @@ func TestAppendedIndexesWithoutReading(t *testing.T) {
 		t.Fatalf("refreshPending %+v %v: want only r-old read, both its lines", st, err)
 	}
 
-	fresh := newIndex(dir)
-	if _, err := fresh.Refresh(); err != nil {
-		t.Fatal(err)
-	}
-	if ix.Len() != 3 || fresh.Len() != 3 {
-		t.Fatalf("runs: fed %d, read %d, want 3", ix.Len(), fresh.Len())
-	}
-	for _, f := range fresh.sortedSnapshot() {
-		want, _ := fresh.Get(f.runID)
-		got, ok := ix.Get(f.runID)
-		if !ok || !reflect.DeepEqual(got, want) {
-			t.Fatalf("run %q: fed index has %+v\nreading index has %+v", f.runID, got, want)
-		}
-	}
+	sameAsReadIndex(t, ix, dir, 3)
 	if e, _ := ix.Get("r-a"); e.Status != "completed" || e.EventCount != 4 || len(e.Services) != 2 {
 		t.Fatalf("r-a: %+v", e)
 	}
@@ -260,18 +267,5 @@ func TestAppendedRacingRefreshes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = ix.refreshPending()
-	fresh := newIndex(dir)
-	if _, err := fresh.Refresh(); err != nil {
-		t.Fatal(err)
-	}
-	if ix.Len() != 40 || fresh.Len() != 40 {
-		t.Fatalf("runs: fed %d, read %d, want 40", ix.Len(), fresh.Len())
-	}
-	for _, f := range fresh.sortedSnapshot() {
-		want, _ := fresh.Get(f.runID)
-		got, _ := ix.Get(f.runID)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("run %q: fed index has %+v\nreading index has %+v", f.runID, got, want)
-		}
-	}
+	sameAsReadIndex(t, ix, dir, 40)
 }

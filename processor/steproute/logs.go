@@ -80,15 +80,9 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		// As for traces: released records first, one request, sent here.
 		own := rls.Len() > 0
 		rls.MoveAndAppendTo(out.ResourceLogs())
-		if err := p.next.ConsumeLogs(context.WithoutCancel(ctx), out); err != nil {
-			for _, em := range released {
-				c.logLost("logs", em.e.trace, em.runID, em.e.n, err)
-			}
-			if own {
-				return ld, err
-			}
-		}
-		return ld, processorhelper.ErrSkipProcessingData
+		return ld, c.sendMerged("logs", released, own, func() error {
+			return p.next.ConsumeLogs(context.WithoutCancel(ctx), out)
+		})
 	}
 	if rls.Len() == 0 {
 		return ld, processorhelper.ErrSkipProcessingData

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
 
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
@@ -122,6 +123,24 @@ func (c *core) prepare(em *emission) (steps int, err error) {
 	}
 	p.telemetry().record(em.e.ctx, &st)
 	return steps, err
+}
+
+// sendMerged sends a call's data with the held payloads released into it
+// and returns what the call returns: a failure logs the released events as
+// lost and reaches the client only when the call had data of its own (own)
+// for it to retry.
+func (c *core) sendMerged(signal string, released []*emission, own bool, send func() error) error {
+	err := send()
+	if err == nil {
+		return processorhelper.ErrSkipProcessingData
+	}
+	for _, em := range released {
+		c.logLost(signal, em.e.trace, em.runID, em.e.n, err)
+	}
+	if own {
+		return err
+	}
+	return processorhelper.ErrSkipProcessingData
 }
 
 func (c *core) logLost(signal string, trace pcommon.TraceID, runID string, steps int, err error) {

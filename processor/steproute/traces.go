@@ -92,15 +92,9 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 		// client only when the call brought spans of its own to retry.
 		own := rss.Len() > 0
 		rss.MoveAndAppendTo(out.ResourceSpans())
-		if err := p.next.ConsumeTraces(context.WithoutCancel(ctx), out); err != nil {
-			for _, em := range released {
-				c.logLost("traces", em.e.trace, em.runID, em.e.n, err)
-			}
-			if own {
-				return td, err
-			}
-		}
-		return td, processorhelper.ErrSkipProcessingData
+		return td, c.sendMerged("traces", released, own, func() error {
+			return p.next.ConsumeTraces(context.WithoutCancel(ctx), out)
+		})
 	}
 	if rss.Len() == 0 {
 		return td, processorhelper.ErrSkipProcessingData
