@@ -2,8 +2,9 @@
 // directory (docs/design.md §2): one entry per ledger file with the run id,
 // status, start/end, services, kinds, event count and path. It is built by
 // scanning the date folders and kept fresh by Refresh, which reads only what
-// was appended to each file since the previous call. The reportapi extension
-// polls it in the background; the CLI refreshes it once.
+// was appended to each file since the previous call. In the collector the
+// jsonlledger exporter hands it every append (Appended, via reportapi's
+// ledger.Observer), so it seldom reads a file; the CLI refreshes it once.
 package runindex
 
 import (
@@ -93,17 +94,8 @@ func New(dir string, opts Options) *Index {
 		days: map[string]*dayCache{}, interned: map[string]string{}, lists: map[string]*[]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
 }
 
-// Notify tells the index that lines were appended to the ledger file at
-// path (as written by a ledger.Writer of the same directory). From the first
-// notification on, Run reads just the notified files between its full
-// refreshes instead of polling every file. Paths outside the directory are
-// ignored. Safe for concurrent use and cheap: it only records the path.
-func (ix *Index) Notify(path string) {
-	if p, ok := ix.ownPath(path); ok {
-		ix.notifyOwn(p)
-	}
-}
-
+// notifyOwn records that the file at p (spelled with the index's
+// directory) must be read at the next poll.
 func (ix *Index) notifyOwn(p string) {
 	ix.notifyMu.Lock()
 	ix.pending[p] = struct{}{}
@@ -137,7 +129,7 @@ func (ix *Index) ownPath(path string) (string, bool) {
 // appended (ledger.Observer), without reading the file. When the index's
 // state of the file does not end where the append starts (a file it has
 // not read yet, or a refresh in between), the file is read at the next
-// poll instead, as with Notify. Calls for one file must come in file order.
+// poll instead. Calls for one file must come in file order.
 func (ix *Index) Appended(a *ledger.Appended) {
 	p, ok := ix.ownPath(a.Path)
 	if !ok {
@@ -545,7 +537,7 @@ func (f *fileState) clone() *fileState {
 // first and then every fullEvery polls, quick polls in between (see
 // refresh). onError, when not nil, receives refresh errors.
 //
-// Once the index is notified of appends (Notify), polls read only the
+// Once the index is told of appends (Appended), polls read only the
 // notified files, and the full refresh, which catches files written by other
 // processes and removed ones, runs every notifiedFullEvery polls (ten
 // minutes at reportapi's default 500ms): with a hundred thousand files a
