@@ -269,3 +269,26 @@ func TestAppendedRacingRefreshes(t *testing.T) {
 	_, _ = ix.refreshPending()
 	sameAsReadIndex(t, ix, dir, 40)
 }
+
+// Entries report the full path however the directory is spelled.
+func TestEntryPathsWithRelativeDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{".", "ledgers"} {
+		p := writeRun(t, d, "r-"+d, t0, "svc", "run.start", "ok")
+		ix := newIndex(d)
+		if _, err := ix.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		e, ok := ix.Get("r-" + d)
+		if !ok || e.Path != p {
+			t.Fatalf("dir %q: entry path %q, want %q", d, e.Path, p)
+		}
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := ix.Refresh(); st.Removed != 1 {
+			t.Fatalf("dir %q: removed file not dropped: %+v", d, st)
+		}
+	}
+}

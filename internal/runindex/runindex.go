@@ -63,7 +63,7 @@ type Index struct {
 }
 
 type fileState struct {
-	path    string
+	path    string // relative to the index's directory: <day>/<file>
 	offset  int64
 	size    int64
 	skipped int
@@ -137,12 +137,12 @@ func (ix *Index) Appended(a *ledger.Appended) {
 	}
 	ix.notified.Store(true)
 	ix.mu.RLock()
-	old := ix.files[p]
+	old := ix.files[ix.rel(p)]
 	ix.mu.RUnlock()
 	var work *fileState
 	switch {
 	case old == nil && a.From == 0:
-		work = newFileState(p)
+		work = ix.newFileState(p)
 	case old != nil && old.offset == a.From && old.size == a.From:
 		work = old.clone()
 	default:
@@ -252,11 +252,11 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 					names[e.Name()] = struct{}{}
 				}
 			}
-			st.Removed += ix.dropGone(func(p string) bool {
-				if filepath.Dir(p) != dayPath {
+			st.Removed += ix.dropGone(func(rel string) bool {
+				if filepath.Join(ix.dir, filepath.Dir(rel)) != dayPath {
 					return false
 				}
-				_, ok := names[filepath.Base(p)]
+				_, ok := names[filepath.Base(rel)]
 				return !ok
 			})
 			cache = &dayCache{mtime: info.ModTime()}
@@ -286,8 +286,8 @@ func (ix *Index) refresh(full bool) (RefreshStats, error) {
 			delete(ix.days, dayPath)
 		}
 	}
-	st.Removed += ix.dropGone(func(p string) bool {
-		_, ok := seenDays[filepath.Dir(p)]
+	st.Removed += ix.dropGone(func(rel string) bool {
+		_, ok := seenDays[filepath.Join(ix.dir, filepath.Dir(rel))]
 		return !ok
 	})
 	ix.mu.Lock()
@@ -319,9 +319,9 @@ type dayCache struct {
 	names map[string]struct{} // nil: list the folder again
 }
 
-// dropGone drops the files for which gone reports true and returns how
-// many.
-func (ix *Index) dropGone(gone func(path string) bool) int {
+// dropGone drops the files for which gone reports true (given their path
+// relative to the directory) and returns how many.
+func (ix *Index) dropGone(gone func(rel string) bool) int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n := 0
@@ -340,7 +340,7 @@ func (ix *Index) dropGone(gone func(path string) bool) int {
 func (ix *Index) settled(path string, now time.Time) bool {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	f := ix.files[path]
+	f := ix.files[ix.rel(path)]
 	if f == nil {
 		return false
 	}
@@ -351,7 +351,7 @@ func (ix *Index) settled(path string, now time.Time) bool {
 func (ix *Index) drop(path string) int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	f := ix.files[path]
+	f := ix.files[ix.rel(path)]
 	if f == nil {
 		return 0
 	}
@@ -371,17 +371,17 @@ func (ix *Index) dropLocked(f *fileState) {
 // of the state, published under the write lock, so readers never wait for I/O.
 func (ix *Index) refreshFile(path string, size int64, now time.Time, st *RefreshStats) error {
 	ix.mu.RLock()
-	old := ix.files[path]
+	old := ix.files[ix.rel(path)]
 	ix.mu.RUnlock()
 	var work *fileState
 	switch {
 	case old == nil:
-		work = newFileState(path)
+		work = ix.newFileState(path)
 	case size == old.size:
 		return nil
 	case size < old.offset:
 		st.Rewinds++
-		work = newFileState(path)
+		work = ix.newFileState(path)
 	default:
 		work = old.clone()
 	}
@@ -523,8 +523,23 @@ func (f *fileState) kindList() []string {
 	return *f.kinds
 }
 
-func newFileState(path string) *fileState {
-	return &fileState{path: path}
+// newFileState returns the state of a file not read yet at path (spelled
+// with the index's directory). The state keeps the path relative to the
+// directory, in a string of its own: the caller's full path is often the
+// writer's, and one full path per run ever written adds up.
+func (ix *Index) newFileState(path string) *fileState {
+	return &fileState{path: strings.Clone(ix.rel(path))}
+}
+
+// rel returns path relative to the index's directory, as a substring.
+func (ix *Index) rel(path string) string {
+	if ix.dir == "." {
+		return path
+	}
+	if r, ok := strings.CutPrefix(path, ix.dir); ok && len(r) > 0 && r[0] == filepath.Separator {
+		return r[1:]
+	}
+	return path
 }
 
 func (f *fileState) clone() *fileState {
@@ -591,7 +606,7 @@ func (ix *Index) entry(f *fileState, now time.Time) Entry {
 		Kinds:        f.kindList(),
 		EventCount:   f.tracker.Events(),
 		SkippedLines: f.skipped,
-		Path:         f.path,
+		Path:         filepath.Join(ix.dir, f.path),
 	}
 	if end, ok := f.tracker.EndTime(status); ok {
 		end = end.UTC()
