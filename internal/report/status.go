@@ -2,6 +2,7 @@ package report
 
 import (
 	"maps"
+	"math"
 	"time"
 
 	"github.com/runledger/runledger/internal/ledger"
@@ -22,10 +23,12 @@ import (
 //  4. the latest event is older than stall_after -> stalled;
 //  5. otherwise in_progress.
 type Tracker struct {
-	events    int
-	first     time.Time
-	last      time.Time
-	endTS     time.Time
+	events int
+	// first, last and endTS are Unix nanoseconds (see nanos): the run index
+	// keeps a Tracker per run, and a time.Time is three times the size.
+	first     int64
+	last      int64
+	endTS     int64
 	endStatus string
 	endSeen   bool
 	cancelled bool
@@ -37,18 +40,19 @@ type Tracker struct {
 // Observe adds one line.
 func (t *Tracker) Observe(l *ledger.Line) {
 	t.events++
-	if t.events == 1 || l.TS.Before(t.first) {
-		t.first = l.TS
+	ts := nanos(l.TS)
+	if t.events == 1 || ts < t.first {
+		t.first = ts
 	}
-	if t.events == 1 || l.TS.After(t.last) {
-		t.last = l.TS
+	if t.events == 1 || ts > t.last {
+		t.last = ts
 	}
 	if l.Kind == stepschema.KindRunEnd {
 		t.endSeen = true
 		if l.Status != t.endStatus {
 			t.endStatus = clone(l.Status)
 		}
-		t.endTS = l.TS
+		t.endTS = ts
 		return
 	}
 	switch l.Status {
@@ -81,14 +85,45 @@ func (t *Tracker) Observe(l *ledger.Line) {
 // Events is the number of lines observed.
 func (t *Tracker) Events() int { return t.events }
 
-// First is the earliest event time (zero without events).
-func (t *Tracker) First() time.Time { return t.first }
+// First is the earliest event time in UTC (zero without events).
+func (t *Tracker) First() time.Time { return t.at(t.first) }
 
-// Last is the latest event time (zero without events).
-func (t *Tracker) Last() time.Time { return t.last }
+// Last is the latest event time in UTC (zero without events).
+func (t *Tracker) Last() time.Time { return t.at(t.last) }
 
 // Ended reports whether a run.end line was seen, and its time.
-func (t *Tracker) Ended() (time.Time, bool) { return t.endTS, t.endSeen }
+func (t *Tracker) Ended() (time.Time, bool) {
+	if !t.endSeen {
+		return time.Time{}, false
+	}
+	return t.at(t.endTS), true
+}
+
+func (t *Tracker) at(n int64) time.Time {
+	if t.events == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// Bounds of the times a Tracker keeps exactly.
+var (
+	minNanos = time.Unix(0, math.MinInt64)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)
+
+// nanos returns t in Unix nanoseconds, clamped to the years 1677-2262 that
+// int64 nanoseconds hold. Ledger writers take times from int64 nanoseconds,
+// so only hand-made lines can be clamped.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
 
 // Status returns the run status at time now.
 func (t *Tracker) Status(now time.Time, stallAfter time.Duration) string {
@@ -108,7 +143,7 @@ func (t *Tracker) Status(now time.Time, stallAfter time.Duration) string {
 		return StatusCancelled
 	case t.open > 0:
 		return StatusFailed
-	case t.events > 0 && now.Sub(t.last) > stallAfter:
+	case t.events > 0 && now.Sub(t.Last()) > stallAfter:
 		return StatusStalled
 	}
 	return StatusInProgress
@@ -119,11 +154,11 @@ func (t *Tracker) Status(now time.Time, stallAfter time.Duration) string {
 // while the run is open.
 func (t *Tracker) EndTime(status string) (time.Time, bool) {
 	if t.endSeen {
-		return t.endTS, true
+		return t.at(t.endTS), true
 	}
 	switch status {
 	case StatusFailed, StatusCancelled:
-		return t.last, true
+		return t.Last(), true
 	}
 	return time.Time{}, false
 }
