@@ -134,9 +134,18 @@ func (c *core) sendMerged(signal string, released []*emission, own bool, send fu
 	if err == nil {
 		return processorhelper.ErrSkipProcessingData
 	}
+	// One line per failed call, not per trace: a failing exporter under
+	// load would otherwise log thousands of lines a second.
+	events := 0
 	for _, em := range released {
-		c.logLost(signal, em.e.trace, em.runID, em.e.n, err)
+		events += em.e.n
 	}
+	c.logger.Warn("steproute: held step events could not be passed on; they were acknowledged on receipt and are lost",
+		zap.String("signal", signal),
+		zap.Int("traces", len(released)),
+		zap.String("run_id", released[0].runID),
+		zap.Int("events", events),
+		zap.Error(err))
 	if own {
 		return err
 	}
