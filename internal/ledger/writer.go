@@ -3,7 +3,9 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,16 +148,25 @@ type Writer struct {
 	now    func() time.Time
 	logger *zap.Logger
 
+	// hashStem hashes file name stems for index; seeded per Writer, a
+	// constant in tests that force collisions.
+	hashStem func(stem string) uint64
+
 	mu          sync.Mutex
 	closed      bool
 	isClosed    atomic.Bool          // closed, readable without mu
 	runs        map[string]*runState // run id -> state in memory
 	files       lruList              // runs with an open file, most recent first
 	states      lruList              // runs with a known state (warm), most recent first
-	index       map[string]string    // file name stem -> date folder
-	lastDay     string               // the latest date folder written, shared by index values
-	dirs        map[string]struct{}  // date folders known to exist
 	dirtyClosed map[string]struct{}  // closed while not yet synced (FsyncInterval)
+	// index maps the hash of a file name stem to the id of its date folder
+	// in days: one entry per run ever written within retention, so it is
+	// kept pointer-free and small (no strings for the GC to scan or keep).
+	// Two stems can share a hash, so an entry is a hint that openRun checks
+	// against the disk.
+	index  map[uint64]uint16
+	days   []string          // date folder of each id, "" for a freed id
+	dayIDs map[string]uint16 // date folders known to exist -> their id in days
 
 	conds conditions
 
@@ -247,6 +258,12 @@ func (l *lruList) touch(rs *runState) {
 // (FsyncInterval) and retention sweep (Retention > 0, a first sweep right
 // away) loops. Call Close to stop them and close the files.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
+	return newWriter(cfg, nil)
+}
+
+// newWriter is NewWriter with the stem hash of the index replaced when
+// hashStem is not nil (tests forcing collisions).
+func newWriter(cfg WriterConfig, hashStem func(string) uint64) (*Writer, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("ledger directory is empty")
 	}
@@ -272,7 +289,12 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if hashStem == nil {
+		seed := maphash.MakeSeed()
+		hashStem = func(stem string) uint64 { return maphash.String(seed, stem) }
+	}
 	w := &Writer{
+		hashStem:    hashStem,
 		cfg:         cfg,
 		fs:          cfg.FS,
 		now:         cfg.Now,
@@ -280,8 +302,8 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 		runs:        map[string]*runState{},
 		files:       lruList{which: 0},
 		states:      lruList{which: 1},
-		index:       map[string]string{},
-		dirs:        map[string]struct{}{},
+		index:       map[uint64]uint16{},
+		dayIDs:      map[string]uint16{},
 		dirtyClosed: map[string]struct{}{},
 		stop:        make(chan struct{}),
 	}
@@ -369,20 +391,20 @@ func (w *Writer) buildIndex() error {
 		if err != nil {
 			return fmt.Errorf("index ledger folder %q: %w", day, err)
 		}
-		w.dirs[day] = struct{}{}
+		id, ok := w.dayIDLocked(day)
 		for _, e := range ents {
 			name := e.Name()
-			if e.IsDir() || !strings.HasSuffix(name, FileExt) {
+			if !ok || e.IsDir() || !strings.HasSuffix(name, FileExt) {
 				continue
 			}
-			w.index[strings.TrimSuffix(name, FileExt)] = day // newest folder wins
+			w.index[w.hashStem(strings.TrimSuffix(name, FileExt))] = id // newest folder wins
 		}
 	}
 	return nil
 }
 
 // Runs returns the number of runs in the index (every run with a ledger
-// file within retention).
+// file within retention, less the rare runs whose stem hashes collide).
 func (w *Writer) Runs() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -679,27 +701,23 @@ func (w *Writer) dateFor(t time.Time) string {
 // the dedupe window are loaded from the file's tail, after cutting a torn
 // last line. Called with rs.mu held.
 func (w *Writer) openRun(rs *runState, first time.Time) error {
-	var dir, path string
+	var stem, dir, path string
 	var dirKnown, known bool
 	if rs.warm {
 		dir, path, dirKnown = rs.dir, rs.path, true
 	} else {
-		stem := FileName(rs.id)
+		stem = FileName(rs.id)
 		var day string
 		w.mu.Lock()
-		day, known = w.index[stem]
-		if !known {
+		if id, ok := w.index[w.hashStem(stem)]; ok {
+			day, known = w.days[id], true
+		} else {
 			day = w.dateFor(first)
 		}
-		_, dirKnown = w.dirs[day]
+		_, dirKnown = w.dayIDs[day]
 		w.mu.Unlock()
 		dir = filepath.Join(w.cfg.Dir, day)
 		path = filepath.Join(dir, stem+FileExt)
-	}
-	if !dirKnown {
-		if err := w.fs.MkdirAll(dir, 0o755); err != nil {
-			return w.failure(dir, "create folder", dir, err)
-		}
 	}
 	// A file known to exist is opened without O_CREATE: Linux takes the
 	// folder's lock exclusively for every O_CREATE open, and with thousands
@@ -710,6 +728,22 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	err := fs.ErrNotExist
 	if rs.warm || known {
 		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+	}
+	if known && errors.Is(err, fs.ErrNotExist) {
+		// The index entry was another run's (the stems' hashes collide) or
+		// the file is gone: start the run where a new run goes, not in the
+		// folder the entry names.
+		w.mu.Lock()
+		day := w.dateFor(first)
+		_, dirKnown = w.dayIDs[day]
+		w.mu.Unlock()
+		dir = filepath.Join(w.cfg.Dir, day)
+		path = filepath.Join(dir, stem+FileExt)
+	}
+	if !dirKnown {
+		if err := w.fs.MkdirAll(dir, 0o755); err != nil {
+			return w.failure(dir, "create folder", dir, err)
+		}
 	}
 	created := false
 	if errors.Is(err, fs.ErrNotExist) {
@@ -757,20 +791,41 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	return nil
 }
 
-// remember records that the run file stem is in date folder day, with
-// strings of their own: the index outlives the run's path, which the
-// substrings would keep in memory, one per run ever written. Called with
-// w.mu held.
+// remember records that the run file stem is in date folder day (which
+// exists). Called with w.mu held.
 func (w *Writer) remember(stem, day string) {
-	if day != w.lastDay {
-		w.lastDay = strings.Clone(day)
+	if id, ok := w.dayIDLocked(day); ok {
+		w.index[w.hashStem(stem)] = id
 	}
-	if _, ok := w.dirs[day]; !ok {
-		w.dirs[w.lastDay] = struct{}{}
+}
+
+// dayIDLocked returns the id of date folder day in days, adding it (and so
+// marking it known to exist) when new. A freed id is reused: the sweep frees
+// one only after dropping the index entries naming it. ok is false only when
+// 65536 date folders are known at once (possible only through producer
+// clocks with Retention 0); runs in further folders are then not
+// remembered, which costs them only their continuation across midnight and
+// restarts. Called with w.mu held or from NewWriter.
+func (w *Writer) dayIDLocked(day string) (id uint16, ok bool) {
+	if id, ok := w.dayIDs[day]; ok {
+		return id, true
 	}
-	if d, ok := w.index[stem]; !ok || d != day {
-		w.index[strings.Clone(stem)] = w.lastDay
+	day = strings.Clone(day) // day is often part of a run's path
+	i := -1
+	if len(w.days) > len(w.dayIDs) { // a freed id to reuse
+		i = slices.Index(w.days, "")
 	}
+	switch {
+	case i >= 0:
+		w.days[i] = day
+	case len(w.days) <= math.MaxUint16:
+		i = len(w.days)
+		w.days = append(w.days, day)
+	default:
+		return 0, false
+	}
+	w.dayIDs[day] = uint16(i)
+	return uint16(i), true
 }
 
 // FileNameStem returns the file name of path without directory and FileExt.
@@ -975,15 +1030,21 @@ func (w *Writer) Sweep() ([]string, error) {
 		}
 		dir := filepath.Join(w.cfg.Dir, day)
 		// Under the lock: forget the folder's idle runs so new events for
-		// them start a new file, and note the busy ones to keep.
+		// them start a new file, and note the busy ones to keep (file names,
+		// and their stems' hashes for the index).
 		keep := map[string]bool{}
+		keepHash := map[uint64]bool{}
 		w.mu.Lock()
+		id, hasID := w.dayIDs[day]
 		for _, rs := range w.runs {
 			if rs.refs > 0 {
 				// Busy: its fields belong to the writer holding it; the
-				// index says where its file is.
-				if stem := FileName(rs.id); w.index[stem] == day {
-					keep[stem+FileExt] = true
+				// index says where its file is (an entry of a colliding
+				// stem at worst delays the folder's removal a sweep).
+				stem := FileName(rs.id)
+				h := w.hashStem(stem)
+				if d, ok := w.index[h]; ok && hasID && d == id {
+					keep[stem+FileExt], keepHash[h] = true, true
 				}
 				continue
 			}
@@ -992,18 +1053,23 @@ func (w *Writer) Sweep() ([]string, error) {
 				continue
 			}
 			if rs.f != nil {
-				keep[FileNameStem(rs.path)+FileExt] = true
+				stem := FileNameStem(rs.path)
+				keep[stem+FileExt], keepHash[w.hashStem(stem)] = true, true
 			} else {
 				w.dropLocked(rs)
 			}
 		}
-		for stem, d := range w.index {
-			if d == day && !keep[stem+FileExt] {
-				delete(w.index, stem)
+		if hasID {
+			for h, d := range w.index {
+				if d == id && !keepHash[h] {
+					delete(w.index, h)
+				}
 			}
-		}
-		if len(keep) == 0 {
-			delete(w.dirs, day)
+			if len(keep) == 0 {
+				// No entry names the id any more: free it.
+				delete(w.dayIDs, day)
+				w.days[id] = ""
+			}
 		}
 		w.mu.Unlock()
 
