@@ -134,9 +134,14 @@ func TestKindListsAreSharedAndExact(t *testing.T) {
 
 // BenchmarkIndexMemoryPerRun reports the heap the index keeps per run fed
 // through Appended (runs of 27 lines in two appends, as under the
-// benchmark load), after a full refresh has listed the directory.
+// benchmark load), live and made cold along the way as the poll loop does.
 func BenchmarkIndexMemoryPerRun(b *testing.B) {
-	const runs = 20000
+	b.Run("live", func(b *testing.B) { benchIndexMemory(b, false) })
+	b.Run("cold", func(b *testing.B) { benchIndexMemory(b, true) })
+}
+
+func benchIndexMemory(b *testing.B, cold bool) {
+	const runs = 100000
 	kinds := []string{"run.start", "retrieval.plan", "embed.call", "ann.search", "rerank.call", "llm.call", "run.end"}
 	for b.Loop() {
 		b.StopTimer()
@@ -160,12 +165,23 @@ func BenchmarkIndexMemoryPerRun(b *testing.B) {
 			}
 			ix.Appended(&ledger.Appended{Path: path, From: 0, To: 5000, Lines: lines[:20]})
 			ix.Appended(&ledger.Appended{Path: path, From: 5000, To: 10000, Lines: lines[20:]})
+			if cold && r%1000 == 999 { // as the poll loop does, all along
+				ix.freeze(time.Now().Add(time.Hour))
+			}
 		}
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		if ix.Len() != runs {
 			b.Fatalf("%d runs indexed", ix.Len())
+		}
+		if cold {
+			ix.coldSnapshot()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			if ix.cold.len() != runs {
+				b.Fatalf("%d of %d runs made cold", ix.cold.len(), runs)
+			}
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/runs, "heap-B/run")
 		runtime.KeepAlive(ix)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -153,8 +154,8 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time, a date or a duration like 90m, 36h, 7d", s)
 }
 
-func encodeCursor(f *fileState) string {
-	raw := strconv.FormatInt(f.tracker.First().UnixNano(), 10) + ":" + f.runID
+func encodeCursor(first int64, runID string) string {
+	raw := strconv.FormatInt(first, 10) + ":" + runID
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -173,11 +174,10 @@ func decodeCursor(c string) (int64, string, error) {
 
 // matches reports whether a run passes the filters; status is computed once
 // by the caller.
-func (q *Query) matches(f *fileState, status string) bool {
+func (q *Query) matches(first time.Time, status string, services, kinds []string) bool {
 	if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, status) {
 		return false
 	}
-	first := f.tracker.First()
 	if !q.Since.IsZero() && first.Before(q.Since) {
 		return false
 	}
@@ -185,14 +185,14 @@ func (q *Query) matches(f *fileState, status string) bool {
 		return false
 	}
 	if q.Service != "" {
-		if _, ok := slices.BinarySearch(f.services(), q.Service); !ok {
+		if _, ok := slices.BinarySearch(services, q.Service); !ok {
 			return false
 		}
 	}
 	if q.Kind != "" {
-		if _, ok := slices.BinarySearch(f.kindList(), q.Kind); !ok {
+		if _, ok := slices.BinarySearch(kinds, q.Kind); !ok {
 			found := false
-			for _, k := range f.kindList() {
+			for _, k := range kinds {
 				if report.Stage(k) == q.Kind {
 					found = true
 					break
@@ -210,53 +210,98 @@ func (q *Query) matches(f *fileState, status string) bool {
 	return true
 }
 
-// List returns one page of runs matching q, newest first.
+// afterCursor reports whether a run (start time first, id) comes after the
+// cursor position (ts, cid) in newest-first order.
+func afterCursor(first int64, id string, ts int64, cid string) bool {
+	return first < ts || (first == ts && id > cid)
+}
+
+// List returns one page of runs matching q, newest first: the live states
+// and the cold records merged in one order.
 func (ix *Index) List(q Query) (Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
-	runs := ix.sortedSnapshot()
-	start := 0
+	hot := ix.sortedSnapshot()
+	cold := ix.coldSnapshot()
+	hotStart, coldStart := 0, 0
 	if q.Cursor != "" {
 		ts, id, err := decodeCursor(q.Cursor)
 		if err != nil {
 			return Page{}, err
 		}
-		// First run strictly after the cursor in newest-first order.
-		start, _ = slices.BinarySearchFunc(runs, struct{}{}, func(f *fileState, _ struct{}) int {
-			fn := f.tracker.First().UnixNano()
-			switch {
-			case fn > ts:
-				return -1
-			case fn < ts:
-				return 1
-			}
-			if c := strings.Compare(f.runID, id); c <= 0 {
-				return -1
-			}
-			return 1
+		hotStart = sort.Search(len(hot), func(i int) bool {
+			return afterCursor(hot[i].firstNanos(), hot[i].runID, ts, id)
+		})
+		coldStart = sort.Search(len(cold.order), func(i int) bool {
+			r := cold.recs.at(cold.order[i])
+			return afterCursor(r.first, idOf(cold.chunks, r), ts, id)
 		})
 	}
 	now := ix.opts.Now()
 	page := Page{Runs: []Entry{}, Indexing: !ix.Scanned()}
-	var last *fileState
-	for i, f := range runs {
-		status := f.tracker.Status(now, ix.opts.StallAfter)
-		if !q.matches(f, status) {
+	var lastFirst int64
+	var lastID string
+	i, j := 0, 0
+	for i < len(hot) || j < len(cold.order) {
+		takeHot := j == len(cold.order)
+		if i < len(hot) && !takeHot {
+			r := cold.recs.at(cold.order[j])
+			f := hot[i]
+			fn := f.firstNanos()
+			takeHot = fn > r.first || (fn == r.first && f.runID < idOf(cold.chunks, r))
+		}
+		if takeHot {
+			f := hot[i]
+			inPage := i >= hotStart
+			i++
+			status := f.tracker.Status(now, ix.opts.StallAfter)
+			if !q.matches(f.tracker.First(), status, f.services(), f.kindList()) {
+				continue
+			}
+			page.Matched++
+			if !inPage {
+				continue
+			}
+			if len(page.Runs) < limit {
+				page.Runs = append(page.Runs, ix.entry(f, now))
+				lastFirst, lastID = f.firstNanos(), f.runID
+			} else if page.NextCursor == "" {
+				page.NextCursor = encodeCursor(lastFirst, lastID)
+			}
+			continue
+		}
+		r := cold.recs.at(cold.order[j])
+		inPage := j >= coldStart
+		j++
+		if !q.matches(time.Unix(0, r.first), coldStatuses[r.status], cold.list(r.svc), cold.list(r.kinds)) {
 			continue
 		}
 		page.Matched++
-		if i < start {
+		if !inPage {
 			continue
 		}
 		if len(page.Runs) < limit {
-			page.Runs = append(page.Runs, ix.entry(f, now))
-			last = f
+			page.Runs = append(page.Runs, cold.entry(ix.dir, r))
+			lastFirst, lastID = r.first, page.Runs[len(page.Runs)-1].RunID
 		} else if page.NextCursor == "" {
-			page.NextCursor = encodeCursor(last)
+			page.NextCursor = encodeCursor(lastFirst, lastID)
 		}
 	}
 	return page, nil
+}
+
+// coldSnapshot returns the current view of the cold runs.
+func (ix *Index) coldSnapshot() *coldView {
+	ix.mu.RLock()
+	v := ix.cold.view
+	ix.mu.RUnlock()
+	if v != nil {
+		return v
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.cold.snapshot()
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,7 @@ type Index struct {
 	files   map[string]*fileState // by path
 	byRun   map[string]*fileState // by run id
 	sorted  []*fileState          // newest first; nil when stale
+	cold    coldStore             // finished runs kept compactly (cold.go)
 	scanned bool
 }
 
@@ -91,7 +93,8 @@ func New(dir string, opts Options) *Index {
 		absDir = filepath.Clean(dir)
 	}
 	return &Index{dir: dir, opts: opts, files: map[string]*fileState{}, byRun: map[string]*fileState{},
-		days: map[string]*dayCache{}, interned: map[string]string{}, lists: map[string]*[]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir}
+		days: map[string]*dayCache{}, interned: map[string]string{}, lists: map[string]*[]string{}, clock: time.Now, pending: map[string]struct{}{}, absDir: absDir,
+		cold: newColdStore()}
 }
 
 // notifyOwn records that the file at p (spelled with the index's
@@ -334,15 +337,24 @@ func (ix *Index) dropGone(gone func(rel string) bool) int {
 	if n > 0 {
 		ix.sorted = nil
 	}
+	c := &ix.cold
+	for _, i := range c.byID {
+		if gone(c.relPath(c.recs.at(i))) {
+			c.remove(i)
+			n++
+		}
+	}
 	return n
 }
 
 func (ix *Index) settled(path string, now time.Time) bool {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	f := ix.files[ix.rel(path)]
+	rel := ix.rel(path)
+	f := ix.files[rel]
 	if f == nil {
-		return false
+		_, cold := ix.cold.findPath(rel)
+		return cold
 	}
 	_, ended := f.tracker.Ended()
 	return ended && now.UnixNano()-f.changed > int64(settleAfter)
@@ -351,8 +363,13 @@ func (ix *Index) settled(path string, now time.Time) bool {
 func (ix *Index) drop(path string) int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	f := ix.files[ix.rel(path)]
+	rel := ix.rel(path)
+	f := ix.files[rel]
 	if f == nil {
+		if i, ok := ix.cold.findPath(rel); ok {
+			ix.cold.remove(i)
+			return 1
+		}
 		return 0
 	}
 	ix.dropLocked(f)
@@ -371,11 +388,22 @@ func (ix *Index) dropLocked(f *fileState) {
 // of the state, published under the write lock, so readers never wait for I/O.
 func (ix *Index) refreshFile(path string, size int64, now time.Time, st *RefreshStats) error {
 	ix.mu.RLock()
-	old := ix.files[ix.rel(path)]
+	rel := ix.rel(path)
+	old := ix.files[rel]
+	var coldSize int64 = -1
+	if old == nil {
+		if i, ok := ix.cold.findPath(rel); ok {
+			coldSize = ix.cold.recs.at(i).size
+		}
+	}
 	ix.mu.RUnlock()
 	var work *fileState
 	switch {
+	case old == nil && size == coldSize:
+		return nil
 	case old == nil:
+		// New, or cold and grown: a cold run keeps too little to go on
+		// from, so its file is read again (publishLocked drops the record).
 		work = ix.newFileState(path)
 	case size == old.size:
 		return nil
@@ -439,12 +467,20 @@ func (ix *Index) publishLocked(old, work *fileState) bool {
 	}
 	if cur != nil {
 		ix.dropLocked(cur)
+	} else if i, ok := ix.cold.findPath(work.path); ok {
+		ix.cold.remove(i)
 	}
 	ix.files[work.path] = work
 	ix.sorted = nil
 	if work.runID != "" {
 		// A run id maps to one file; should two exist, keep the one FindRun
 		// would pick (the newest date folder).
+		if i, ok := ix.cold.find(work.runID); ok {
+			if ix.cold.relPath(ix.cold.recs.at(i)) > work.path {
+				return true
+			}
+			ix.cold.remove(i)
+		}
 		if cur := ix.byRun[work.runID]; cur == nil || cur.path <= work.path {
 			ix.byRun[work.runID] = work
 		}
@@ -556,9 +592,10 @@ func (f *fileState) clone() *fileState {
 // notified files, and the full refresh, which catches files written by other
 // processes and removed ones, runs every notifiedFullEvery polls (ten
 // minutes at reportapi's default 500ms): with a hundred thousand files a
-// full refresh lists and stats every one of them.
+// full refresh lists and stats every one of them. Every freezeEvery polls,
+// runs finished and unchanged for a while are made cold (cold.go).
 func (ix *Index) Run(ctx context.Context, interval time.Duration, onError func(error)) {
-	const fullEvery, notifiedFullEvery = 20, 1200
+	const fullEvery, notifiedFullEvery, freezeEvery = 20, 1200, 2
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -571,6 +608,9 @@ func (ix *Index) Run(ctx context.Context, interval time.Duration, onError func(e
 		}
 		if err != nil && onError != nil {
 			onError(err)
+		}
+		if i%freezeEvery == 0 {
+			ix.freeze(ix.clock())
 		}
 		select {
 		case <-ctx.Done():
@@ -627,7 +667,13 @@ func (ix *Index) Get(runID string) (Entry, bool) {
 	defer ix.mu.RUnlock()
 	f := ix.byRun[runID]
 	if f == nil {
-		return Entry{}, false
+		c := &ix.cold
+		i, ok := c.find(runID)
+		if !ok {
+			return Entry{}, false
+		}
+		v := coldView{chunks: c.chunks, days: c.days, lists: c.lists}
+		return v.entry(ix.dir, c.recs.at(i)), true
 	}
 	return ix.entry(f, ix.opts.Now()), true
 }
@@ -636,12 +682,21 @@ func (ix *Index) Get(runID string) (Entry, bool) {
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.byRun)
+	return len(ix.byRun) + ix.cold.len()
 }
 
 // newer orders runs newest first: by start time, then run id.
 func newer(a, b *fileState) int {
-	return cmp.Or(b.tracker.First().Compare(a.tracker.First()), strings.Compare(a.runID, b.runID))
+	return cmp.Or(cmp.Compare(b.firstNanos(), a.firstNanos()), strings.Compare(a.runID, b.runID))
+}
+
+// firstNanos is the start time as ordered in listings and cursors: Unix
+// nanoseconds, and the smallest value for a file without events.
+func (f *fileState) firstNanos() int64 {
+	if f.tracker.Events() == 0 {
+		return math.MinInt64
+	}
+	return f.tracker.First().UnixNano()
 }
 
 // sortedSnapshot returns the runs newest first, rebuilding the order after a

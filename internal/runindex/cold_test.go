@@ -1,0 +1,287 @@
+package runindex
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
+)
+
+// listPages returns every entry of a listing of q, page by page.
+func listPages(t *testing.T, ix *Index, q Query) []Entry {
+	t.Helper()
+	var out []Entry
+	for {
+		p, err := ix.List(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p.Runs...)
+		if p.NextCursor == "" {
+			return out
+		}
+		q.Cursor = p.NextCursor
+	}
+}
+
+// sameListings checks that two indexes list the same entries for a set of
+// queries, paged in twos.
+func sameListings(t *testing.T, got, want *Index) {
+	t.Helper()
+	for _, q := range []Query{{}, {Statuses: []string{"failed"}}, {Service: "api"}, {Kind: "embed"},
+		{Since: t0.Add(2 * time.Second)}, {Until: t0.Add(3 * time.Second)}} {
+		q.Limit = 2
+		g, w := listPages(t, got, q), listPages(t, want, q)
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("query %+v:\n got  %+v\n want %+v", q, g, w)
+		}
+		q.Limit = 0
+		pg, _ := got.List(q)
+		pw, _ := want.List(q)
+		if pg.Matched != pw.Matched {
+			t.Fatalf("query %+v: matched %d, want %d", q, pg.Matched, pw.Matched)
+		}
+	}
+}
+
+// coldDir writes runs of every status, one still open, one with an id that
+// is not its file name, and returns the directory.
+func coldDir(t *testing.T) string {
+	dir := t.TempDir()
+	writeRun(t, dir, "r-ok", t0, "api", "run.start", "ok", "embed.call", "ok", "run.end", "ok")
+	writeRun(t, dir, "r-fail", t0.Add(time.Second), "api", "run.start", "ok", "embed.call", "failed", "run.end", "failed")
+	writeRun(t, dir, "r-cancel", t0.Add(2*time.Second), "worker", "run.start", "ok", "run.end", "cancelled")
+	writeRun(t, dir, "r-open", t0.Add(3*time.Second), "api", "run.start", "ok", "rerank.call", "ok")
+	writeRun(t, dir, "r/unsafe", t0.Add(4*time.Second), "api", "run.start", "ok", "run.end", "ok")
+	writeRun(t, dir, "r-same-start", t0, "api", "run.start", "ok", "run.end", "ok")
+	return dir
+}
+
+// Finished runs made cold list, page and filter exactly as before, Get
+// finds them, and open runs or runs whose file is not named after them stay
+// live.
+func TestFreezeKeepsListingsAndEntries(t *testing.T) {
+	dir := coldDir(t)
+	ix, want := newIndex(dir), newIndex(dir)
+	for _, x := range []*Index{ix, want} {
+		if _, err := x.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ix.freeze(time.Now()); n != 0 {
+		t.Fatalf("%d runs frozen before freezeAfter", n)
+	}
+	if n := ix.freeze(time.Now().Add(freezeAfter + time.Second)); n != 4 {
+		t.Fatalf("%d runs frozen, want the 4 finished ones named after their run", n)
+	}
+	for _, id := range []string{"r-open", "r/unsafe"} {
+		if _, ok := ix.byRun[id]; !ok {
+			t.Errorf("%s was made cold", id)
+		}
+	}
+	if ix.Len() != 6 || ix.cold.len() != 4 {
+		t.Fatalf("len %d, cold %d", ix.Len(), ix.cold.len())
+	}
+	sameListings(t, ix, want)
+	sameAsReadIndex(t, ix, dir, 6)
+	// Quick and full refreshes of unchanged cold files read nothing.
+	if st, err := ix.Refresh(); err != nil || st.Read != 0 {
+		t.Fatalf("full refresh read %d files (%v)", st.Read, err)
+	}
+}
+
+// A cold run that gains lines is read again and listed once, with them;
+// one whose file is removed is dropped.
+func TestColdRunThawsAndDrops(t *testing.T) {
+	dir := coldDir(t)
+	ix := newIndex(dir)
+	if _, err := ix.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	ix.freeze(time.Now().Add(time.Hour))
+	appendFile(t, ledger.RunPath(dir, t0, "r-ok"), lineJSON(t, "r-ok", 4, t0.Add(time.Minute), "late.step", "failed", "late-svc"))
+	if st, err := ix.Refresh(); err != nil || st.Read != 1 {
+		t.Fatalf("refresh read %d files (%v), want the grown one", st.Read, err)
+	}
+	e, ok := ix.Get("r-ok")
+	if !ok || e.EventCount != 4 || e.Status != "completed" || !reflect.DeepEqual(e.Services, []string{"api", "late-svc"}) {
+		t.Fatalf("thawed run: %+v", e)
+	}
+	if ix.Len() != 6 || ix.cold.len() != 3 {
+		t.Fatalf("len %d, cold %d after thawing one", ix.Len(), ix.cold.len())
+	}
+	if err := os.Remove(ledger.RunPath(dir, t0.Add(time.Second), "r-fail")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := ix.Refresh(); err != nil || st.Removed != 1 {
+		t.Fatalf("refresh %+v (%v), want the cold run removed", st, err)
+	}
+	if _, ok := ix.Get("r-fail"); ok || ix.Len() != 5 {
+		t.Fatalf("removed cold run still indexed (len %d)", ix.Len())
+	}
+	fresh := newIndex(dir)
+	if _, err := fresh.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	sameListings(t, ix, fresh)
+	sameAsReadIndex(t, ix, dir, 5)
+}
+
+// A writer's late append to a cold run makes the index read the file at
+// the next poll; in between the run stays listed as it was.
+func TestAppendedToColdRun(t *testing.T) {
+	dir := t.TempDir()
+	ix := newIndex(dir)
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write := func(evs ...ledger.Event) {
+		t.Helper()
+		if _, err := w.Write(evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(stepEvent("r-a", 1, t0, "run.start", "ok", "api"), stepEvent("r-a", 2, t0.Add(time.Second), "run.end", "ok", "api"))
+	ix.freeze(time.Now().Add(time.Hour))
+	if ix.cold.len() != 1 {
+		t.Fatal("finished run not made cold")
+	}
+	write(stepEvent("r-a", 3, t0.Add(2*time.Second), "embed.call", "failed", "embedder"))
+	if e, ok := ix.Get("r-a"); !ok || e.EventCount != 2 {
+		t.Fatalf("before the poll: %+v %v", e, ok)
+	}
+	if _, err := ix.refreshPending(); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := ix.Get("r-a"); !ok || e.EventCount != 3 || ix.Len() != 1 {
+		t.Fatalf("after the poll: %+v, len %d", e, ix.Len())
+	}
+	sameAsReadIndex(t, ix, dir, 1)
+}
+
+// Dropping most cold runs compacts the store; the rest stay as they were.
+func TestColdCompaction(t *testing.T) {
+	dir := t.TempDir()
+	ix := newIndex(dir)
+	day := filepath.Join(dir, "2026-11-25")
+	const runs = 10000
+	lines := []ledger.Line{{V: 1, Seq: 1, Kind: "run.start", Status: "ok", Service: "api"},
+		{V: 1, Seq: 2, Kind: "run.end", Status: "ok", Service: "api"}}
+	for r := 0; r < runs; r++ {
+		id := fmt.Sprintf("run-%05d", r)
+		for i := range lines {
+			lines[i].RunID, lines[i].TS = id, t0.Add(time.Duration(r)*time.Millisecond+time.Duration(i))
+		}
+		ix.Appended(&ledger.Appended{Path: filepath.Join(day, id+ledger.FileExt), From: 0, To: 100, Lines: lines})
+	}
+	if n := ix.freeze(time.Now().Add(time.Hour)); n != runs {
+		t.Fatalf("froze %d", n)
+	}
+	before := listPages(t, ix, Query{Limit: MaxLimit})
+	for r := 0; r < runs; r++ {
+		if r%10 != 0 {
+			ix.drop(filepath.Join(day, fmt.Sprintf("run-%05d%s", r, ledger.FileExt)))
+		}
+	}
+	ix.freeze(time.Now().Add(time.Hour))
+	if ix.cold.recs.n != runs/10 || ix.cold.removed != 0 {
+		t.Fatalf("not compacted: %d records, %d removed", ix.cold.recs.n, ix.cold.removed)
+	}
+	var want []Entry
+	for _, e := range before {
+		var r int
+		if _, err := fmt.Sscanf(e.RunID, "run-%05d", &r); err == nil && r%10 == 0 {
+			want = append(want, e)
+		}
+	}
+	if got := listPages(t, ix, Query{Limit: 7}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after compaction %d entries, want %d", len(got), len(want))
+	}
+	if e, ok := ix.Get("run-09990"); !ok || e.EventCount != 2 || ix.Len() != runs/10 {
+		t.Fatalf("get after compaction: %+v %v (len %d)", e, ok, ix.Len())
+	}
+}
+
+// Freezing races with appends (finished runs gaining late lines), polls
+// and listings, and the index still ends equal to one built from the files.
+func TestFreezeRacingAppends(t *testing.T) {
+	dir := t.TempDir()
+	ix := newIndex(dir)
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, MaxOpenFiles: 4, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if i%5 == 0 {
+				if _, err := ix.Refresh(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			_, _ = ix.refreshPending()
+			ix.freeze(time.Now().Add(time.Hour))
+			if _, err := ix.List(Query{Limit: 10, Statuses: []string{"completed", "failed"}}); err != nil {
+				t.Error(err)
+				return
+			}
+			runtime.Gosched()
+		}
+	}()
+	for round := 0; round < 30; round++ {
+		var wwg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wwg.Add(1)
+			go func() {
+				defer wwg.Done()
+				var evs []ledger.Event
+				for r := 0; r < 10; r++ {
+					kind, status := "stage.k", "ok"
+					if (round+r)%3 == 0 {
+						kind, status = "run.end", []string{"ok", "failed"}[r%2]
+					}
+					evs = append(evs, stepEvent(fmt.Sprintf("r-%d-%d", g, r), round, t0.Add(time.Duration(round)*time.Second), kind, status, "svc"))
+				}
+				if _, err := w.Write(evs); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wwg.Wait()
+	}
+	close(done)
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = ix.refreshPending()
+	ix.freeze(time.Now().Add(time.Hour))
+	if ix.cold.len() == 0 {
+		t.Fatal("nothing was made cold")
+	}
+	sameAsReadIndex(t, ix, dir, 40)
+	fresh := newIndex(dir)
+	if _, err := fresh.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	sameListings(t, ix, fresh)
+}
