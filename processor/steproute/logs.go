@@ -19,6 +19,7 @@ type logsProcessor struct {
 func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	c := p.core
 	b := batch{c: c, now: c.now()}
+	defer b.done()
 	rls := ld.ResourceLogs()
 
 	// Pass 1: learn the run ids that records and resources carry, noise

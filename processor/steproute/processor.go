@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -24,8 +25,11 @@ type core struct {
 	norm   normalizer
 	cache  *tracecache.Cache
 	hold   *holder // nil when resolve_wait is 0
-	tel    *telemetry
-	epoch  time.Time
+	// releasing bounds the calls that release held data at once (see
+	// batch.takeSlot); nil when resolve_wait is 0.
+	releasing chan struct{}
+	tel       *telemetry
+	epoch     time.Time
 	// noBody stands for the missing body of a span event; never written.
 	noBody pcommon.Value
 }
@@ -48,6 +52,7 @@ func newCore(set processor.Settings, cfg *Config) (*core, error) {
 	}
 	if cfg.ResolveWait > 0 {
 		c.hold = newHolder(c, cfg.ResolveWait, cfg.ResolveWaitMaxEvents)
+		c.releasing = make(chan struct{}, max(2, 2*runtime.GOMAXPROCS(0)))
 	}
 	return c, nil
 }
@@ -180,6 +185,28 @@ type batch struct {
 
 	// pend lists, per span, the indices of step events without a run id.
 	pend []int
+
+	slot bool // holds a core.releasing slot
+}
+
+// takeSlot waits for one of the slots of calls releasing held data. A
+// released payload is decoded (often from its compacted form) and merged
+// into the call's request, and lives until the request is written: when
+// producers flush at once (a fleet shutting down), hundreds of calls doing
+// so side by side would hold a large part of everything held in decoded
+// form. A few at a time keep both cores busy. The call gives the slot back
+// with done, after its send.
+func (b *batch) takeSlot() {
+	b.c.releasing <- struct{}{}
+	b.slot = true
+}
+
+// done ends the call: it gives back its releasing slot.
+func (b *batch) done() {
+	if b.slot {
+		b.slot = false
+		<-b.c.releasing
+	}
 }
 
 // learn remembers that trace tid belongs to run id.
@@ -222,7 +249,8 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, 
 	c := b.c
 	var out []emission
 	if c.hold != nil {
-		if len(b.learned) > 0 {
+		if len(b.learned) > 0 && c.hold.active() {
+			b.takeSlot()
 			out = c.hold.release(b.learned, out)
 		}
 		compact := c.hold.pending.Load() >= compactAbove

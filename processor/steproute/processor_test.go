@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -457,4 +459,64 @@ func TestHeldSentWithOwnBatchErrorIsReturnedAndLogged(t *testing.T) {
 	require.Len(t, lost, 1)
 	assert.Equal(t, int64(2), lost[0].ContextMap()["events"])
 	assert.Equal(t, "r", lost[0].ContextMap()["run_id"])
+}
+
+// gateSink is a traces consumer that blocks every call until released and
+// records the most calls it had at once.
+type gateSink struct {
+	gate          chan struct{}
+	mu            sync.Mutex
+	now, max, all int
+}
+
+func (g *gateSink) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}
+
+func (g *gateSink) ConsumeTraces(context.Context, ptrace.Traces) error {
+	g.mu.Lock()
+	g.now++
+	g.all++
+	g.max = max(g.max, g.now)
+	g.mu.Unlock()
+	<-g.gate
+	g.mu.Lock()
+	g.now--
+	g.mu.Unlock()
+	return nil
+}
+
+// Calls that release held data pass it on a few at a time (the rest wait
+// with their held data still compacted), and every one gets through.
+func TestReleasingCallsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	sink := &gateSink{gate: make(chan struct{})}
+	tp, err := NewFactory().CreateTraces(ctx, nopSettings(), waitConfig(time.Hour, nil), sink)
+	require.NoError(t, err)
+	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
+	const calls = 40
+	for i := range calls {
+		require.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(byte(i + 1)), id: 2, events: []map[string]any{step("a")}})))
+	}
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil,
+				spanSpec{trace: traceID(byte(i + 1)), id: 1, attrs: map[string]any{"run.id": fmt.Sprintf("r-%d", i)}, events: []map[string]any{step("run.end")}})))
+		}()
+	}
+	slots := max(2, 2*runtime.GOMAXPROCS(0))
+	require.Eventually(t, func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return sink.now == slots
+	}, 5*time.Second, time.Millisecond, "calls did not reach the slot bound")
+	time.Sleep(20 * time.Millisecond) // let any call that would pass the bound arrive
+	close(sink.gate)
+	wg.Wait()
+	require.NoError(t, tp.Shutdown(ctx))
+	assert.Equal(t, slots, sink.max, "calls passing held data on at once")
+	assert.Equal(t, calls, sink.all, "every release got through")
 }

@@ -19,6 +19,7 @@ type tracesProcessor struct {
 func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	c := p.core
 	b := batch{c: c, now: c.now()}
+	defer b.done()
 	rss := td.ResourceSpans()
 
 	// Pass 1: learn the run ids that spans, resources (and, on spans without
