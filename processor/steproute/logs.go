@@ -82,7 +82,7 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		own := rls.Len() > 0
 		rls.MoveAndAppendTo(out.ResourceLogs())
 		return ld, c.sendMerged("logs", released, own, func() error {
-			return p.next.ConsumeLogs(context.WithoutCancel(ctx), out)
+			return p.next.ConsumeLogs(b.sendCtx(ctx), out)
 		})
 	}
 	if rls.Len() == 0 {

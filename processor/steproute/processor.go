@@ -196,9 +196,30 @@ type batch struct {
 // so side by side would hold a large part of everything held in decoded
 // form. A few at a time keep both cores busy. The call gives the slot back
 // with done, after its send.
-func (b *batch) takeSlot() {
+//
+// A call made downstream of a call holding a slot of the same component
+// (a pipeline routed back into it through a connector) is covered by that
+// slot: waiting for another could wait forever.
+func (b *batch) takeSlot(ctx context.Context) {
+	if c, _ := ctx.Value(slotKey{}).(*core); c == b.c {
+		return
+	}
 	b.c.releasing <- struct{}{}
 	b.slot = true
+}
+
+// slotKey marks the context of sends made while holding a releasing slot;
+// its value is the core.
+type slotKey struct{}
+
+// sendCtx returns the context for passing data on from this call: never
+// cancelled (held data was acknowledged), and marked while b holds a slot.
+func (b *batch) sendCtx(ctx context.Context) context.Context {
+	ctx = context.WithoutCancel(ctx)
+	if b.slot {
+		ctx = context.WithValue(ctx, slotKey{}, b.c)
+	}
+	return ctx
 }
 
 // done ends the call: it gives back its releasing slot.
@@ -250,7 +271,7 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, 
 	var out []emission
 	if c.hold != nil {
 		if len(b.learned) > 0 && c.hold.active() {
-			b.takeSlot()
+			b.takeSlot(ctx)
 			out = c.hold.release(b.learned, out)
 		}
 		compact := c.hold.pending.Load() >= compactAbove
@@ -265,6 +286,9 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, 
 	}
 	for i := range out {
 		if !merge(&out[i]) {
+			if b.slot {
+				out[i].e.ctx = context.WithValue(out[i].e.ctx, slotKey{}, c)
+			}
 			c.emit(&out[i])
 		}
 	}

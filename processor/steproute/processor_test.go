@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -519,4 +520,64 @@ func TestReleasingCallsAreBounded(t *testing.T) {
 	require.NoError(t, tp.Shutdown(ctx))
 	assert.Equal(t, slots, sink.max, "calls passing held data on at once")
 	assert.Equal(t, calls, sink.all, "every release got through")
+}
+
+// A pipeline routed back into the same steproute (through a connector) does
+// not wait for a releasing slot its caller holds: calls that release held
+// data and pass it to the component again all complete.
+func TestNestedReleasingCallsDoNotDeadlock(t *testing.T) {
+	ctx := context.Background()
+	f := NewFactory()
+	cfg := waitConfig(time.Hour, nil)
+	sink := new(consumertest.TracesSink)
+	inner, err := f.CreateTraces(ctx, nopSettings(), cfg, sink)
+	require.NoError(t, err)
+	// The connector waits until as many calls as there are slots reach it,
+	// all holding theirs, before passing them on.
+	slots := max(2, 2*runtime.GOMAXPROCS(0))
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	connector, err := consumer.NewTraces(func(ctx context.Context, td ptrace.Traces) error {
+		if n := arrived.Add(1); int(n) == slots {
+			close(all)
+		}
+		<-all
+		return inner.ConsumeTraces(ctx, td)
+	})
+	require.NoError(t, err)
+	outer, err := f.CreateTraces(ctx, nopSettings(), cfg, connector)
+	require.NoError(t, err)
+	require.NoError(t, outer.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, inner.Start(ctx, componenttest.NewNopHost()))
+	defer func() {
+		require.NoError(t, outer.Shutdown(ctx))
+		require.NoError(t, inner.Shutdown(ctx))
+	}()
+	// Traces held for ever keep the hold active, so every call that learns
+	// a run id, the inner ones included, releases.
+	require.NoError(t, outer.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(200), id: 2, events: []map[string]any{step("x")}})))
+	calls := 4 * slots
+	for i := range calls {
+		require.NoError(t, outer.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(byte(i + 1)), id: 2, events: []map[string]any{step("a")}})))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, outer.ConsumeTraces(ctx, buildTraces(t, nil,
+					spanSpec{trace: traceID(byte(i + 1)), id: 1, attrs: map[string]any{"run.id": fmt.Sprintf("r-%d", i)}, events: []map[string]any{step("run.end")}})))
+			}()
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("releasing calls routed back into the component deadlocked")
+	}
+	assert.Equal(t, 2*calls, sink.SpanCount(), "every held and resolving span passed on")
 }

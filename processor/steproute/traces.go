@@ -94,7 +94,7 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 		own := rss.Len() > 0
 		rss.MoveAndAppendTo(out.ResourceSpans())
 		return td, c.sendMerged("traces", released, own, func() error {
-			return p.next.ConsumeTraces(context.WithoutCancel(ctx), out)
+			return p.next.ConsumeTraces(b.sendCtx(ctx), out)
 		})
 	}
 	if rss.Len() == 0 {
