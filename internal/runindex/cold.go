@@ -83,8 +83,9 @@ type coldStore struct {
 	lists  []*[]string // by id; index 0 is nil
 	listID map[*[]string]uint32
 
-	order   []uint32 // live records newest first, without added; nil: rebuild
+	order   []uint32 // records newest first, without added; nil: rebuild
 	added   []uint32 // made cold since order was built
+	pruned  bool     // order may hold dropped records
 	removed int      // records dropped since the last compaction
 	view    *coldView
 }
@@ -149,7 +150,13 @@ func (c *coldStore) relPath(r *coldRun) string {
 func (c *coldStore) remove(i uint32) {
 	delete(c.byID, c.hash(idOf(c.chunks, c.recs.at(i))))
 	c.removed++
-	c.order, c.view = nil, nil
+	c.pruned, c.view = true, nil
+}
+
+// live reports whether record i was not dropped.
+func (c *coldStore) live(i uint32) bool {
+	j, ok := c.byID[c.hash(idOf(c.chunks, c.recs.at(i)))]
+	return ok && j == i
 }
 
 // freezable reports whether f can be kept cold, and its status index.
@@ -284,9 +291,10 @@ func coldNewer(chunks []*[coldChunk]byte, a, b *coldRun) int {
 	return strings.Compare(idOf(chunks, a), idOf(chunks, b))
 }
 
-// sortedOrder returns the live records newest first. Records made cold
-// since the last call are sorted and merged in; after a removal the order
-// is rebuilt.
+// sortedOrder returns the live records newest first. Dropped records are
+// filtered out and records made cold since the last call are sorted and
+// merged in, so the whole store is sorted only once (the order is built
+// while holding Index.mu, which writers wait for).
 func (c *coldStore) sortedOrder() []uint32 {
 	cmpRec := func(a, b uint32) int { return coldNewer(c.chunks, c.recs.at(a), c.recs.at(b)) }
 	if c.order == nil {
@@ -295,8 +303,23 @@ func (c *coldStore) sortedOrder() []uint32 {
 			live = append(live, i)
 		}
 		slices.SortFunc(live, cmpRec)
-		c.order, c.added = live, c.added[:0]
+		c.order, c.added, c.pruned = live, c.added[:0], false
 		return live
+	}
+	if c.pruned {
+		kept := make([]uint32, 0, len(c.byID))
+		for _, i := range c.order {
+			if c.live(i) {
+				kept = append(kept, i)
+			}
+		}
+		added := c.added[:0]
+		for _, i := range c.added {
+			if c.live(i) {
+				added = append(added, i)
+			}
+		}
+		c.order, c.added, c.pruned = kept, added, false
 	}
 	if len(c.added) == 0 {
 		return c.order

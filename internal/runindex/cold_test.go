@@ -105,6 +105,9 @@ func TestColdRunThawsAndDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix.freeze(time.Now().Add(time.Hour))
+	if n := len(listPages(t, ix, Query{})); n != 6 { // builds the cold order the drops below prune
+		t.Fatalf("%d runs listed", n)
+	}
 	appendFile(t, ledger.RunPath(dir, t0, "r-ok"), lineJSON(t, "r-ok", 4, t0.Add(time.Minute), "late.step", "failed", "late-svc"))
 	if st, err := ix.Refresh(); err != nil || st.Read != 1 {
 		t.Fatalf("refresh read %d files (%v), want the grown one", st.Read, err)
