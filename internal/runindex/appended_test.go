@@ -25,6 +25,25 @@ func stepEvent(run string, n int, at time.Time, kind, status, service string) le
 		ID: ledger.NewEventID(pcommon.TraceID{1}, pcommon.SpanID{byte(n)}, ts, kind, uint32(n))}
 }
 
+// feedingWriter returns a function writing events through a ledger writer
+// of dir (clock at t0) that hands every append to ix, and the writer; it is
+// closed when the test ends.
+func feedingWriter(t *testing.T, ix *Index, dir string) (func(evs ...ledger.Event), *ledger.Writer) {
+	t.Helper()
+	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
+		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return func(evs ...ledger.Event) {
+		t.Helper()
+		if _, err := w.Write(evs); err != nil {
+			t.Fatal(err)
+		}
+	}, w
+}
+
 // sameAsReadIndex checks that ix, fed by appends, has runs runs and knows
 // of each what an index built by reading dir knows.
 func sameAsReadIndex(t *testing.T, ix *Index, dir string, runs int) {
@@ -54,18 +73,7 @@ func TestAppendedIndexesWithoutReading(t *testing.T) {
 	writeRun(t, dir, "r-old", t0, "svc", "run.start", "ok")
 
 	ix := newIndex(dir)
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	write := func(evs ...ledger.Event) {
-		t.Helper()
-		if _, err := w.Write(evs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write, w := feedingWriter(t, ix, dir)
 	write(stepEvent("r-a", 1, t0, "run.start", "ok", "api"),
 		stepEvent("r-a", 2, t0.Add(time.Second), "embed.call", "failed", "embedder"),
 		stepEvent("r-b\xff", 1, t0, "run.start", "ok", "api"))
@@ -93,16 +101,11 @@ func TestAppendedIndexesWithoutReading(t *testing.T) {
 	// start where the index stands, so the file is read instead.
 	p := ledger.RunPath(dir, t0, "r-a")
 	appendFile(t, p, lineJSON(t, "r-a", 5, t0.Add(4*time.Second), "late.step", "ok", "other"))
-	w.Close()
-	w2, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
-	if err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	defer w2.Close()
-	if _, err := w2.Write([]ledger.Event{stepEvent("r-a", 6, t0.Add(5*time.Second), "later.step", "ok", "api")}); err != nil {
-		t.Fatal(err)
-	}
+	write2, _ := feedingWriter(t, ix, dir)
+	write2(stepEvent("r-a", 6, t0.Add(5*time.Second), "later.step", "ok", "api"))
 	if st, _ := ix.refreshPending(); st.Read != 1 || st.Lines != 2 {
 		t.Fatalf("refreshPending after an outside append %+v, want r-a's two new lines read", st)
 	}
@@ -194,17 +197,10 @@ func benchIndexMemory(b *testing.B, cold bool) {
 func TestFullRefreshDropsRemovedWithoutKeptListing(t *testing.T) {
 	dir := t.TempDir()
 	ix := newIndex(dir)
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	write, _ := feedingWriter(t, ix, dir)
 	day2 := t0.Add(24 * time.Hour)
-	if _, err := w.Write([]ledger.Event{stepEvent("r-a", 1, t0, "run.start", "ok", "api"),
-		stepEvent("r-b", 1, t0, "run.start", "ok", "api"), stepEvent("r-c", 1, day2, "run.start", "ok", "api")}); err != nil {
-		t.Fatal(err)
-	}
+	write(stepEvent("r-a", 1, t0, "run.start", "ok", "api"),
+		stepEvent("r-b", 1, t0, "run.start", "ok", "api"), stepEvent("r-c", 1, day2, "run.start", "ok", "api"))
 	if _, err := ix.Refresh(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +229,23 @@ func TestFullRefreshDropsRemovedWithoutKeptListing(t *testing.T) {
 func TestAppendedRacingRefreshes(t *testing.T) {
 	dir := t.TempDir()
 	ix := newIndex(dir)
+	writeRacing(t, ix, dir, func(int, int) (string, string) { return "stage.k", "ok" }, func(int) error {
+		if _, err := ix.Refresh(); err != nil {
+			return err
+		}
+		_, _ = ix.refreshPending()
+		_, err := ix.List(Query{Limit: 10})
+		return err
+	})
+	_, _ = ix.refreshPending()
+	sameAsReadIndex(t, ix, dir, 40)
+}
+
+// writeRacing writes 30 rounds of one event for each of 40 runs, from four
+// goroutines, through a writer that feeds ix, while poll(i) runs in a loop
+// (i counting its calls); kind gives each event's kind and status.
+func writeRacing(t *testing.T, ix *Index, dir string, kind func(round, run int) (string, string), poll func(i int) error) {
+	t.Helper()
 	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, MaxOpenFiles: 4, Now: func() time.Time { return t0 },
 		Hooks: ledger.Hooks{Appended: ix.Appended}})
 	if err != nil {
@@ -243,21 +256,17 @@ func TestAppendedRacingRefreshes(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-done:
 				return
 			default:
 			}
-			if _, err := ix.Refresh(); err != nil {
+			if err := poll(i); err != nil {
 				t.Error(err)
 				return
 			}
-			_, _ = ix.refreshPending()
-			if _, err := ix.List(Query{Limit: 10}); err != nil {
-				t.Error(err)
-				return
-			}
+			runtime.Gosched()
 		}
 	}()
 	for round := 0; round < 30; round++ {
@@ -268,7 +277,8 @@ func TestAppendedRacingRefreshes(t *testing.T) {
 				defer wwg.Done()
 				var evs []ledger.Event
 				for r := 0; r < 10; r++ {
-					evs = append(evs, stepEvent(fmt.Sprintf("r-%d-%d", g, r), round, t0.Add(time.Duration(round)*time.Second), "stage.k", "ok", "svc"))
+					k, st := kind(round, r)
+					evs = append(evs, stepEvent(fmt.Sprintf("r-%d-%d", g, r), round, t0.Add(time.Duration(round)*time.Second), k, st, "svc"))
 				}
 				if _, err := w.Write(evs); err != nil {
 					t.Error(err)
@@ -282,8 +292,6 @@ func TestAppendedRacingRefreshes(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = ix.refreshPending()
-	sameAsReadIndex(t, ix, dir, 40)
 }
 
 // Entries report the full path however the directory is spelled.

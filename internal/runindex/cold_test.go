@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -141,18 +139,7 @@ func TestColdRunThawsAndDrops(t *testing.T) {
 func TestAppendedToColdRun(t *testing.T) {
 	dir := t.TempDir()
 	ix := newIndex(dir)
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	write := func(evs ...ledger.Event) {
-		t.Helper()
-		if _, err := w.Write(evs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write, _ := feedingWriter(t, ix, dir)
 	write(stepEvent("r-a", 1, t0, "run.start", "ok", "api"), stepEvent("r-a", 2, t0.Add(time.Second), "run.end", "ok", "api"))
 	ix.freeze(time.Now().Add(time.Hour))
 	if ix.cold.len() != 1 {
@@ -219,63 +206,23 @@ func TestColdCompaction(t *testing.T) {
 func TestFreezeRacingAppends(t *testing.T) {
 	dir := t.TempDir()
 	ix := newIndex(dir)
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, MaxOpenFiles: 4, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if i%5 == 0 {
-				if _, err := ix.Refresh(); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-			_, _ = ix.refreshPending()
-			ix.freeze(time.Now().Add(time.Hour))
-			if _, err := ix.List(Query{Limit: 10, Statuses: []string{"completed", "failed"}}); err != nil {
-				t.Error(err)
-				return
-			}
-			runtime.Gosched()
+	kind := func(round, r int) (string, string) {
+		if (round+r)%3 == 0 {
+			return "run.end", []string{"ok", "failed"}[r%2]
 		}
-	}()
-	for round := 0; round < 30; round++ {
-		var wwg sync.WaitGroup
-		for g := 0; g < 4; g++ {
-			wwg.Add(1)
-			go func() {
-				defer wwg.Done()
-				var evs []ledger.Event
-				for r := 0; r < 10; r++ {
-					kind, status := "stage.k", "ok"
-					if (round+r)%3 == 0 {
-						kind, status = "run.end", []string{"ok", "failed"}[r%2]
-					}
-					evs = append(evs, stepEvent(fmt.Sprintf("r-%d-%d", g, r), round, t0.Add(time.Duration(round)*time.Second), kind, status, "svc"))
-				}
-				if _, err := w.Write(evs); err != nil {
-					t.Error(err)
-				}
-			}()
+		return "stage.k", "ok"
+	}
+	writeRacing(t, ix, dir, kind, func(i int) error {
+		if i%5 == 0 {
+			if _, err := ix.Refresh(); err != nil {
+				return err
+			}
 		}
-		wwg.Wait()
-	}
-	close(done)
-	wg.Wait()
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+		_, _ = ix.refreshPending()
+		ix.freeze(time.Now().Add(time.Hour))
+		_, err := ix.List(Query{Limit: 10, Statuses: []string{"completed", "failed"}})
+		return err
+	})
 	_, _ = ix.refreshPending()
 	ix.freeze(time.Now().Add(time.Hour))
 	if ix.cold.len() == 0 {

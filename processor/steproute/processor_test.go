@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
@@ -487,6 +488,32 @@ func (g *gateSink) ConsumeTraces(context.Context, ptrace.Traces) error {
 	return nil
 }
 
+// holdChildren sends, for traces 1 to n, a child span with a step event and
+// no run id: held.
+func holdChildren(t *testing.T, tp processor.Traces, n int) {
+	t.Helper()
+	for i := range n {
+		require.NoError(t, tp.ConsumeTraces(context.Background(), buildTraces(t, nil,
+			spanSpec{trace: traceID(byte(i + 1)), id: 2, events: []map[string]any{step("a")}})))
+	}
+}
+
+// resolveConcurrently sends the root spans of traces 1 to n (run ids
+// r-0 ...), each from its own goroutine, and returns a function waiting for
+// them all.
+func resolveConcurrently(t *testing.T, tp processor.Traces, n int) (wait func()) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, tp.ConsumeTraces(context.Background(), buildTraces(t, nil,
+				spanSpec{trace: traceID(byte(i + 1)), id: 1, attrs: map[string]any{"run.id": fmt.Sprintf("r-%d", i)}, events: []map[string]any{step("run.end")}})))
+		}()
+	}
+	return wg.Wait
+}
+
 // Calls that release held data pass it on a few at a time (the rest wait
 // with their held data still compacted), and every one gets through.
 func TestReleasingCallsAreBounded(t *testing.T) {
@@ -496,18 +523,8 @@ func TestReleasingCallsAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
 	const calls = 40
-	for i := range calls {
-		require.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(byte(i + 1)), id: 2, events: []map[string]any{step("a")}})))
-	}
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			assert.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil,
-				spanSpec{trace: traceID(byte(i + 1)), id: 1, attrs: map[string]any{"run.id": fmt.Sprintf("r-%d", i)}, events: []map[string]any{step("run.end")}})))
-		}()
-	}
+	holdChildren(t, tp, calls)
+	wait := resolveConcurrently(t, tp, calls)
 	slots := max(2, 2*runtime.GOMAXPROCS(0))
 	require.Eventually(t, func() bool {
 		sink.mu.Lock()
@@ -516,7 +533,7 @@ func TestReleasingCallsAreBounded(t *testing.T) {
 	}, 5*time.Second, time.Millisecond, "calls did not reach the slot bound")
 	time.Sleep(20 * time.Millisecond) // let any call that would pass the bound arrive
 	close(sink.gate)
-	wg.Wait()
+	wait()
 	require.NoError(t, tp.Shutdown(ctx))
 	assert.Equal(t, slots, sink.max, "calls passing held data on at once")
 	assert.Equal(t, calls, sink.all, "every release got through")
@@ -557,22 +574,12 @@ func TestNestedReleasingCallsDoNotDeadlock(t *testing.T) {
 	// a run id, the inner ones included, releases.
 	require.NoError(t, outer.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(200), id: 2, events: []map[string]any{step("x")}})))
 	calls := 4 * slots
-	for i := range calls {
-		require.NoError(t, outer.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(byte(i + 1)), id: 2, events: []map[string]any{step("a")}})))
-	}
+	holdChildren(t, outer, calls)
+	wait := resolveConcurrently(t, outer, calls)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var wg sync.WaitGroup
-		for i := range calls {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				assert.NoError(t, outer.ConsumeTraces(ctx, buildTraces(t, nil,
-					spanSpec{trace: traceID(byte(i + 1)), id: 1, attrs: map[string]any{"run.id": fmt.Sprintf("r-%d", i)}, events: []map[string]any{step("run.end")}})))
-			}()
-		}
-		wg.Wait()
+		wait()
 	}()
 	select {
 	case <-done:
