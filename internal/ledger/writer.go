@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/runledger/runledger/internal/churnmap"
 )
 
 // FsyncMode says when the Writer calls fsync on ledger files.
@@ -156,6 +158,7 @@ type Writer struct {
 	closed      bool
 	isClosed    atomic.Bool          // closed, readable without mu
 	runs        map[string]*runState // run id -> state in memory
+	runsChurn   churnmap.Counter     // deletes from runs
 	files       lruList              // runs with an open file, most recent first
 	states      lruList              // runs with a known state (warm), most recent first
 	dirtyClosed map[string]struct{}  // closed while not yet synced (FsyncInterval)
@@ -660,6 +663,8 @@ func (w *Writer) dropLocked(rs *runState) {
 	w.states.remove(rs)
 	if w.runs[rs.id] == rs {
 		delete(w.runs, rs.id)
+		w.runsChurn.Deleted(1)
+		w.runs = churnmap.Compact(w.runs, &w.runsChurn)
 	}
 	if rs.dd != nil {
 		w.dedupPool.Put(rs.dd)

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/runledger/runledger/internal/churnmap"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 )
@@ -213,6 +214,12 @@ func (ix *Index) freeze(now time.Time) int {
 	if n > 0 {
 		ix.sorted = nil
 		c.view = nil
+		// Every run passes through the live maps: keep them at the size
+		// of the runs being written.
+		ix.filesChurn.Deleted(n)
+		ix.runsChurn.Deleted(n)
+		ix.files = churnmap.Compact(ix.files, &ix.filesChurn)
+		ix.byRun = churnmap.Compact(ix.byRun, &ix.runsChurn)
 	}
 	if c.removed > 4096 && c.removed > c.recs.n/2 {
 		c.compact()

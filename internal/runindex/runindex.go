@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/runledger/runledger/internal/churnmap"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 )
@@ -56,12 +57,14 @@ type Index struct {
 	absDir   string
 	sameDir  sync.Map // other spellings of a directory -> whether it is absDir
 
-	mu      sync.RWMutex
-	files   map[string]*fileState // by path
-	byRun   map[string]*fileState // by run id
-	sorted  []*fileState          // newest first; nil when stale
-	cold    coldStore             // finished runs kept compactly (cold.go)
-	scanned bool
+	mu    sync.RWMutex
+	files map[string]*fileState // by path
+	byRun map[string]*fileState // by run id
+	// deletes from files and byRun, which freeze compacts (churnmap)
+	filesChurn, runsChurn churnmap.Counter
+	sorted                []*fileState // newest first; nil when stale
+	cold                  coldStore    // finished runs kept compactly (cold.go)
+	scanned               bool
 }
 
 type fileState struct {
@@ -379,8 +382,10 @@ func (ix *Index) drop(path string) int {
 
 func (ix *Index) dropLocked(f *fileState) {
 	delete(ix.files, f.path)
+	ix.filesChurn.Deleted(1)
 	if f.runID != "" && ix.byRun[f.runID] == f {
 		delete(ix.byRun, f.runID)
+		ix.runsChurn.Deleted(1)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/runledger/runledger/internal/churnmap"
 )
 
 // heldPayload is step data of one trace waiting for its run id: the spans
@@ -90,6 +92,7 @@ type holder struct {
 	head    int
 	live    int
 	byTrace map[pcommon.TraceID][]*heldEntry
+	churn   churnmap.Counter // deletes from byTrace
 	seq     uint64
 	closed  bool
 	running bool
@@ -140,6 +143,7 @@ func (h *holder) add(e *heldEntry, out []emission, st *stats) []emission {
 		}
 		out = append(out, emission{e: old, runID: h.c.fallbackID(old.trace), src: srcFallback, kind: emitFallback, reason: reasonPressure})
 	}
+	h.byTrace = churnmap.Compact(h.byTrace, &h.churn)
 	h.seq++
 	e.seq = h.seq
 	h.queue = append(h.queue, e)
@@ -173,6 +177,7 @@ func (h *holder) release(learned []traceRun, out []emission) []emission {
 			continue
 		}
 		delete(h.byTrace, tr.trace)
+		h.churn.Deleted(1)
 		for _, e := range list {
 			h.retire(e)
 			out = append(out, emission{e: e, runID: tr.runID, src: srcWait, kind: emitReleased})
@@ -240,6 +245,7 @@ func (h *holder) popOldest() *heldEntry {
 	}
 	if len(list) == 0 {
 		delete(h.byTrace, e.trace)
+		h.churn.Deleted(1)
 	} else {
 		h.byTrace[e.trace] = list
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/runledger/runledger/internal/churnmap"
 )
 
 const none = int32(-1)
@@ -29,6 +31,7 @@ type Cache struct {
 	size    int
 	ttl     int64
 	index   map[pcommon.TraceID]int32
+	churn   churnmap.Counter // deletes from index (it only grows otherwise)
 	entries []entry
 	head    int32 // most recently used
 	tail    int32 // least recently used
@@ -132,6 +135,8 @@ func (c *Cache) remove(i int32) {
 	delete(c.index, c.entries[i].key)
 	c.entries[i] = entry{prev: none, next: c.free}
 	c.free = i
+	c.churn.Deleted(1)
+	c.index = churnmap.Compact(c.index, &c.churn)
 }
 
 func (c *Cache) unlink(i int32) {
