@@ -289,6 +289,15 @@ func BenchmarkListRuns10k(b *testing.B) {
 	if _, err := ix.Refresh(); err != nil || ix.Len() != n {
 		b.Fatal(err, ix.Len())
 	}
+	b.Run("live", func(b *testing.B) { benchList(b, ix, n) })
+	if ix.freeze(time.Now().Add(time.Hour)) != n {
+		b.Fatal("not all runs made cold")
+	}
+	b.Run("cold", func(b *testing.B) { benchList(b, ix, n) })
+}
+
+// benchList lists runs of ix (n of them) with and without filters.
+func benchList(b *testing.B, ix *Index, n int) {
 	qs := []Query{
 		{},
 		{Statuses: []string{"failed"}, Service: "gateway", Kind: "ann"},
