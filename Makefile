@@ -56,6 +56,12 @@ test: build ## every test: unit (race detector) and end-to-end through the built
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 	$(E2E_ENV) $(GO) test -count=1 -v ./tests/e2e/...
 
+test-unit: ## unit tests only (race detector)
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+test-e2e: build ## end-to-end tests only, through the built binaries
+	$(E2E_ENV) $(GO) test -count=1 -v ./tests/e2e/...
+
 test-long: build ## the long crash and load variants
 	$(E2E_ENV) RUNLEDGER_LONG=1 $(GO) test -count=1 -timeout 30m -v ./tests/e2e/...
 

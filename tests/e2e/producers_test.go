@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +178,46 @@ func TestLoadGeneratorEveryAckedEventLands(t *testing.T) {
 	if lines != res.StepEvents.Acked || runs != int(res.Runs) || fallback != 0 {
 		t.Errorf("ledgers hold %d lines in %d runs (+%d fallback runs); load acked %d step events in %d runs",
 			lines, runs, fallback, res.StepEvents.Acked, res.Runs)
+	}
+
+	// The report index lists every run with all its events, and lists them
+	// the same once the finished ones were kept cold (unchanged for 5 s).
+	type entry struct {
+		RunID      string `json:"run_id"`
+		Status     string `json:"status"`
+		StartedAt  string `json:"started_at"`
+		EndedAt    string `json:"ended_at"`
+		EventCount int    `json:"event_count"`
+		Path       string `json:"path"`
+	}
+	listAll := func() (all []entry, events int) {
+		cursor := ""
+		for {
+			status, body := c.get("/reports/runs?limit=7&cursor=" + url.QueryEscape(cursor))
+			var page struct {
+				Runs       []entry `json:"runs"`
+				NextCursor string  `json:"next_cursor"`
+			}
+			if status != http.StatusOK || json.Unmarshal(body, &page) != nil {
+				t.Fatalf("GET /reports/runs: HTTP %d %s", status, body)
+			}
+			for _, e := range page.Runs {
+				events += e.EventCount
+			}
+			all = append(all, page.Runs...)
+			if cursor = page.NextCursor; cursor == "" {
+				return all, events
+			}
+		}
+	}
+	var live []entry
+	waitFor(t, 10*time.Second, "every run and event in the report index", func() bool {
+		var events int
+		live, events = listAll()
+		return len(live) == int(res.Runs) && int64(events) == res.StepEvents.Acked
+	})
+	time.Sleep(7 * time.Second)
+	if cold, _ := listAll(); !reflect.DeepEqual(cold, live) {
+		t.Errorf("listing changed once the runs went cold:\n%v\nwas\n%v", cold, live)
 	}
 }
