@@ -179,6 +179,7 @@ type Writer struct {
 	linePool  sync.Pool // *[]Line: Appended lines of one run
 	tailPool  sync.Pool // *[]byte: tail reads on open
 	dedupPool sync.Pool // *dedupe: windows of dropped states
+	grouper   grouper   // groups a write's events by run
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -432,7 +433,7 @@ func (w *Writer) Write(events []Event) (WriteResult, error) {
 	if len(events) == 0 {
 		return res, nil
 	}
-	slices.SortStableFunc(events, func(a, b Event) int { return strings.Compare(a.RunID, b.RunID) })
+	w.grouper.group(events)
 	bp := getBuf(&w.bufPool, 64<<10)
 	defer w.bufPool.Put(bp)
 	var lines *[]Line // summaries for the Appended hook
