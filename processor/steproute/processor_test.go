@@ -588,3 +588,26 @@ func TestNestedReleasingCallsDoNotDeadlock(t *testing.T) {
 	}
 	assert.Equal(t, 2*calls, sink.SpanCount(), "every held and resolving span passed on")
 }
+
+// A held span with more step events than fit the per-span pending mask
+// (32) gets the run id on every one of them when it is released.
+func TestHeldSpanWithManyStepEventsReleasedWhole(t *testing.T) {
+	p := newPipelines(t, waitConfig(time.Hour, nil), nopSettings())
+	ctx := context.Background()
+	var evs []map[string]any
+	for i := range 40 {
+		e := step(fmt.Sprintf("stage.k%02d", i))
+		if i == 3 {
+			e["note"] = "not a step" // a non-step event among them is dropped
+			delete(e, "step.kind")
+		}
+		evs = append(evs, e)
+	}
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 2, events: evs})))
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1, attrs: map[string]any{"run.id": "r-many"}})))
+	got := spanEvents(p.tsink)
+	require.Len(t, got, 39)
+	for i, e := range got {
+		assert.Equal(t, "r-many", e["run.id"], "event %d (%v)", i, e["step.kind"])
+	}
+}

@@ -2,6 +2,7 @@ package steproute
 
 import (
 	"context"
+	"math/bits"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -199,9 +200,18 @@ func (h *tracesHeld) add(p *tracesProcessor, rs ptrace.ResourceSpans, ss ptrace.
 		ht.ssSeq = ssSeq
 	}
 	span.MoveTo(ht.ss.Spans().AppendEmpty())
+	sp := spanPend{item: int32(ht.spans)}
 	for _, i := range pend {
-		ht.pending = append(ht.pending, heldPos{item: int32(ht.spans), event: int32(i)})
+		if i < 32 {
+			sp.mask |= 1 << i
+		} else {
+			ht.far = append(ht.far, heldPos{item: int32(ht.spans), event: int32(i)})
+		}
 	}
+	if sp.mask != 0 {
+		ht.pending = append(ht.pending, sp)
+	}
+	ht.npend += len(pend)
 	ht.spans++
 	ht.steps += steps
 }
@@ -219,17 +229,29 @@ func (h *tracesHeld) entries() []*heldEntry {
 
 // heldTraces is the held payload of one trace from one ConsumeTraces call.
 type heldTraces struct {
-	p       *tracesProcessor
-	td      ptrace.Traces // nil orig while compacted
-	raw     []byte        // td's compressed protobuf encoding while compacted
-	trace   pcommon.TraceID
-	rs      ptrace.ResourceSpans
-	ss      ptrace.ScopeSpans
-	rsSeq   int
-	ssSeq   int
-	spans   int
-	pending []heldPos
+	p     *tracesProcessor
+	td    ptrace.Traces // nil orig while compacted
+	raw   []byte        // td's compressed protobuf encoding while compacted
+	trace pcommon.TraceID
+	rs    ptrace.ResourceSpans
+	ss    ptrace.ScopeSpans
+	rsSeq int
+	ssSeq int
+	spans int
+	// pending marks the step events waiting for the run id: per span, a
+	// bit per event among its first 32 (8 bytes a span instead of 8 an
+	// event: hundreds of thousands of events may be held), the rest in far.
+	pending []spanPend
+	far     []heldPos
+	npend   int
 	steps   int
+}
+
+// spanPend marks the waiting events of the item-th held span: bit i is
+// event i.
+type spanPend struct {
+	item int32
+	mask uint32
 }
 
 // heldPos locates a step event waiting for its run id: the span (or log
@@ -253,15 +275,22 @@ func (ht *heldTraces) assign(runID string) error {
 		}
 		ht.td, ht.raw = td, nil
 	}
-	item, next := 0, 0
+	item, next, far := 0, 0, 0
 	rss := ht.td.ResourceSpans()
-	for i := 0; i < rss.Len() && next < len(ht.pending); i++ {
+	for i := 0; i < rss.Len() && (next < len(ht.pending) || far < len(ht.far)); i++ {
 		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len() && next < len(ht.pending); j++ {
+		for j := 0; j < sss.Len() && (next < len(ht.pending) || far < len(ht.far)); j++ {
 			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len() && next < len(ht.pending); k++ {
-				for ; next < len(ht.pending) && int(ht.pending[next].item) == item; next++ {
-					setRunID(spans.At(k).Events().At(int(ht.pending[next].event)).Attributes(), runID)
+			for k := 0; k < spans.Len(); k++ {
+				events := spans.At(k).Events()
+				if next < len(ht.pending) && int(ht.pending[next].item) == item {
+					for m := ht.pending[next].mask; m != 0; m &= m - 1 {
+						setRunID(events.At(bits.TrailingZeros32(m)).Attributes(), runID)
+					}
+					next++
+				}
+				for ; far < len(ht.far) && int(ht.far[far].item) == item; far++ {
+					setRunID(events.At(int(ht.far[far].event)).Attributes(), runID)
 				}
 				item++
 			}
@@ -272,7 +301,7 @@ func (ht *heldTraces) assign(runID string) error {
 
 func (ht *heldTraces) send(ctx context.Context) error { return ht.p.next.ConsumeTraces(ctx, ht.td) }
 
-func (ht *heldTraces) counts() (int, int) { return ht.steps, len(ht.pending) }
+func (ht *heldTraces) counts() (int, int) { return ht.steps, ht.npend }
 
 func (ht *heldTraces) telemetry() *telemetry { return ht.p.tel }
 
