@@ -182,8 +182,10 @@ func benchIndexMemory(b *testing.B, cold bool) {
 			ix.coldSnapshot()
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			if ix.cold.len() != runs {
-				b.Fatalf("%d of %d runs made cold", ix.cold.len(), runs)
+			// Run ids whose 32-bit hash another cold run has stay live: a
+			// handful in 100,000.
+			if ix.cold.len() < runs-10 || ix.Len() != runs {
+				b.Fatalf("%d of %d runs made cold, %d indexed", ix.cold.len(), runs, ix.Len())
 			}
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/runs, "heap-B/run")

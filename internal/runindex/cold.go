@@ -23,7 +23,7 @@ import (
 
 // freezeAfter is how long a finished run's file must have been unchanged
 // before its state is made cold.
-const freezeAfter = 5 * time.Second
+const freezeAfter = 2 * time.Second
 
 // coldChunk is the size of the arena's chunks; a run id never straddles
 // two, and ledger file names (the run ids kept cold) are at most 255 bytes.
@@ -75,8 +75,12 @@ var coldStatuses = [...]string{report.StatusCompleted, report.StatusFailed, repo
 // coldStore holds the cold runs of an Index; guarded by Index.mu.
 type coldStore struct {
 	seed   maphash.Seed
+	hashFn func(string) uint32 // replaces the seeded hash in tests
 	recs   recTable
-	byID   map[uint64]uint32 // hash of the run id -> record
+	// byID maps a 32-bit hash of the run id to its record: 8-byte slots.
+	// Of two run ids with the same hash only the first is made cold (a
+	// handful among hundreds of thousands of runs); lookups compare ids.
+	byID   map[uint32]uint32
 	chunks []*[coldChunk]byte
 	used   int // bytes used in the last chunk
 	days   []string
@@ -103,13 +107,18 @@ type coldView struct {
 }
 
 func newColdStore() coldStore {
-	return coldStore{seed: maphash.MakeSeed(), byID: map[uint64]uint32{}, dayIDs: map[string]uint16{},
+	return coldStore{seed: maphash.MakeSeed(), byID: map[uint32]uint32{}, dayIDs: map[string]uint16{},
 		lists: []*[]string{nil}, listID: map[*[]string]uint32{}}
 }
 
 func (c *coldStore) len() int { return len(c.byID) }
 
-func (c *coldStore) hash(id string) uint64 { return maphash.String(c.seed, id) }
+func (c *coldStore) hash(id string) uint32 {
+	if c.hashFn != nil {
+		return c.hashFn(id)
+	}
+	return uint32(maphash.String(c.seed, id))
+}
 
 // idOf returns the run id of r. The arena bytes are never modified once
 // written, so the string may alias them.
@@ -275,7 +284,7 @@ func (c *coldStore) compact() {
 	order := c.sortedOrder()
 	old := *c
 	*c = newColdStore()
-	c.seed, c.days, c.dayIDs, c.lists, c.listID = old.seed, old.days, old.dayIDs, old.lists, old.listID
+	c.seed, c.hashFn, c.days, c.dayIDs, c.lists, c.listID = old.seed, old.hashFn, old.days, old.dayIDs, old.lists, old.listID
 	c.order = make([]uint32, 0, len(order))
 	for _, i := range order {
 		r := *old.recs.at(i)

@@ -181,7 +181,7 @@ func TestLoadGeneratorEveryAckedEventLands(t *testing.T) {
 	}
 
 	// The report index lists every run with all its events, and lists them
-	// the same once the finished ones were kept cold (unchanged for 5 s).
+	// the same once the finished ones were kept cold (unchanged for 2 s).
 	type entry struct {
 		RunID      string `json:"run_id"`
 		Status     string `json:"status"`
@@ -216,7 +216,7 @@ func TestLoadGeneratorEveryAckedEventLands(t *testing.T) {
 		live, events = listAll()
 		return len(live) == int(res.Runs) && int64(events) == res.StepEvents.Acked
 	})
-	time.Sleep(7 * time.Second)
+	time.Sleep(4 * time.Second)
 	if cold, _ := listAll(); !reflect.DeepEqual(cold, live) {
 		t.Errorf("listing changed once the runs went cold:\n%v\nwas\n%v", cold, live)
 	}
