@@ -66,7 +66,7 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 			return false
 		}
 		if _, err := c.prepare(em); err != nil {
-			c.logLost(hl.signal(), em.e.trace, em.runID, len(hl.pending), err)
+			c.logLost(hl.signal(), em.e.trace, em.runID, hl.records, err)
 			return true
 		}
 		if len(released) == 0 {
@@ -160,7 +160,7 @@ func (h *logsHeld) add(p *logsProcessor, rl plog.ResourceLogs, sl plog.ScopeLogs
 		hl.slSeq = slSeq
 	}
 	lr.MoveTo(hl.sl.LogRecords().AppendEmpty())
-	hl.pending = append(hl.pending, heldPos{item: int32(len(hl.pending))})
+	hl.records++
 }
 
 func (h *logsHeld) entries() []*heldEntry {
@@ -169,7 +169,7 @@ func (h *logsHeld) entries() []*heldEntry {
 	}
 	out := make([]*heldEntry, len(h.order))
 	for i, hl := range h.order {
-		out[i] = &heldEntry{trace: hl.trace, n: len(hl.pending), payload: hl}
+		out[i] = &heldEntry{trace: hl.trace, n: hl.records, payload: hl}
 	}
 	return out
 }
@@ -185,7 +185,7 @@ type heldLogs struct {
 	sl      plog.ScopeLogs
 	rlSeq   int
 	slSeq   int
-	pending []heldPos
+	records int // all waiting for the run id
 }
 
 func (hl *heldLogs) compact() {
@@ -220,7 +220,7 @@ func (hl *heldLogs) assign(runID string) error {
 
 func (hl *heldLogs) send(ctx context.Context) error { return hl.p.next.ConsumeLogs(ctx, hl.ld) }
 
-func (hl *heldLogs) counts() (int, int) { return len(hl.pending), len(hl.pending) }
+func (hl *heldLogs) counts() (int, int) { return hl.records, hl.records }
 
 func (hl *heldLogs) telemetry() *telemetry { return hl.p.tel }
 

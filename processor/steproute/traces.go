@@ -254,8 +254,8 @@ type spanPend struct {
 	mask uint32
 }
 
-// heldPos locates a step event waiting for its run id: the span (or log
-// record) in payload order and, for spans, the event's index.
+// heldPos locates a step event waiting for its run id beyond a span's
+// first 32: the span in payload order and the event's index.
 type heldPos struct{ item, event int32 }
 
 func (ht *heldTraces) compact() {
