@@ -296,15 +296,9 @@ func (c *coldStore) compact() {
 	}
 }
 
-// coldNewer orders records newest first like newer orders live states.
+// coldNewer orders records in listing order.
 func coldNewer(chunks []*[coldChunk]byte, a, b *coldRun) int {
-	if a.first != b.first {
-		if a.first > b.first {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(idOf(chunks, a), idOf(chunks, b))
+	return order(a.first, idOf(chunks, a), b.first, idOf(chunks, b))
 }
 
 // sortedOrder returns the live records newest first. Dropped records are
@@ -373,7 +367,7 @@ func (v *coldView) list(id uint32) []string {
 	return nil
 }
 
-// entry returns the Entry of record i.
+// entry returns the Entry of cold record r.
 func (v *coldView) entry(dir string, r *coldRun) Entry {
 	id := strings.Clone(idOf(v.chunks, r))
 	end := time.Unix(0, r.end).UTC()
@@ -389,11 +383,5 @@ func (v *coldView) entry(dir string, r *coldRun) Entry {
 		SkippedLines: int(r.skipped),
 		Path:         filepath.Join(dir, v.days[r.day], id+ledger.FileExt),
 	}
-	if e.Services == nil {
-		e.Services = []string{}
-	}
-	if e.Kinds == nil {
-		e.Kinds = []string{}
-	}
-	return e
+	return e.withLists()
 }

@@ -210,12 +210,6 @@ func (q *Query) matches(first time.Time, status string, services, kinds []string
 	return true
 }
 
-// afterCursor reports whether a run (start time first, id) comes after the
-// cursor position (ts, cid) in newest-first order.
-func afterCursor(first int64, id string, ts int64, cid string) bool {
-	return first < ts || (first == ts && id > cid)
-}
-
 // List returns one page of runs matching q, newest first: the live states
 // and the cold records merged in one order.
 func (ix *Index) List(q Query) (Page, error) {
@@ -233,11 +227,11 @@ func (ix *Index) List(q Query) (Page, error) {
 			return Page{}, err
 		}
 		hotStart = sort.Search(len(hot), func(i int) bool {
-			return afterCursor(hot[i].firstNanos(), hot[i].runID, ts, id)
+			return order(hot[i].firstNanos(), hot[i].runID, ts, id) > 0
 		})
 		coldStart = sort.Search(len(cold.order), func(i int) bool {
 			r := cold.recs.at(cold.order[i])
-			return afterCursor(r.first, idOf(cold.chunks, r), ts, id)
+			return order(r.first, idOf(cold.chunks, r), ts, id) > 0
 		})
 	}
 	now := ix.opts.Now()
@@ -250,8 +244,7 @@ func (ix *Index) List(q Query) (Page, error) {
 		if i < len(hot) && !takeHot {
 			r := cold.recs.at(cold.order[j])
 			f := hot[i]
-			fn := f.firstNanos()
-			takeHot = fn > r.first || (fn == r.first && f.runID < idOf(cold.chunks, r))
+			takeHot = order(f.firstNanos(), f.runID, r.first, idOf(cold.chunks, r)) < 0
 		}
 		if takeHot {
 			f := hot[i]

@@ -657,6 +657,12 @@ func (ix *Index) entry(f *fileState, now time.Time) Entry {
 		end = end.UTC()
 		e.EndedAt = &end
 	}
+	return e.withLists()
+}
+
+// withLists returns e with empty service and kind lists rather than nil
+// (JSON [] rather than null).
+func (e Entry) withLists() Entry {
 	if e.Services == nil {
 		e.Services = []string{}
 	}
@@ -690,10 +696,15 @@ func (ix *Index) Len() int {
 	return len(ix.byRun) + ix.cold.len()
 }
 
-// newer orders runs newest first: by start time, then run id.
-func newer(a, b *fileState) int {
-	return cmp.Or(cmp.Compare(b.firstNanos(), a.firstNanos()), strings.Compare(a.runID, b.runID))
+// order compares two runs, by start time (Unix nanoseconds) and run id, in
+// listing order: newest first, then by run id. Live states, cold records,
+// their merge and cursors all use it.
+func order(aFirst int64, aID string, bFirst int64, bID string) int {
+	return cmp.Or(cmp.Compare(bFirst, aFirst), strings.Compare(aID, bID))
 }
+
+// newer orders live states in listing order.
+func newer(a, b *fileState) int { return order(a.firstNanos(), a.runID, b.firstNanos(), b.runID) }
 
 // firstNanos is the start time as ordered in listings and cursors: Unix
 // nanoseconds, and the smallest value for a file without events.
