@@ -48,7 +48,7 @@ func events(run string, from, to int, at time.Time) []ledger.Event {
 	return out
 }
 
-func newWriter(t *testing.T, cfg ledger.WriterConfig) *ledger.Writer {
+func newWriter(t testing.TB, cfg ledger.WriterConfig) *ledger.Writer {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -666,5 +666,41 @@ func TestCloseUsesSyncFSForManyFiles(t *testing.T) {
 	}
 	if n := w.OpenFiles(); n != 0 {
 		t.Fatalf("%d files open after Close", n)
+	}
+}
+
+// BenchmarkWriteRun writes one run's 27 step events (what a run of the
+// benchmark load brings when its root span arrives) into a run that is new,
+// so the Write creates its file, and into a run whose file is open. The
+// difference is what a file per run costs, nearly all of it in the kernel
+// (on ext4: directory lookup and insert, a new inode). The file system is
+// the one of the test's temp dir: set TMPDIR to measure another.
+func BenchmarkWriteRun(b *testing.B) {
+	const perRun = 27
+	for _, newRun := range []bool{true, false} {
+		name := map[bool]string{true: "new-run", false: "open-run"}[newRun]
+		b.Run(name, func(b *testing.B) {
+			w := newWriter(b, ledger.WriterConfig{MaxOpenFiles: 64})
+			evs := events("bench-run-0", 0, perRun, day1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if newRun {
+					id := fmt.Sprintf("bench-run-%d", i)
+					for k := range evs {
+						evs[k].RunID = id
+					}
+				} else {
+					for k := range evs {
+						// new ids: the same ones would be dropped as redeliveries
+						evs[k].ID[0], evs[k].ID[1], evs[k].ID[2] = byte(i), byte(i>>8), byte(i>>16)
+					}
+				}
+				if _, err := w.Write(evs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*perRun)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }

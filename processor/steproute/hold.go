@@ -11,18 +11,20 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/runledger/runledger/internal/churnmap"
+	"github.com/runledger/runledger/processor/steproute/internal/spancodec"
 )
 
 // heldPayload is step data of one trace waiting for its run id: the spans
 // or log records, already normalised, as their own ptrace.Traces or
 // plog.Logs bound for the next consumer of the pipeline they came from.
 type heldPayload interface {
-	// compact shrinks the payload while it waits: the spans or records are
-	// kept as their protobuf encoding compressed with S2, a tenth or less of
-	// their size as pdata and without pointers for the garbage collector to
-	// trace. Both directions cost far less than decoding the protobuf.
+	// compact shrinks the payload while it waits: the spans (in spancodec's
+	// encoding) or records (as protobuf) are kept compressed with S2, a
+	// tenth or less of their size as pdata and without pointers for the
+	// garbage collector to trace.
 	compact()
 	// assign writes runID on the step events that are still missing one
 	// (decoding a compacted payload first).
@@ -84,8 +86,9 @@ type holder struct {
 	wait int64
 	max  int
 
-	pending atomic.Int64 // events held or being added
-	scratch sync.Pool    // *[]byte for compress
+	pending  atomic.Int64 // events held or being added
+	scratch  sync.Pool    // *[]byte for compress and expand
+	encoders sync.Pool    // *spancodec.Encoder
 
 	mu      sync.Mutex
 	queue   []*heldEntry // arrival order; done entries are skipped
@@ -319,18 +322,58 @@ const compactAbove = 50000
 // compress returns raw compressed with S2 (Snappy's faster relative), in a
 // slice of its own size: it is kept while the payload waits.
 func (h *holder) compress(raw []byte) []byte {
+	bp := h.buffer(s2.MaxEncodedLen(len(raw)))
+	out := bytes.Clone(s2.Encode((*bp)[:cap(*bp)], raw))
+	h.putBuffer(bp)
+	return out
+}
+
+// buffer returns a pooled buffer of capacity at least n.
+func (h *holder) buffer(n int) *[]byte {
 	bp, _ := h.scratch.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
-	if n := s2.MaxEncodedLen(len(raw)); cap(*bp) < n {
+	if cap(*bp) < n {
 		*bp = make([]byte, n)
 	}
-	out := bytes.Clone(s2.Encode((*bp)[:cap(*bp)], raw))
+	return bp
+}
+
+func (h *holder) putBuffer(bp *[]byte) {
 	if cap(*bp) <= 1<<20 {
 		h.scratch.Put(bp)
 	}
-	return out
+}
+
+// encodeSpans returns td in spancodec's encoding, compressed.
+func (h *holder) encodeSpans(td ptrace.Traces) ([]byte, error) {
+	enc, _ := h.encoders.Get().(*spancodec.Encoder)
+	if enc == nil {
+		enc = new(spancodec.Encoder)
+	}
+	defer h.encoders.Put(enc)
+	raw, err := enc.Encode(td)
+	if err != nil {
+		return nil, err
+	}
+	return h.compress(raw), nil
+}
+
+// decodeSpans restores spans compacted with encodeSpans.
+func (h *holder) decodeSpans(b []byte) (ptrace.Traces, error) {
+	n, err := s2.DecodedLen(b)
+	if err != nil {
+		return ptrace.Traces{}, fmt.Errorf("decompress held spans: %w", err)
+	}
+	bp := h.buffer(n)
+	defer h.putBuffer(bp)
+	raw, err := s2.Decode((*bp)[:cap(*bp)], b)
+	if err != nil {
+		return ptrace.Traces{}, fmt.Errorf("decompress held spans: %w", err)
+	}
+	// spancodec.Decode copies what it keeps, so the buffer can go back.
+	return spancodec.Decode(raw)
 }
 
 // expand restores a payload compacted with compress; what names its items

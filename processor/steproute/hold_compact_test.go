@@ -25,7 +25,8 @@ func holdingCore(t *testing.T) *core {
 	return c
 }
 
-// A held payload waits as compressed protobuf bytes and comes back as the same spans,
+// A held payload waits as compressed bytes (smaller than its protobuf) and
+// comes back as the same spans,
 // with the run id on exactly the step events that waited for it.
 func TestHeldTracesCompactRoundTrip(t *testing.T) {
 	td := ptrace.NewTraces()
@@ -85,6 +86,25 @@ func TestHeldTracesCompactRoundTrip(t *testing.T) {
 	if steps, pending := ht.counts(); steps != 12 || pending != 8 {
 		t.Fatalf("counts %d %d, want 12 8", steps, pending)
 	}
+}
+
+// A compacted payload that does not decode is an error of assign (the
+// caller counts its events as lost), not a panic.
+func TestHeldTracesCorruptPayload(t *testing.T) {
+	p := &tracesProcessor{core: holdingCore(t)}
+	var held tracesHeld
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ss := rs.ScopeSpans().AppendEmpty()
+	span := ss.Spans().AppendEmpty()
+	span.SetTraceID(traceID(1))
+	span.Events().AppendEmpty().Attributes().PutStr("step.kind", "stage.k")
+	held.add(p, rs, ss, 1, 1, span, 1, []int{0})
+	ht := held.order[0]
+	ht.compact()
+	require.NotNil(t, ht.raw)
+	ht.raw = ht.raw[:len(ht.raw)/2]
+	require.ErrorContains(t, ht.assign("r-1"), "held spans")
 }
 
 func TestHeldLogsCompactRoundTrip(t *testing.T) {

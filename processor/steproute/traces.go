@@ -231,7 +231,7 @@ func (h *tracesHeld) entries() []*heldEntry {
 type heldTraces struct {
 	p     *tracesProcessor
 	td    ptrace.Traces // nil orig while compacted
-	raw   []byte        // td's compressed protobuf encoding while compacted
+	raw   []byte        // td's compressed spancodec encoding while compacted
 	trace pcommon.TraceID
 	rs    ptrace.ResourceSpans
 	ss    ptrace.ScopeSpans
@@ -259,17 +259,17 @@ type spanPend struct {
 type heldPos struct{ item, event int32 }
 
 func (ht *heldTraces) compact() {
-	raw, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(ht.td)
+	raw, err := ht.p.core.hold.encodeSpans(ht.td)
 	if err != nil {
 		return // keep it as it is
 	}
-	ht.raw, ht.td = ht.p.core.hold.compress(raw), ptrace.Traces{}
+	ht.raw, ht.td = raw, ptrace.Traces{}
 	ht.rs, ht.ss = ptrace.ResourceSpans{}, ptrace.ScopeSpans{}
 }
 
 func (ht *heldTraces) assign(runID string) error {
 	if ht.raw != nil {
-		td, err := expand(ht.raw, "spans", (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces)
+		td, err := ht.p.core.hold.decodeSpans(ht.raw)
 		if err != nil {
 			return err
 		}
