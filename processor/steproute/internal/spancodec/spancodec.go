@@ -52,9 +52,9 @@ const maxDepth = 128
 type Encoder struct {
 	recent [256]recentStr
 	strs   []string
-	body  []byte
-	out   []byte
-	env   ptrace.Traces
+	body   []byte
+	out    []byte
+	env    ptrace.Traces
 }
 
 // Encode returns the encoding of td, valid until the next call of Encode.
