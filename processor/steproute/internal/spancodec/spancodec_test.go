@@ -272,14 +272,14 @@ func BenchmarkHoldRoundTrip(b *testing.B) {
 	events := float64(td.SpanCount() * 5)
 	b.Run("spancodec", func(b *testing.B) {
 		var e Encoder
-		var raw []byte
+		var raw, held []byte
 		b.ReportAllocs()
 		for range b.N {
 			enc, err := e.Encode(td)
 			if err != nil {
 				b.Fatal(err)
 			}
-			held := s2.Encode(nil, enc)
+			held = s2.Encode(nil, enc)
 			raw, err = s2.Decode(raw[:0], held)
 			if err != nil {
 				b.Fatal(err)
@@ -289,15 +289,17 @@ func BenchmarkHoldRoundTrip(b *testing.B) {
 			}
 		}
 		b.ReportMetric(events*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(len(held))/events, "held-B/event")
 	})
 	b.Run("protobuf", func(b *testing.B) {
+		var held []byte
 		b.ReportAllocs()
 		for range b.N {
 			enc, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 			if err != nil {
 				b.Fatal(err)
 			}
-			held := s2.Encode(nil, enc)
+			held = s2.Encode(nil, enc)
 			raw, err := s2.Decode(nil, held)
 			if err != nil {
 				b.Fatal(err)
@@ -307,5 +309,6 @@ func BenchmarkHoldRoundTrip(b *testing.B) {
 			}
 		}
 		b.ReportMetric(events*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(len(held))/events, "held-B/event")
 	})
 }
