@@ -302,6 +302,16 @@ func (d *decoder) next(n int) []byte {
 	return p
 }
 
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b[d.pos:])
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
 func (d *decoder) fixed64() uint64 {
 	p := d.next(8)
 	if p == nil {
@@ -430,26 +440,7 @@ func (d *decoder) attrs(m pcommon.Map, depth int) {
 		if tag == nil {
 			return
 		}
-		switch tag[0] {
-		case tagStr:
-			m.PutStr(k, d.str())
-		case tagBool:
-			if b := d.next(1); b != nil {
-				m.PutBool(k, b[0] == 1)
-			}
-		case tagInt:
-			v, w := binary.Varint(d.b[d.pos:])
-			if w <= 0 {
-				d.fail()
-				return
-			}
-			d.pos += w
-			m.PutInt(k, v)
-		case tagDouble:
-			m.PutDouble(k, math.Float64frombits(d.fixed64()))
-		default:
-			d.valueTagged(tag[0], m.PutEmpty(k), depth)
-		}
+		d.valueTagged(tag[0], m.PutEmpty(k), depth)
 	}
 }
 
@@ -464,13 +455,7 @@ func (d *decoder) valueTagged(tag byte, v pcommon.Value, depth int) {
 			v.SetBool(b[0] == 1)
 		}
 	case tagInt:
-		n, w := binary.Varint(d.b[d.pos:])
-		if w <= 0 {
-			d.fail()
-			return
-		}
-		d.pos += w
-		v.SetInt(n)
+		v.SetInt(d.varint())
 	case tagDouble:
 		v.SetDouble(math.Float64frombits(d.fixed64()))
 	case tagBytes:
