@@ -302,14 +302,10 @@ func (d *decoder) next(n int) []byte {
 	return p
 }
 
+// varint reads what binary.AppendVarint wrote: zig-zag over a uvarint.
 func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b[d.pos:])
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.pos += n
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *decoder) fixed64() uint64 {
