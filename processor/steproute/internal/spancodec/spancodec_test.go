@@ -148,6 +148,26 @@ func TestRoundTripRandom(t *testing.T) {
 	}
 }
 
+// Decode copies what it keeps: steproute decodes from a pooled buffer and
+// reuses it right after. Scribbling over the input must not change the
+// result (the resource and scope envelope included).
+func TestDecodeDoesNotKeepItsInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 50 {
+		td := randTraces(r)
+		var e Encoder
+		b, err := e.Encode(td)
+		require.NoError(t, err)
+		buf := bytes.Clone(b)
+		got, err := Decode(buf)
+		require.NoError(t, err)
+		for k := range buf {
+			buf[k] = 0xa5
+		}
+		require.True(t, bytes.Equal(protoBytes(t, td), protoBytes(t, got)), "case %d changed with its input", i)
+	}
+}
+
 func TestRoundTripEmpty(t *testing.T) {
 	td := ptrace.NewTraces()
 	require.Equal(t, 0, roundTrip(t, td).ResourceSpans().Len())
