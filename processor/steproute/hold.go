@@ -87,7 +87,7 @@ type holder struct {
 	max  int
 
 	pending  atomic.Int64 // events held or being added
-	scratch  sync.Pool    // *[]byte for compress and expand
+	scratch  sync.Pool    // *[]byte for compress and decodeSpans
 	encoders sync.Pool    // *spancodec.Encoder
 
 	mu      sync.Mutex
