@@ -42,6 +42,11 @@ const (
 	tagMap
 )
 
+// eventAttrRoom is the spare capacity of a decoded span event's attributes:
+// steproute writes run.id on held step events right after decoding them,
+// which would otherwise copy every attribute slice to grow it by one.
+const eventAttrRoom = 1
+
 // maxDepth bounds nesting of maps and slices in attribute values, as in
 // the encoder's input: pdata cannot hold cycles, and no producer nests
 // anywhere near this deep.
@@ -392,7 +397,7 @@ func (d *decoder) span(sp ptrace.Span) {
 	sp.SetKind(ptrace.SpanKind(d.uvarint()))
 	sp.SetStartTimestamp(pcommon.Timestamp(d.fixed64()))
 	sp.SetEndTimestamp(pcommon.Timestamp(d.fixed64()))
-	d.attrs(sp.Attributes(), 0)
+	d.attrs(sp.Attributes(), 0, 0)
 	sp.SetDroppedAttributesCount(uint32(d.uvarint()))
 
 	evs := sp.Events()
@@ -402,7 +407,7 @@ func (d *decoder) span(sp ptrace.Span) {
 		ev := evs.AppendEmpty()
 		ev.SetTimestamp(pcommon.Timestamp(d.fixed64()))
 		ev.SetName(d.str())
-		d.attrs(ev.Attributes(), 0)
+		d.attrs(ev.Attributes(), 0, eventAttrRoom)
 		ev.SetDroppedAttributesCount(uint32(d.uvarint()))
 	}
 	sp.SetDroppedEventsCount(uint32(d.uvarint()))
@@ -418,7 +423,7 @@ func (d *decoder) span(sp ptrace.Span) {
 		l.SetSpanID(sid)
 		l.TraceState().FromRaw(d.str())
 		l.SetFlags(uint32(d.uvarint()))
-		d.attrs(l.Attributes(), 0)
+		d.attrs(l.Attributes(), 0, 0)
 		l.SetDroppedAttributesCount(uint32(d.uvarint()))
 	}
 	sp.SetDroppedLinksCount(uint32(d.uvarint()))
@@ -427,9 +432,10 @@ func (d *decoder) span(sp ptrace.Span) {
 	sp.Status().SetMessage(d.str())
 }
 
-func (d *decoder) attrs(m pcommon.Map, depth int) {
+// attrs decodes a map into m, leaving capacity for room more entries.
+func (d *decoder) attrs(m pcommon.Map, depth, room int) {
 	n := d.count()
-	m.EnsureCapacity(n)
+	m.EnsureCapacity(n + room)
 	for i := 0; i < n && d.err == nil; i++ {
 		k := d.str()
 		tag := d.next(1)
@@ -477,7 +483,7 @@ func (d *decoder) valueTagged(tag byte, v pcommon.Value, depth int) {
 			d.fail()
 			return
 		}
-		d.attrs(v.SetEmptyMap(), depth+1)
+		d.attrs(v.SetEmptyMap(), depth+1, 0)
 	default:
 		d.fail()
 	}

@@ -168,6 +168,37 @@ func TestDecodeDoesNotKeepItsInput(t *testing.T) {
 	}
 }
 
+// steproute writes run.id on held step events right after decoding them:
+// event attributes have room for it, so writing it allocates only its value
+// instead of also copying the attribute slice to grow it.
+func TestEventAttributesHaveRoomForRunID(t *testing.T) {
+	var e Encoder
+	enc, err := e.Encode(benchTraces())
+	require.NoError(t, err)
+	b := bytes.Clone(enc)
+	putRunIDs := func(td ptrace.Traces) int {
+		n := 0
+		spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+		for i := 0; i < spans.Len(); i++ {
+			evs := spans.At(i).Events()
+			for j := 0; j < evs.Len(); j++ {
+				evs.At(j).Attributes().PutStr("run.id", "r-1")
+				n++
+			}
+		}
+		return n
+	}
+	td, err := Decode(b)
+	require.NoError(t, err)
+	events := putRunIDs(td)
+	decodeOnly := testing.AllocsPerRun(20, func() { _, _ = Decode(b) })
+	withRunID := testing.AllocsPerRun(20, func() {
+		td, _ := Decode(b)
+		putRunIDs(td)
+	})
+	require.LessOrEqual(t, withRunID-decodeOnly, float64(events), "allocations for %d run ids", events)
+}
+
 func TestRoundTripEmpty(t *testing.T) {
 	td := ptrace.NewTraces()
 	require.Equal(t, 0, roundTrip(t, td).ResourceSpans().Len())
