@@ -59,16 +59,21 @@ type Encoder struct {
 	strs   []string
 	body   []byte
 	out    []byte
-	env    ptrace.Traces
 }
 
 // Encode returns the encoding of td, valid until the next call of Encode.
 func (e *Encoder) Encode(td ptrace.Traces) ([]byte, error) {
 	e.strs, e.body = e.strs[:0], e.body[:0]
+	// Drop the references to td's strings however Encode ends: a pooled
+	// Encoder must not keep the last payload alive.
+	defer func() {
+		clear(e.recent[:])
+		clear(e.strs)
+	}()
 
-	e.env = ptrace.NewTraces()
+	envTD := ptrace.NewTraces()
 	rss := td.ResourceSpans()
-	erss := e.env.ResourceSpans()
+	erss := envTD.ResourceSpans()
 	erss.EnsureCapacity(rss.Len())
 	for i := 0; i < rss.Len(); i++ {
 		rs, ers := rss.At(i), erss.AppendEmpty()
@@ -88,8 +93,7 @@ func (e *Encoder) Encode(td ptrace.Traces) ([]byte, error) {
 			}
 		}
 	}
-	env, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(e.env)
-	e.env = ptrace.Traces{}
+	env, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(envTD)
 	if err != nil {
 		return nil, fmt.Errorf("encode resources and scopes: %w", err)
 	}
@@ -106,10 +110,6 @@ func (e *Encoder) Encode(td ptrace.Traces) ([]byte, error) {
 	out = append(out, env...)
 	out = append(out, e.body...)
 	e.out = out
-	// Drop the references to td's strings: a pooled Encoder must not keep
-	// the last payload alive.
-	clear(e.recent[:])
-	clear(e.strs)
 	return out, nil
 }
 
