@@ -48,6 +48,7 @@ func oursSpec(binary, config string, sets []string) targetSpec {
 				fmt.Sprintf("RUNLEDGER_HEALTH=127.0.0.1:%d", p[3]),
 				fmt.Sprintf("RUNLEDGER_METRICS_PORT=%d", p[4]),
 				"RUNLEDGER_LEDGER_DIR=" + filepath.Join(work, "ledgers"),
+				"RUNLEDGER_HOLD_DIR=" + filepath.Join(work, "hold"),
 				"RUNLEDGER_REPORTS_DIR=" + filepath.Join(work, "reports"),
 			}, grpc
 		},

@@ -77,6 +77,7 @@ func BenchmarkConsumeTraces(b *testing.B) {
 	buf, steps := benchBatch(b)
 	f := NewFactory()
 	cfg := createDefaultConfig()
+	cfg.(*Config).HoldDirectory = b.TempDir()
 	ctx := context.Background()
 	tp, err := f.CreateTraces(ctx, nopSettings(), cfg, consumertest.NewNop())
 	require.NoError(b, err)

@@ -21,6 +21,12 @@ const (
 	FallbackFixed = "fixed"
 )
 
+// What hold_on_shutdown does with held step events.
+const (
+	HoldOnShutdownKeep     = "keep"
+	HoldOnShutdownFallback = "fallback"
+)
+
 // minMaxAttributes is the smallest usable attribute cap: the attributes the
 // processor itself may write must always fit.
 const minMaxAttributes = 16
@@ -50,6 +56,18 @@ type Config struct {
 	// ResolveWaitMaxEvents bounds the number of held step events; past it
 	// the oldest held events are sent with the fallback run id.
 	ResolveWaitMaxEvents int `mapstructure:"resolve_wait_max_events"`
+	// HoldDirectory is where held step events are kept (the hold log)
+	// until their run id arrives, so that nothing acknowledged is lost to
+	// a crash or a restart.
+	HoldDirectory string `mapstructure:"hold_directory"`
+	// HoldFsync is the hold log's sync policy, as the ledgers' fsync:
+	// always (before the request is acknowledged), interval or never.
+	HoldFsync string `mapstructure:"hold_fsync"`
+	// HoldFsyncInterval is the sync period with hold_fsync: interval.
+	HoldFsyncInterval time.Duration `mapstructure:"hold_fsync_interval"`
+	// HoldOnShutdown is keep (held events wait in the hold log for the next
+	// start) or fallback (they are written with the fallback run id).
+	HoldOnShutdown string `mapstructure:"hold_on_shutdown"`
 	// Fallback is "trace" (run id "trace-<trace id hex>") or "fixed" (use
 	// FallbackRunID).
 	Fallback string `mapstructure:"fallback"`
@@ -85,6 +103,10 @@ func createDefaultConfig() component.Config {
 		TraceCacheTTL:        10 * time.Minute,
 		ResolveWait:          10 * time.Second,
 		ResolveWaitMaxEvents: 500000,
+		HoldDirectory:        "data/telemetry/hold",
+		HoldFsync:            "interval",
+		HoldFsyncInterval:    time.Second,
+		HoldOnShutdown:       HoldOnShutdownKeep,
 		Fallback:             FallbackTrace,
 		RunIDAttribute:       stepschema.AttrRunID,
 		KindAttribute:        stepschema.AttrKind,
@@ -118,6 +140,24 @@ func (cfg *Config) Validate() error {
 		add("resolve_wait_max_events must not be negative (got %d)", cfg.ResolveWaitMaxEvents)
 	} else if cfg.ResolveWait > 0 && cfg.ResolveWaitMaxEvents == 0 {
 		add("resolve_wait_max_events must be positive when resolve_wait is set (got 0); set resolve_wait: 0 to disable waiting")
+	}
+	if cfg.ResolveWait > 0 {
+		if strings.TrimSpace(cfg.HoldDirectory) == "" {
+			add("hold_directory must be set when resolve_wait is set: held step events are stored there")
+		}
+		switch cfg.HoldFsync {
+		case "always", "interval", "never":
+		default:
+			add("hold_fsync must be always, interval or never (got %q)", cfg.HoldFsync)
+		}
+		if cfg.HoldFsync == "interval" && cfg.HoldFsyncInterval <= 0 {
+			add("hold_fsync_interval must be positive with hold_fsync: interval (got %s)", cfg.HoldFsyncInterval)
+		}
+		switch cfg.HoldOnShutdown {
+		case HoldOnShutdownKeep, HoldOnShutdownFallback:
+		default:
+			add("hold_on_shutdown must be %q or %q (got %q)", HoldOnShutdownKeep, HoldOnShutdownFallback, cfg.HoldOnShutdown)
+		}
 	}
 	switch cfg.Fallback {
 	case FallbackTrace:

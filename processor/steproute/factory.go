@@ -56,6 +56,7 @@ func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg 
 		return nil, err
 	}
 	p := &tracesProcessor{core: comp.Unwrap, next: next, tel: tel}
+	comp.Unwrap.traces = p
 	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithStart(comp.Start),
@@ -72,6 +73,7 @@ func (f *factory) createLogs(ctx context.Context, set processor.Settings, cfg co
 		return nil, err
 	}
 	p := &logsProcessor{core: comp.Unwrap, next: next, tel: tel}
+	comp.Unwrap.logs = p
 	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithStart(comp.Start),

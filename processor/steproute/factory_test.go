@@ -37,6 +37,9 @@ func TestSharedInstancePerConfig(t *testing.T) {
 	// memories.
 	fac := NewFactory()
 	cfgA, cfgB := createDefaultConfig(), createDefaultConfig()
+	cfgA.(*Config).HoldDirectory = t.TempDir()
+	cfgB.(*Config).HoldDirectory = t.TempDir()
+	cfgB.(*Config).HoldOnShutdown = HoldOnShutdownFallback
 	ctx := context.Background()
 	tA, err := fac.CreateTraces(ctx, nopSettings(), cfgA, consumertest.NewNop())
 	require.NoError(t, err)
@@ -63,6 +66,7 @@ func TestSharedInstancePerConfig(t *testing.T) {
 
 func TestVerifyShutdown(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.HoldDirectory = t.TempDir()
 	cfg.KeepNonStep = true // the generic test data has no step events
 	processortest.VerifyShutdown(t, NewFactory(), cfg)
 }

@@ -2,6 +2,10 @@ package steproute
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,9 +29,28 @@ type pipelines struct {
 	lsink  *consumertest.LogsSink
 }
 
+// holdRoot holds a hold directory for every test config, so no test
+// writes into the package's folder or shares a hold log with another.
+var (
+	holdRoot string
+	holdDirs atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	holdRoot, err = os.MkdirTemp("", "steproute-hold-")
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(holdRoot)
+	os.Exit(code)
+}
+
 func testConfig(mod func(*Config)) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ResolveWait = 0
+	cfg.HoldDirectory = filepath.Join(holdRoot, strconv.FormatInt(holdDirs.Add(1), 10))
 	if mod != nil {
 		mod(cfg)
 	}

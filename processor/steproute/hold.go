@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/runledger/runledger/internal/churnmap"
+	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/spancodec"
 )
 
@@ -21,11 +22,13 @@ import (
 // or log records, already normalised, as their own ptrace.Traces or
 // plog.Logs bound for the next consumer of the pipeline they came from.
 type heldPayload interface {
-	// compact shrinks the payload while it waits: the spans (in spancodec's
-	// encoding) or records (as protobuf) are kept compressed with S2, a
-	// tenth or less of their size as pdata and without pointers for the
-	// garbage collector to trace.
-	compact()
+	// spill returns the payload's compressed encoding (spans in spancodec's
+	// encoding, records as protobuf, compressed with S2) for the hold log
+	// and drops the in-memory form: while it waits it lives on disk and in
+	// the page cache, not on the heap.
+	spill() ([]byte, error)
+	// restore gives a spilled payload back its encoding, read from the log.
+	restore(raw []byte)
 	// assign writes runID on the step events that are still missing one
 	// (decoding a compacted payload first).
 	assign(runID string) error
@@ -48,6 +51,10 @@ type heldEntry struct {
 	ctx      context.Context
 	payload  heldPayload
 	done     bool
+	// wal and loc name the entry in the hold log (wal 0: not logged).
+	wal     uint64
+	loc     holdlog.Loc
+	spilled bool // the payload is only in the hold log
 }
 
 type emitKind int
@@ -115,6 +122,13 @@ func newHolder(c *core, wait time.Duration, maxEvents int) *holder {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+}
+
+// isClosed reports whether shutdown has begun.
+func (h *holder) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 // active reports whether anything may be held; cheap enough for every
@@ -312,12 +326,6 @@ func (h *holder) shutdown() []emission {
 	}
 	return out
 }
-
-// compactAbove is the number of held step events from which newly held
-// payloads are compacted. Below it, holding costs little memory (~670 bytes
-// per event as pdata, so at most ~35 MB) and compacting would only cost CPU
-// (about a microsecond per event to encode and decode again).
-const compactAbove = 50000
 
 // compress returns raw compressed with S2 (Snappy's faster relative), in a
 // slice of its own size: it is kept while the payload waits.

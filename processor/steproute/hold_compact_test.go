@@ -70,7 +70,7 @@ func TestHeldTracesCompactRoundTrip(t *testing.T) {
 		}
 	}
 	ht := held.order[0]
-	ht.compact()
+	spillRestore(t, ht)
 	raw, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(want)
 	if len(ht.raw) == 0 || len(ht.raw) >= len(raw) {
 		t.Fatalf("payload not compacted: %d bytes held for %d bytes of protobuf", len(ht.raw), len(raw))
@@ -101,7 +101,7 @@ func TestHeldTracesCorruptPayload(t *testing.T) {
 	span.Events().AppendEmpty().Attributes().PutStr("step.kind", "stage.k")
 	held.add(p, rs, ss, 1, 1, span, 1, []int{0})
 	ht := held.order[0]
-	ht.compact()
+	spillRestore(t, ht)
 	require.NotNil(t, ht.raw)
 	ht.raw = ht.raw[:len(ht.raw)/2]
 	require.ErrorContains(t, ht.assign("r-1"), "held spans")
@@ -129,7 +129,7 @@ func TestHeldLogsCompactRoundTrip(t *testing.T) {
 		held.add(&logsProcessor{core: holdingCore(t)}, rl, sl, 1, 1, sl.LogRecords().At(i))
 	}
 	hl := held.order[0]
-	hl.compact()
+	spillRestore(t, hl)
 	if len(hl.raw) == 0 {
 		t.Fatal("payload not compacted")
 	}
@@ -147,10 +147,16 @@ func TestHeldLogsCompactRoundTrip(t *testing.T) {
 // the roots arrive every held event goes out with its run id, compacted or
 // not.
 func TestLargeHoldIsCompactedAndReleasedIntact(t *testing.T) {
-	c, err := newCore(nopSettings(), testConfig(func(c *Config) { c.ResolveWait = time.Minute; c.ResolveWaitMaxEvents = 200000 }))
+	dir := t.TempDir()
+	c, err := newCore(nopSettings(), testConfig(func(c *Config) {
+		c.ResolveWait = time.Minute
+		c.ResolveWaitMaxEvents = 200000
+		c.HoldDirectory = dir
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	require.NoError(t, c.Start(context.Background(), nil))
 	defer func() { _ = c.Shutdown(context.Background()) }()
 	sink := new(consumertest.TracesSink)
 	p := &tracesProcessor{core: c, next: sink, tel: c.tel}
@@ -174,18 +180,21 @@ func TestLargeHoldIsCompactedAndReleasedIntact(t *testing.T) {
 		}
 		send(td)
 	}
-	compacted := 0
+	inMemory := 0
 	c.hold.mu.Lock()
 	for _, list := range c.hold.byTrace {
 		for _, e := range list {
-			if e.payload.(*heldTraces).raw != nil {
-				compacted++
+			if !e.spilled || e.payload.(*heldTraces).raw != nil {
+				inMemory++
 			}
 		}
 	}
 	c.hold.mu.Unlock()
-	if want := traces - compactAbove/steps; compacted != want {
-		t.Fatalf("%d payloads compacted, want the %d held beyond %d events", compacted, want, compactAbove)
+	if inMemory != 0 {
+		t.Fatalf("%d held payloads kept on the heap, want all of them only in the hold log", inMemory)
+	}
+	if n := c.log.Live(); n != traces {
+		t.Fatalf("hold log has %d live entries, want %d", n, traces)
 	}
 	for i := 0; i < traces; i++ {
 		td := ptrace.NewTraces()
@@ -213,7 +222,19 @@ func TestLargeHoldIsCompactedAndReleasedIntact(t *testing.T) {
 			}
 		}
 	}
+	if n := c.log.Live(); n != 0 {
+		t.Fatalf("hold log has %d live entries after every run id arrived, want 0", n)
+	}
 	if len(got) != traces || got["run-0"] != steps || got[fmt.Sprintf("run-%d", traces-1)] != steps {
 		t.Fatalf("released %d runs (run-0: %d events, last: %d), want %d runs of %d", len(got), got["run-0"], got[fmt.Sprintf("run-%d", traces-1)], traces, steps)
 	}
+}
+
+// spillRestore does what the hold log does to a payload: spill, then read
+// back.
+func spillRestore(t testing.TB, p heldPayload) {
+	t.Helper()
+	raw, err := p.spill()
+	require.NoError(t, err)
+	p.restore(raw)
 }

@@ -60,13 +60,13 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 
 	var out plog.Logs
 	var released []*emission
-	b.finish(ctx, p.tel, held.entries(), func(em *emission) bool {
+	if err := b.finish(ctx, p.tel, held.entries(), signalLogs, func(em *emission) bool {
 		hl, ok := em.e.payload.(*heldLogs)
 		if !ok || hl.p != p {
 			return false
 		}
 		if _, err := c.prepare(em); err != nil {
-			c.logLost(hl.signal(), em.e.trace, em.runID, hl.records, err)
+			c.logKept(hl.signal(), 1, em.runID, hl.records, err)
 			return true
 		}
 		if len(released) == 0 {
@@ -76,7 +76,9 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		em.e.payload = nil
 		released = append(released, em)
 		return true
-	})
+	}); err != nil {
+		return ld, err
+	}
 	if len(released) > 0 {
 		// As for traces: released records first, one request, sent here.
 		own := rls.Len() > 0
@@ -178,8 +180,8 @@ func (h *logsHeld) entries() []*heldEntry {
 // every record in it waits for the run id.
 type heldLogs struct {
 	p       *logsProcessor
-	ld      plog.Logs // nil orig while compacted
-	raw     []byte    // ld's compressed protobuf encoding while compacted
+	ld      plog.Logs // nil orig while spilled
+	raw     []byte    // ld's compressed protobuf encoding, read back from the hold log
 	trace   pcommon.TraceID
 	rl      plog.ResourceLogs
 	sl      plog.ScopeLogs
@@ -188,13 +190,25 @@ type heldLogs struct {
 	records int // all waiting for the run id
 }
 
-func (hl *heldLogs) compact() {
+func (hl *heldLogs) spill() ([]byte, error) {
 	raw, err := (&plog.ProtoMarshaler{}).MarshalLogs(hl.ld)
 	if err != nil {
-		return // keep it as it is
+		return nil, err
 	}
-	hl.raw, hl.ld = hl.p.core.hold.compress(raw), plog.Logs{}
+	hl.ld = plog.Logs{}
 	hl.rl, hl.sl = plog.ResourceLogs{}, plog.ScopeLogs{}
+	return hl.p.core.hold.compress(raw), nil
+}
+
+func (hl *heldLogs) restore(raw []byte) { hl.raw = raw }
+
+// replayedLogs rebuilds a held payload from its hold-log encoding.
+func (p *logsProcessor) replayedLogs(raw []byte, trace pcommon.TraceID) (*heldLogs, error) {
+	ld, err := expand(raw, "log records", (&plog.ProtoUnmarshaler{}).UnmarshalLogs)
+	if err != nil {
+		return nil, err
+	}
+	return &heldLogs{p: p, trace: trace, records: ld.LogRecordCount()}, nil
 }
 
 func (hl *heldLogs) assign(runID string) error {

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
 
+	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
 	"github.com/runledger/runledger/processor/steproute/internal/tracecache"
 )
@@ -25,6 +26,13 @@ type core struct {
 	norm   normalizer
 	cache  *tracecache.Cache
 	hold   *holder // nil when resolve_wait is 0
+	// log keeps held payloads on disk until they are passed on; nil when
+	// resolve_wait is 0.
+	log *holdlog.Log
+	// traces and logs are the pipelines of this component (nil when not
+	// configured), for payloads replayed from the hold log.
+	traces *tracesProcessor
+	logs   *logsProcessor
 	// releasing bounds the calls that release held data at once (see
 	// batch.takeSlot); nil when resolve_wait is 0.
 	releasing chan struct{}
@@ -57,21 +65,94 @@ func newCore(set processor.Settings, cfg *Config) (*core, error) {
 	return c, nil
 }
 
-// Start implements component.Component; the hold timer starts with the
-// first held event.
-func (c *core) Start(context.Context, component.Host) error { return nil }
+// Start opens the hold log and holds again what it kept: step events that
+// were acknowledged but not yet passed on when the collector stopped, each
+// with what is left of its wait from its first arrival.
+func (c *core) Start(context.Context, component.Host) error {
+	if c.hold == nil {
+		return nil
+	}
+	log, entries, st, err := holdlog.Open(holdlog.Config{
+		Dir: c.cfg.HoldDirectory, Sync: c.cfg.HoldFsync, SyncEvery: c.cfg.HoldFsyncInterval,
+	})
+	if err != nil {
+		return fmt.Errorf("steproute: open hold log: %w", err)
+	}
+	c.log = log
+	if st.Corrupt > 0 {
+		c.logger.Warn("steproute: skipped corrupt or torn records in the hold log; the valid records around them were kept",
+			zap.String("directory", c.cfg.HoldDirectory), zap.Int("corrupt_stretches", st.Corrupt))
+		c.tel.recordCorrupt(context.Background(), int64(st.Corrupt))
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	var out []emission
+	var st2 stats
+	now, wall := c.now(), time.Now().UnixNano()
+	kept := 0
+	for _, le := range entries {
+		tid := pcommon.TraceID(le.Trace)
+		var p heldPayload
+		var n int
+		switch {
+		case le.Signal == signalTraces && c.traces != nil:
+			ht, err := c.traces.replayedTraces(le.Payload, tid)
+			if err != nil {
+				c.logger.Warn("steproute: unreadable entry in the hold log", zap.Error(err))
+				continue
+			}
+			p, n = ht, ht.steps
+		case le.Signal == signalLogs && c.logs != nil:
+			hl, err := c.logs.replayedLogs(le.Payload, tid)
+			if err != nil {
+				c.logger.Warn("steproute: unreadable entry in the hold log", zap.Error(err))
+				continue
+			}
+			p, n = hl, hl.records
+		default:
+			kept++ // its pipeline is not configured: stays in the log
+			continue
+		}
+		left := max(0, le.Arrival+c.hold.wait-wall)
+		e := &heldEntry{trace: tid, n: n, payload: p, deadline: now + left,
+			ctx: context.Background(), wal: le.ID, loc: le.Loc, spilled: true}
+		out = c.hold.add(e, out, &st2)
+	}
+	c.logger.Info("steproute: held step events replayed from the hold log",
+		zap.Int("entries", len(entries)-kept), zap.Int("kept_for_other_pipelines", kept))
+	for i := range out {
+		c.emit(&out[i])
+	}
+	return nil
+}
 
-// Shutdown sends everything still held with the fallback run id, so no
-// acknowledged event is lost on an orderly stop.
+// Signals as the hold log records them.
+const (
+	signalTraces byte = 1
+	signalLogs   byte = 2
+)
+
+// Shutdown leaves held step events in the hold log for the next start
+// (hold_on_shutdown: keep), or sends them with the fallback run id
+// (hold_on_shutdown: fallback).
 func (c *core) Shutdown(context.Context) error {
 	if c.hold != nil {
 		out := c.hold.shutdown()
-		if len(out) > 0 {
+		if len(out) > 0 && c.cfg.HoldOnShutdown == HoldOnShutdownFallback {
 			c.logger.Info("steproute: flushing held step events with the fallback run id on shutdown",
 				zap.Int("batches", len(out)))
+			for i := range out {
+				c.emit(&out[i])
+			}
+		} else if len(out) > 0 {
+			c.logger.Info("steproute: held step events stay in the hold log for the next start",
+				zap.Int("batches", len(out)), zap.String("directory", c.cfg.HoldDirectory))
 		}
-		for i := range out {
-			c.emit(&out[i])
+		if c.log != nil {
+			if err := c.log.Close(); err != nil {
+				c.logger.Warn("steproute: close hold log", zap.Error(err))
+			}
 		}
 	}
 	c.tel.tb.Shutdown()
@@ -95,8 +176,9 @@ func (c *core) fallbackID(tid pcommon.TraceID) string {
 }
 
 // emit writes the run id on a held (or unholdable) payload and sends it to
-// the next consumer of its pipeline. The data was acknowledged on receipt,
-// so a send error can only be logged.
+// the next consumer of its pipeline. The data was acknowledged on receipt
+// and is in the hold log, so a failed send leaves it there for the next
+// start.
 func (c *core) emit(em *emission) {
 	p := em.e.payload
 	steps, err := c.prepare(em)
@@ -107,15 +189,45 @@ func (c *core) emit(em *emission) {
 	// the next ones are sent; the sent data need not.
 	em.e.payload = nil
 	if err != nil {
-		c.logLost(p.signal(), em.e.trace, em.runID, steps, err)
+		c.logKept(p.signal(), 1, em.runID, steps, err)
+		return
+	}
+	c.released(em)
+}
+
+// released tombstones the hold-log records of emissions passed on.
+func (c *core) released(ems ...*emission) {
+	if c.log == nil {
+		return
+	}
+	ids := make([]uint64, 0, len(ems))
+	locs := make([]holdlog.Loc, 0, len(ems))
+	for _, em := range ems {
+		if em.e.wal != 0 {
+			ids = append(ids, em.e.wal)
+			locs = append(locs, em.e.loc)
+		}
+	}
+	if err := c.log.Release(ids, locs); err != nil {
+		// Not lost: the entries are sent again after a restart and the
+		// ledger's event_id dedupe drops the copies.
+		c.logger.Warn("steproute: could not tombstone released entries in the hold log", zap.Error(err))
 	}
 }
 
-// prepare writes the run id on the payload of em and records its
-// telemetry; the caller sends it.
+// prepare writes the run id on the payload of em (reading it back from the
+// hold log first) and records its telemetry; the caller sends it.
 func (c *core) prepare(em *emission) (steps int, err error) {
 	p := em.e.payload
 	steps, pending := p.counts()
+	if em.e.spilled {
+		raw, rerr := c.log.Read(em.e.loc)
+		if rerr != nil {
+			return steps, rerr
+		}
+		p.restore(raw)
+		em.e.spilled = false
+	}
 	err = p.assign(em.runID)
 	var st stats
 	st.accepted = int64(steps)
@@ -131,36 +243,31 @@ func (c *core) prepare(em *emission) (steps int, err error) {
 }
 
 // sendMerged sends a call's data with the held payloads released into it
-// and returns what the call returns: a failure logs the released events as
-// lost and reaches the client only when the call had data of its own (own)
-// for it to retry.
+// and returns what the call returns: a failure leaves the released events
+// in the hold log and reaches the client only when the call had data of
+// its own (own) for it to retry.
 func (c *core) sendMerged(signal string, released []*emission, own bool, send func() error) error {
 	err := send()
 	if err == nil {
+		c.released(released...)
 		return processorhelper.ErrSkipProcessingData
 	}
-	// One line per failed call, not per trace: a failing exporter under
-	// load would otherwise log thousands of lines a second.
+	// One line per failed call, not per trace.
 	events := 0
 	for _, em := range released {
 		events += em.e.n
 	}
-	c.logger.Warn("steproute: held step events could not be passed on; they were acknowledged on receipt and are lost",
-		zap.String("signal", signal),
-		zap.Int("traces", len(released)),
-		zap.String("run_id", released[0].runID),
-		zap.Int("events", events),
-		zap.Error(err))
+	c.logKept(signal, len(released), released[0].runID, events, err)
 	if own {
 		return err
 	}
 	return processorhelper.ErrSkipProcessingData
 }
 
-func (c *core) logLost(signal string, trace pcommon.TraceID, runID string, steps int, err error) {
-	c.logger.Warn("steproute: held step events could not be passed on; they were acknowledged on receipt and are lost",
+func (c *core) logKept(signal string, traces int, runID string, steps int, err error) {
+	c.logger.Warn("steproute: held step events could not be passed on; they stay in the hold log and are sent again at the next start",
 		zap.String("signal", signal),
-		zap.String("trace_id", trace.String()),
+		zap.Int("traces", traces),
 		zap.String("run_id", runID),
 		zap.Int("events", steps),
 		zap.Error(err))
@@ -190,7 +297,7 @@ type batch struct {
 }
 
 // takeSlot waits for one of the slots of calls releasing held data. A
-// released payload is decoded (often from its compacted form) and merged
+// released payload is read back from the hold log, decoded and merged
 // into the call's request, and lives until the request is written: when
 // producers flush at once (a fleet shutting down), hundreds of calls doing
 // so side by side would hold a large part of everything held in decoded
@@ -266,19 +373,21 @@ func (b *batch) lookup(tid pcommon.TraceID) string {
 // own outgoing data (after prepare), so a run's held events and the events
 // that resolved them reach the exporter in one request: one write per run
 // instead of two.
-func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, merge func(*emission) bool) {
+func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, sig byte, merge func(*emission) bool) error {
 	c := b.c
 	var out []emission
 	if c.hold != nil {
+		// The call's waiting payloads go to the hold log before anything
+		// else: if they cannot be stored the client gets a retryable error
+		// and nothing of the call is passed on or held.
+		if err := b.logFresh(fresh, sig); err != nil {
+			return err
+		}
 		if len(b.learned) > 0 && c.hold.active() {
 			b.takeSlot(ctx)
 			out = c.hold.release(b.learned, out)
 		}
-		compact := c.hold.pending.Load() >= compactAbove
 		for _, e := range fresh {
-			if compact {
-				e.payload.compact()
-			}
 			e.deadline = b.now + c.hold.wait
 			e.ctx = context.WithoutCancel(ctx)
 			out = c.hold.add(e, out, &b.st)
@@ -296,4 +405,31 @@ func (b *batch) finish(ctx context.Context, tel *telemetry, fresh []*heldEntry, 
 	if size, ttl := c.cache.DrainEvictions(); size > 0 || ttl > 0 {
 		c.tel.recordEvictions(ctx, size, ttl)
 	}
+	return nil
+}
+
+// logFresh spills the call's waiting payloads into the hold log, in one
+// append (and one sync with hold_fsync: always).
+func (b *batch) logFresh(fresh []*heldEntry, sig byte) error {
+	if len(fresh) == 0 || b.c.hold.isClosed() {
+		return nil // after shutdown nothing is held: it goes out at once
+	}
+	arrival := time.Now().UnixNano()
+	recs := make([]holdlog.NewEntry, len(fresh))
+	for i, e := range fresh {
+		raw, err := e.payload.spill()
+		if err != nil {
+			return fmt.Errorf("steproute: encode held step events: %w", err)
+		}
+		recs[i] = holdlog.NewEntry{Signal: sig, Trace: e.trace, Arrival: arrival, Payload: raw}
+	}
+	ids, locs, err := b.c.log.Append(recs)
+	if err != nil {
+		b.c.tel.recordHoldWriteError(context.Background())
+		return fmt.Errorf("steproute: store held step events: %w", err)
+	}
+	for i, e := range fresh {
+		e.wal, e.loc, e.spilled = ids[i], locs[i], true
+	}
+	return nil
 }

@@ -264,7 +264,9 @@ func TestBufferPressureSendsOldestWithFallback(t *testing.T) {
 }
 
 func TestShutdownFlushesHeldEvents(t *testing.T) {
-	p := newPipelines(t, waitConfig(time.Hour, func(c *Config) { c.Fallback = FallbackFixed; c.FallbackRunID = "orphans" }), nopSettings())
+	p := newPipelines(t, waitConfig(time.Hour, func(c *Config) {
+		c.Fallback, c.FallbackRunID, c.HoldOnShutdown = FallbackFixed, "orphans", HoldOnShutdownFallback
+	}), nopSettings())
 	ctx := context.Background()
 	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1, events: []map[string]any{step("a")}})))
 	require.NoError(t, p.logs.ConsumeLogs(ctx, buildLogs(t, nil, recordSpec{trace: traceID(2), attrs: step("b")})))
@@ -444,7 +446,7 @@ func TestManyHeldTracesUnderPressure(t *testing.T) {
 
 // When held events go out with a batch of the client's own step events and
 // the next consumer fails, the client gets the error (to retry its own
-// events) and the held ones, acknowledged earlier, are logged as lost.
+// events) and the held ones, acknowledged earlier, stay in the hold log.
 func TestHeldSentWithOwnBatchErrorIsReturnedAndLogged(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	set := nopSettings()
@@ -457,7 +459,7 @@ func TestHeldSentWithOwnBatchErrorIsReturnedAndLogged(t *testing.T) {
 	require.NoError(t, tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 2, events: []map[string]any{step("a"), step("b")}})))
 	err = tp.ConsumeTraces(ctx, buildTraces(t, nil, spanSpec{trace: traceID(1), id: 1, attrs: map[string]any{"run.id": "r"}, events: []map[string]any{step("run.end")}}))
 	require.ErrorContains(t, err, "exporter down")
-	lost := logs.FilterMessageSnippet("acknowledged on receipt and are lost").All()
+	lost := logs.FilterMessageSnippet("stay in the hold log").All()
 	require.Len(t, lost, 1)
 	assert.Equal(t, int64(2), lost[0].ContextMap()["events"])
 	assert.Equal(t, "r", lost[0].ContextMap()["run_id"])

@@ -127,3 +127,11 @@ func (t *telemetry) recordEvictions(ctx context.Context, size, ttl int64) {
 		t.tb.ProcessorSteprouteTraceCacheEvictions.Add(ctx, ttl, t.ttlOpts...)
 	}
 }
+
+func (t *telemetry) recordCorrupt(ctx context.Context, n int64) {
+	t.tb.ProcessorSteprouteHoldCorruptRecords.Add(ctx, n)
+}
+
+func (t *telemetry) recordHoldWriteError(ctx context.Context) {
+	t.tb.ProcessorSteprouteHoldWriteErrors.Add(ctx, 1)
+}

@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+
+	"github.com/runledger/runledger/internal/stepschema"
 )
 
 // tracesProcessor is the traces pipeline side of a steproute component.
@@ -69,13 +71,13 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 
 	var out ptrace.Traces
 	var released []*emission
-	b.finish(ctx, p.tel, held.entries(), func(em *emission) bool {
+	if err := b.finish(ctx, p.tel, held.entries(), signalTraces, func(em *emission) bool {
 		ht, ok := em.e.payload.(*heldTraces)
 		if !ok || ht.p != p {
 			return false
 		}
 		if _, err := c.prepare(em); err != nil {
-			c.logLost(ht.signal(), em.e.trace, em.runID, ht.steps, err)
+			c.logKept(ht.signal(), 1, em.runID, ht.steps, err)
 			return true
 		}
 		if len(released) == 0 {
@@ -85,7 +87,9 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 		em.e.payload = nil
 		released = append(released, em)
 		return true
-	})
+	}); err != nil {
+		return td, err
+	}
 	if len(released) > 0 {
 		// Released spans go first (older data), in one request with this
 		// call's spans, sent here rather than by processorhelper. The held
@@ -230,8 +234,8 @@ func (h *tracesHeld) entries() []*heldEntry {
 // heldTraces is the held payload of one trace from one ConsumeTraces call.
 type heldTraces struct {
 	p     *tracesProcessor
-	td    ptrace.Traces // nil orig while compacted
-	raw   []byte        // td's compressed spancodec encoding while compacted
+	td    ptrace.Traces // nil orig while spilled
+	raw   []byte        // td's compressed encoding, read back from the hold log
 	trace pcommon.TraceID
 	rs    ptrace.ResourceSpans
 	ss    ptrace.ScopeSpans
@@ -258,13 +262,59 @@ type spanPend struct {
 // first 32: the span in payload order and the event's index.
 type heldPos struct{ item, event int32 }
 
-func (ht *heldTraces) compact() {
+func (ht *heldTraces) spill() ([]byte, error) {
 	raw, err := ht.p.core.hold.encodeSpans(ht.td)
 	if err != nil {
-		return // keep it as it is
+		return nil, err
 	}
-	ht.raw, ht.td = raw, ptrace.Traces{}
+	ht.td = ptrace.Traces{}
 	ht.rs, ht.ss = ptrace.ResourceSpans{}, ptrace.ScopeSpans{}
+	return raw, nil
+}
+
+func (ht *heldTraces) restore(raw []byte) { ht.raw = raw }
+
+// replayedTraces rebuilds a held payload from its hold-log encoding: the
+// step events without a run id are the ones waiting.
+func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (*heldTraces, error) {
+	td, err := p.core.hold.decodeSpans(raw)
+	if err != nil {
+		return nil, err
+	}
+	ht := &heldTraces{p: p, trace: trace}
+	n := &p.core.norm
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				events := spans.At(k).Events()
+				sp := spanPend{item: int32(ht.spans)}
+				for e := 0; e < events.Len(); e++ {
+					m := events.At(e).Attributes()
+					if n.eventKind(m) == "" {
+						continue
+					}
+					ht.steps++
+					if _, ok := m.Get(stepschema.AttrRunID); ok {
+						continue
+					}
+					ht.npend++
+					if e < 32 {
+						sp.mask |= 1 << e
+					} else {
+						ht.far = append(ht.far, heldPos{item: int32(ht.spans), event: int32(e)})
+					}
+				}
+				if sp.mask != 0 {
+					ht.pending = append(ht.pending, sp)
+				}
+				ht.spans++
+			}
+		}
+	}
+	return ht, nil
 }
 
 func (ht *heldTraces) assign(runID string) error {

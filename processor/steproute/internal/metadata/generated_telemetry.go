@@ -49,6 +49,12 @@ type TelemetryBuilder struct {
 	// ProcessorSteprouteEventsTimedOut counts held step events sent with the
 	// fallback run id, by attribute "reason" (timeout, pressure, shutdown).
 	ProcessorSteprouteEventsTimedOut metric.Int64Counter
+	// ProcessorSteprouteHoldCorruptRecords counts stretches of a hold log
+	// segment skipped at start as corrupt or torn.
+	ProcessorSteprouteHoldCorruptRecords metric.Int64Counter
+	// ProcessorSteprouteHoldWriteErrors counts calls refused (with a
+	// retryable error) because their held data could not be stored.
+	ProcessorSteprouteHoldWriteErrors metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -121,6 +127,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_steproute_events_timed_out",
 		metric.WithDescription("Number of held step events sent with the fallback run id, by reason [Development]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSteprouteHoldCorruptRecords, err = builder.meter.Int64Counter(
+		"otelcol_processor_steproute_hold_corrupt_records",
+		metric.WithDescription("Number of corrupt or torn stretches skipped when replaying the hold log [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSteprouteHoldWriteErrors, err = builder.meter.Int64Counter(
+		"otelcol_processor_steproute_hold_write_errors",
+		metric.WithDescription("Number of calls refused because their held step events could not be stored in the hold log [Development]"),
+		metric.WithUnit("{call}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package holdlog
+
+const noFollow = 0
