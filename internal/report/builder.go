@@ -52,6 +52,43 @@ type kindAgg struct {
 	max         float64
 	sizes       map[string]float64
 	res         map[string]*valueSet
+	clamped     int // values capped at their bound, sums saturated
+	dropped     int // negative, NaN and infinite values ignored
+}
+
+// number checks one duration or size against its bound: negative, NaN and
+// infinite values are dropped (ok false, counted in dropped), values above
+// limit are capped at it (counted in clamped).
+func (ka *kindAgg) number(f, limit float64) (float64, bool) {
+	v, ok, capped := sanitize(f, limit)
+	if !ok {
+		ka.dropped++
+	} else if capped {
+		ka.clamped++
+	}
+	return v, ok
+}
+
+// sanitize returns f capped at limit, whether f is usable at all (finite and
+// not negative) and whether it was capped.
+func sanitize(f, limit float64) (v float64, ok, capped bool) {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0) || f < 0:
+		return 0, false, false
+	case f > limit:
+		return limit, true, true
+	}
+	return f, true, false
+}
+
+// add returns sum+v saturated at math.MaxFloat64, counting a saturation in
+// clamped.
+func (ka *kindAgg) add(sum, v float64) float64 {
+	if sum > math.MaxFloat64-v {
+		ka.clamped++
+		return math.MaxFloat64
+	}
+	return sum + v
 }
 
 type valueSet struct {
@@ -93,7 +130,7 @@ func copyFailure(l *ledger.Line) failure {
 	return failure{
 		seq:       l.Seq,
 		ts:        l.TS,
-		tsn:       l.TS.UnixNano(),
+		tsn:       nanos(l.TS),
 		kind:      strings.Clone(l.Kind),
 		stage:     strings.Clone(Stage(l.Kind)),
 		status:    strings.Clone(l.Status),
@@ -136,7 +173,7 @@ func (b *Builder) Add(l *ledger.Line) error {
 		return nil
 	}
 	b.tracker.Observe(l)
-	tsn := l.TS.UnixNano()
+	tsn := nanos(l.TS)
 	if b.tracker.Events() == 1 || tsn > b.lastTSN || tsn == b.lastTSN && l.Seq > b.lastSeq {
 		b.lastTSN, b.lastSeq = tsn, l.Seq
 		if l.Kind != b.lastKind {
@@ -154,11 +191,12 @@ func (b *Builder) Add(l *ledger.Line) error {
 	}
 	ka.count++
 	if l.DurationMS != nil {
-		d := *l.DurationMS
-		ka.durs = append(ka.durs, d)
-		ka.total += d
-		if len(ka.durs) == 1 || d > ka.max {
-			ka.max = d
+		if d, ok := ka.number(*l.DurationMS, MaxDurationMS); ok {
+			ka.durs = append(ka.durs, d)
+			ka.total = ka.add(ka.total, d)
+			if len(ka.durs) == 1 || d > ka.max {
+				ka.max = d
+			}
 		}
 	}
 	if len(l.Sizes) > 0 {
@@ -166,8 +204,12 @@ func (b *Builder) Add(l *ledger.Line) error {
 			ka.sizes = make(map[string]float64, len(l.Sizes))
 		}
 		for k, v := range l.Sizes {
+			v, ok := ka.number(v, MaxSize)
+			if !ok {
+				continue
+			}
 			if old, ok := ka.sizes[k]; ok {
-				ka.sizes[k] = old + v
+				ka.sizes[k] = ka.add(old, v)
 			} else {
 				ka.sizes[strings.Clone(k)] = v
 			}
@@ -308,7 +350,7 @@ func timelineEvent(l *ledger.Line) TimelineEvent {
 		Status:    strings.Clone(l.Status),
 		ErrorCode: strings.Clone(l.ErrorCode),
 		Detail:    strings.Clone(l.Detail),
-		Sizes:     maps.Clone(l.Sizes),
+		Sizes:     cleanSizes(l.Sizes),
 		Resources: cloneStrMap(l.Resources),
 		Attrs:     maps.Clone(l.Attrs),
 		Service:   strings.Clone(l.Service),
@@ -316,10 +358,26 @@ func timelineEvent(l *ledger.Line) TimelineEvent {
 		TraceID:   strings.Clone(l.TraceID),
 	}
 	if l.DurationMS != nil {
-		d := *l.DurationMS
-		ev.DurationMS = &d
+		if d, ok, _ := sanitize(*l.DurationMS, MaxDurationMS); ok {
+			ev.DurationMS = &d
+		}
 	}
 	return ev
+}
+
+// cleanSizes copies sizes for the timeline with the bounds of the stage
+// statistics: values capped at MaxSize, unusable values left out.
+func cleanSizes(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if v, ok, _ := sanitize(v, MaxSize); ok {
+			out[strings.Clone(k)] = v
+		}
+	}
+	return out
 }
 
 func cloneStrMap(m map[string]string) map[string]string {
@@ -349,7 +407,8 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 		Resources:    map[string]map[string][]string{},
 	}
 	r.Status = b.tracker.Status(now, b.opts.StallAfter)
-	if r.EventCount > 0 {
+	r.InvalidTimestamps = r.EventCount - b.tracker.Timed()
+	if b.tracker.Timed() > 0 {
 		first, last := b.tracker.First().UTC(), b.tracker.Last().UTC()
 		r.StartedAt, r.LastEventAt = &first, &last
 		stop := last
@@ -362,6 +421,10 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 		if r.DurationMS < 0 {
 			r.DurationMS = 0
 		}
+		if r.DurationMS > MaxDurationMS {
+			r.DurationMS = MaxDurationMS
+			r.Clamped = true
+		}
 	}
 	r.TraceIDCount = len(b.traces)
 	r.TraceIDs = slices.Sorted(maps.Keys(b.traces))
@@ -369,6 +432,11 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 		r.TraceIDs = r.TraceIDs[:DefaultMaxTraceIDs]
 	}
 	r.Stages = b.stages()
+	for i := range r.Stages {
+		if r.Stages[i].Clamped > 0 {
+			r.Clamped = true
+		}
+	}
 	r.ErrorCount = len(b.failures)
 	r.Errors = b.errors()
 	for stage, names := range b.stageRes {
@@ -400,6 +468,8 @@ func (b *Builder) stages() []StageStats {
 			MaxMS:     ka.max,
 			Sizes:     ka.sizes,
 			Resources: map[string][]string{},
+			Clamped:   ka.clamped,
+			Dropped:   ka.dropped,
 		}
 		if s.Sizes == nil {
 			s.Sizes = map[string]float64{}
@@ -425,7 +495,14 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[i]
 }
 
-func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+// round3 rounds to microseconds. Beyond 2^53/1000 a float64 has no
+// thousandths to round (and f*1000 could overflow), so f is kept.
+func round3(f float64) float64 {
+	if math.Abs(f) >= 1<<53/1000 {
+		return f
+	}
+	return math.Round(f*1000) / 1000
+}
 
 // timelineOrder sorts failures by (ts, seq).
 func timelineOrder(fs []failure) []failure {

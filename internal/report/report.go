@@ -66,6 +66,21 @@ const (
 	DefaultMaxTraceIDs = 1000
 )
 
+// Bounds of the numbers in a report, so that hostile ledger values (such as
+// step.duration_ms = 1e308) keep every sum and percentile finite and the
+// report encodable as JSON. A duration above MaxDurationMS (or a size above
+// MaxSize) counts as that bound and is counted in StageStats.Clamped; the
+// run duration is capped at MaxDurationMS too. Sums saturate at
+// math.MaxFloat64, which capped values cannot reach in practice. Negative,
+// NaN and infinite durations and sizes are ignored (the step counts as
+// untimed) and counted in StageStats.Dropped.
+const (
+	// MaxDurationMS is 1e12 ms, about 31.7 years.
+	MaxDurationMS = 1e12
+	// MaxSize bounds one step.size.<name> value.
+	MaxSize = 1e18
+)
+
 // Options tune a report. The zero value is usable.
 type Options struct {
 	// RunID, when set, is the run being reported; lines of another run are
@@ -129,11 +144,21 @@ type Report struct {
 	EndedAt *time.Time `json:"ended_at"`
 	// LastEventAt is the latest event time.
 	LastEventAt *time.Time `json:"last_event_at"`
-	// DurationMS spans StartedAt to EndedAt (or to LastEventAt when open).
-	DurationMS float64  `json:"duration_ms"`
-	EventCount int      `json:"event_count"`
-	Services   []string `json:"services"`
-	TraceIDs   []string `json:"trace_ids"`
+	// DurationMS spans StartedAt to EndedAt (or to LastEventAt when open),
+	// capped at MaxDurationMS.
+	DurationMS float64 `json:"duration_ms"`
+	// Clamped is true when a number of the report was capped at its bound
+	// (MaxDurationMS, MaxSize): the run duration or a stage's value.
+	Clamped bool `json:"clamped,omitempty"`
+	// InvalidTimestamps counts events whose ts is not a usable time (at or
+	// before the Unix epoch, or after 2262-04-11 that int64 nanoseconds
+	// hold). They stay in the timeline but are ignored for StartedAt,
+	// EndedAt, LastEventAt and DurationMS, which are null and 0 when no
+	// event has a usable time.
+	InvalidTimestamps int      `json:"invalid_timestamps,omitempty"`
+	EventCount        int      `json:"event_count"`
+	Services          []string `json:"services"`
+	TraceIDs          []string `json:"trace_ids"`
 	// TraceIDCount is the number of distinct trace ids (TraceIDs is capped).
 	TraceIDCount int    `json:"trace_id_count"`
 	LedgerPath   string `json:"ledger_path,omitempty"`
@@ -193,6 +218,12 @@ type StageStats struct {
 	Sizes map[string]float64 `json:"sizes"`
 	// Resources lists distinct values per resource name (sorted, capped).
 	Resources map[string][]string `json:"resources"`
+	// Clamped counts durations and sizes capped at MaxDurationMS or MaxSize
+	// (and sums saturated at math.MaxFloat64).
+	Clamped int `json:"clamped,omitempty"`
+	// Dropped counts negative, NaN and infinite durations and sizes, left
+	// out of Timed, the duration statistics and Sizes.
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // ErrorEvent is one failed step.

@@ -20,17 +20,21 @@ import (
 //  3. an outstanding failure -> failed. A failed step is outstanding until a
 //     later (in file order) ok step of the same stage recovers it, e.g. a
 //     retried embedding call;
-//  4. the latest event is older than stall_after -> stalled;
+//  4. the latest usable event time is older than stall_after -> stalled;
 //  5. otherwise in_progress.
 type Tracker struct {
 	events int
-	// first, last and endTS are Unix nanoseconds (see nanos): the run index
-	// keeps a Tracker per run, and a time.Time is three times the size.
+	// timed counts the events whose ts is usable (see usableNanos); only
+	// they move first, last and endTS.
+	timed int
+	// first, last and endTS are Unix nanoseconds (see usableNanos): the run
+	// index keeps a Tracker per run, and a time.Time is three times the size.
 	first     int64
 	last      int64
 	endTS     int64
 	endStatus string
 	endSeen   bool
+	endTimed  bool
 	cancelled bool
 	open      int
 	// outstanding counts unrecovered failures per stage.
@@ -40,19 +44,22 @@ type Tracker struct {
 // Observe adds one line.
 func (t *Tracker) Observe(l *ledger.Line) {
 	t.events++
-	ts := nanos(l.TS)
-	if t.events == 1 || ts < t.first {
-		t.first = ts
-	}
-	if t.events == 1 || ts > t.last {
-		t.last = ts
+	ts, ok := usableNanos(l.TS)
+	if ok {
+		t.timed++
+		if t.timed == 1 || ts < t.first {
+			t.first = ts
+		}
+		if t.timed == 1 || ts > t.last {
+			t.last = ts
+		}
 	}
 	if l.Kind == stepschema.KindRunEnd {
 		t.endSeen = true
 		if l.Status != t.endStatus {
 			t.endStatus = clone(l.Status)
 		}
-		t.endTS = ts
+		t.endTS, t.endTimed = ts, ok
 		return
 	}
 	switch l.Status {
@@ -85,23 +92,37 @@ func (t *Tracker) Observe(l *ledger.Line) {
 // Events is the number of lines observed.
 func (t *Tracker) Events() int { return t.events }
 
-// First is the earliest event time in UTC (zero without events).
+// Timed is the number of lines observed whose ts is usable: after the Unix
+// epoch and no later than int64 nanoseconds hold (2262-04-11). Lines with
+// other times count as events but are ignored for First, Last and Ended.
+func (t *Tracker) Timed() int { return t.timed }
+
+// First is the earliest usable event time in UTC (zero without events; the
+// Unix epoch when no event had a usable time).
 func (t *Tracker) First() time.Time { return t.at(t.first) }
 
-// Last is the latest event time in UTC (zero without events).
+// Last is the latest usable event time in UTC (zero without events; the
+// Unix epoch when no event had a usable time).
 func (t *Tracker) Last() time.Time { return t.at(t.last) }
 
-// Ended reports whether a run.end line was seen, and its time.
+// Ended reports whether a run.end line was seen, and its time. A run.end
+// without a usable time ended at Last.
 func (t *Tracker) Ended() (time.Time, bool) {
 	if !t.endSeen {
 		return time.Time{}, false
+	}
+	if !t.endTimed {
+		return t.Last(), true
 	}
 	return t.at(t.endTS), true
 }
 
 func (t *Tracker) at(n int64) time.Time {
-	if t.events == 0 {
+	switch {
+	case t.events == 0:
 		return time.Time{}
+	case t.timed == 0:
+		return time.Unix(0, 0).UTC()
 	}
 	return time.Unix(0, n).UTC()
 }
@@ -113,8 +134,8 @@ var (
 )
 
 // nanos returns t in Unix nanoseconds, clamped to the years 1677-2262 that
-// int64 nanoseconds hold. Ledger writers take times from int64 nanoseconds,
-// so only hand-made lines can be clamped.
+// int64 nanoseconds hold. The builder orders events with it; it is not a
+// time to report (see usableNanos).
 func nanos(t time.Time) int64 {
 	switch {
 	case t.Before(minNanos):
@@ -123,6 +144,18 @@ func nanos(t time.Time) int64 {
 		return math.MaxInt64
 	}
 	return t.UnixNano()
+}
+
+// usableNanos returns t in Unix nanoseconds and whether it is a usable event
+// time: strictly after the Unix epoch (a zero or unset ts is written as the
+// epoch, and pre-1970 times are not ledger times) and no later than int64
+// nanoseconds hold. Unusable times are treated as missing, so they cannot
+// give 1677 or 1970 start dates or centuries-long run durations.
+func usableNanos(t time.Time) (int64, bool) {
+	if !t.After(time.Unix(0, 0)) || t.After(maxNanos) {
+		return 0, false
+	}
+	return t.UnixNano(), true
 }
 
 // Status returns the run status at time now.
@@ -143,7 +176,7 @@ func (t *Tracker) Status(now time.Time, stallAfter time.Duration) string {
 		return StatusCancelled
 	case t.open > 0:
 		return StatusFailed
-	case t.events > 0 && now.Sub(t.Last()) > stallAfter:
+	case t.timed > 0 && now.Sub(t.Last()) > stallAfter:
 		return StatusStalled
 	}
 	return StatusInProgress

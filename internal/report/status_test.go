@@ -36,13 +36,28 @@ func TestTrackerTimes(t *testing.T) {
 		t.Fatalf("status %q", st)
 	}
 
+	// Times int64 nanoseconds cannot hold, and times at or before the Unix
+	// epoch (how a zero ts is written), are not usable: they are ignored
+	// rather than clamped to 1677 or 2262.
 	var far Tracker
 	far.Observe(&ledger.Line{TS: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "x"})
 	far.Observe(&ledger.Line{TS: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "x"})
-	if far.First().Year() != 1677 || far.Last().Year() != 2262 {
-		t.Fatalf("out-of-range times: first %v, last %v; want clamped to 1677 and 2262", far.First(), far.Last())
+	far.Observe(&ledger.Line{TS: time.Unix(0, 0), Kind: "x"})
+	if far.Events() != 3 || far.Timed() != 0 {
+		t.Fatalf("events %d timed %d, want 3 and 0", far.Events(), far.Timed())
+	}
+	if !far.First().Equal(time.Unix(0, 0)) || !far.Last().Equal(time.Unix(0, 0)) {
+		t.Fatalf("out-of-range times: first %v, last %v; want the epoch", far.First(), far.Last())
 	}
 	if st := far.Status(time.Now(), time.Minute); st != StatusInProgress {
-		t.Fatalf("a run last seen in 2262 is %q at present, want in_progress", st)
+		t.Fatalf("a run without usable times is %q at present, want in_progress", st)
+	}
+	far.Observe(&ledger.Line{TS: start, Kind: "x"})
+	far.Observe(&ledger.Line{TS: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "run.end", Status: "ok"})
+	if !far.First().Equal(start) || !far.Last().Equal(start) {
+		t.Fatalf("first %v, last %v; want %v", far.First(), far.Last(), start)
+	}
+	if end, ok := far.Ended(); !ok || !end.Equal(start) {
+		t.Fatalf("run.end without usable time ended %v %v, want %v", end, ok, start)
 	}
 }
