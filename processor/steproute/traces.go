@@ -204,20 +204,7 @@ func (h *tracesHeld) add(p *tracesProcessor, rs ptrace.ResourceSpans, ss ptrace.
 		ht.ssSeq = ssSeq
 	}
 	span.MoveTo(ht.ss.Spans().AppendEmpty())
-	sp := spanPend{item: int32(ht.spans)}
-	for _, i := range pend {
-		if i < 32 {
-			sp.mask |= 1 << i
-		} else {
-			ht.far = append(ht.far, heldPos{item: int32(ht.spans), event: int32(i)})
-		}
-	}
-	if sp.mask != 0 {
-		ht.pending = append(ht.pending, sp)
-	}
-	ht.npend += len(pend)
-	ht.spans++
-	ht.steps += steps
+	ht.addSpan(steps, pend)
 }
 
 func (h *tracesHeld) entries() []*heldEntry {
@@ -274,6 +261,25 @@ func (ht *heldTraces) spill() ([]byte, error) {
 
 func (ht *heldTraces) restore(raw []byte) { ht.raw = raw }
 
+// addSpan counts the next span of the payload, with steps step events of
+// which those at the indices pend wait for the run id.
+func (ht *heldTraces) addSpan(steps int, pend []int) {
+	sp := spanPend{item: int32(ht.spans)}
+	for _, i := range pend {
+		if i < 32 {
+			sp.mask |= 1 << i
+		} else {
+			ht.far = append(ht.far, heldPos{item: int32(ht.spans), event: int32(i)})
+		}
+	}
+	if sp.mask != 0 {
+		ht.pending = append(ht.pending, sp)
+	}
+	ht.npend += len(pend)
+	ht.spans++
+	ht.steps += steps
+}
+
 // replayedTraces rebuilds a held payload from its hold-log encoding: the
 // step events without a run id are the ones waiting.
 func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (*heldTraces, error) {
@@ -283,6 +289,7 @@ func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (*he
 	}
 	ht := &heldTraces{p: p, trace: trace}
 	n := &p.core.norm
+	var pend []int
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -290,27 +297,18 @@ func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (*he
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				events := spans.At(k).Events()
-				sp := spanPend{item: int32(ht.spans)}
+				steps, pend := 0, pend[:0]
 				for e := 0; e < events.Len(); e++ {
 					m := events.At(e).Attributes()
 					if n.eventKind(m) == "" {
 						continue
 					}
-					ht.steps++
-					if _, ok := m.Get(stepschema.AttrRunID); ok {
-						continue
-					}
-					ht.npend++
-					if e < 32 {
-						sp.mask |= 1 << e
-					} else {
-						ht.far = append(ht.far, heldPos{item: int32(ht.spans), event: int32(e)})
+					steps++
+					if _, ok := m.Get(stepschema.AttrRunID); !ok {
+						pend = append(pend, e)
 					}
 				}
-				if sp.mask != 0 {
-					ht.pending = append(ht.pending, sp)
-				}
-				ht.spans++
+				ht.addSpan(steps, pend)
 			}
 		}
 	}
