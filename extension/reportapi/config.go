@@ -31,6 +31,18 @@ type Config struct {
 	// TimelineLimit is the default timeline page size of a report
 	// (default 100; a request may ask for up to MaxTimelineLimit).
 	TimelineLimit int `mapstructure:"timeline_limit"`
+	// AllowedHosts lists extra Host header values the server answers
+	// ("name" for any port, "name:port", or "*" for any Host), on top of
+	// the endpoint's own host (and, for a loopback endpoint, every loopback
+	// name). With an endpoint on all interfaces (empty host, 0.0.0.0, ::)
+	// and no allowed_hosts, any Host is accepted; with allowed_hosts set,
+	// only the loopback names and the listed hosts are. Other Hosts get
+	// 403, which defeats DNS rebinding.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
+	// MaxConcurrentReports bounds the reports built at the same time
+	// (report and save routes); past it the server answers 503 with
+	// Retry-After: 1 (default 4).
+	MaxConcurrentReports int `mapstructure:"max_concurrent_reports"`
 	// Remediation extends or overrides the built-in remediation table.
 	Remediation report.RemediationConfig `mapstructure:"remediation"`
 
@@ -38,8 +50,15 @@ type Config struct {
 	_ struct{}
 }
 
-// MaxTimelineLimit bounds the timeline page size.
+// MaxTimelineLimit bounds the timeline page size (timeline_limit and the
+// limit query parameter; a larger limit is rejected with 400).
 const MaxTimelineLimit = 10000
+
+// MaxTimelineOffset bounds the offset query parameter of a report.
+const MaxTimelineOffset = 10_000_000
+
+// MaxConcurrentReportsLimit bounds max_concurrent_reports.
+const MaxConcurrentReportsLimit = 1024
 
 var _ component.Config = (*Config)(nil)
 
@@ -63,6 +82,14 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.TimelineLimit < 1 || cfg.TimelineLimit > MaxTimelineLimit {
 		errs = append(errs, fmt.Errorf("timeline_limit must be between 1 and %d, got %d", MaxTimelineLimit, cfg.TimelineLimit))
+	}
+	if cfg.MaxConcurrentReports < 1 || cfg.MaxConcurrentReports > MaxConcurrentReportsLimit {
+		errs = append(errs, fmt.Errorf("max_concurrent_reports must be between 1 and %d, got %d", MaxConcurrentReportsLimit, cfg.MaxConcurrentReports))
+	}
+	for i, h := range cfg.AllowedHosts {
+		if _, err := parseAllowedHost(h); err != nil {
+			errs = append(errs, fmt.Errorf("allowed_hosts[%d]: %w", i, err))
+		}
 	}
 	if err := cfg.Remediation.Validate(); err != nil {
 		errs = append(errs, err)

@@ -41,7 +41,8 @@ func TestDefaultConfig(t *testing.T) {
 	cfg := loadConfig(t, "")
 	if cfg.ServerConfig.NetAddr.Endpoint != "localhost:4320" || cfg.Directory != "data/telemetry/runs" ||
 		cfg.ReportsDir != "out/run_reports" || cfg.StallAfter != 5*time.Minute || cfg.IndexRefresh != 500*time.Millisecond ||
-		cfg.TimelineLimit != 100 || len(cfg.Remediation.Rules) != 0 {
+		cfg.TimelineLimit != 100 || len(cfg.Remediation.Rules) != 0 || len(cfg.AllowedHosts) != 0 ||
+		cfg.MaxConcurrentReports != 4 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if err := confmap.Validate(cfg); err != nil {
@@ -61,7 +62,8 @@ func TestCustomConfig(t *testing.T) {
 	}
 	if cfg.ServerConfig.NetAddr.Endpoint != "127.0.0.1:9432" || cfg.Directory != "/var/lib/runledger/runs" ||
 		cfg.ReportsDir != "/var/lib/runledger/reports" || cfg.StallAfter != 2*time.Minute || cfg.IndexRefresh != time.Second ||
-		cfg.TimelineLimit != 500 || !cfg.ServerConfig.Auth.HasValue() || !cfg.ServerConfig.CORS.HasValue() {
+		cfg.TimelineLimit != 500 || !cfg.ServerConfig.Auth.HasValue() || !cfg.ServerConfig.CORS.HasValue() ||
+		strings.Join(cfg.AllowedHosts, ",") != "reports.example.com,ops.example.com:8443" || cfg.MaxConcurrentReports != 8 {
 		t.Fatalf("custom: %+v", cfg)
 	}
 	want := []report.RemediationRule{
@@ -78,7 +80,8 @@ func TestInvalidConfig(t *testing.T) {
 	if err == nil {
 		t.Fatal("bad config validated")
 	}
-	for _, want := range []string{"directory must not be empty", "stall_after", "index_refresh", "bad pattern"} {
+	for _, want := range []string{"directory must not be empty", "stall_after", "index_refresh", "bad pattern",
+		"allowed_hosts[0]", "allowed_hosts[1]", "max_concurrent_reports"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -87,6 +90,19 @@ func TestInvalidConfig(t *testing.T) {
 	cfg.ServerConfig.NetAddr.Endpoint = ""
 	cfg.ReportsDir = ""
 	cfg.TimelineLimit = 0
+	cfg.MaxConcurrentReports = MaxConcurrentReportsLimit + 1
+	cfg.AllowedHosts = []string{"", "a b", "[::1", "host:99999", "::1", "[::1]:4320", "*", "localhost:4320"}
+	err = cfg.Validate()
+	for _, want := range []string{"allowed_hosts[0]", "allowed_hosts[1]", "allowed_hosts[2]", "allowed_hosts[3]", "max_concurrent_reports"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validate: %v does not mention %q", err, want)
+		}
+	}
+	for _, ok := range []string{"allowed_hosts[4]", "allowed_hosts[5]", "allowed_hosts[6]", "allowed_hosts[7]"} {
+		if err != nil && strings.Contains(err.Error(), ok) {
+			t.Errorf("validate rejected a valid entry: %v", err)
+		}
+	}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "endpoint") ||
 		!strings.Contains(err.Error(), "reports_dir") || !strings.Contains(err.Error(), "timeline_limit") {
 		t.Fatalf("validate: %v", err)

@@ -26,6 +26,9 @@ type reportAPI struct {
 	remediations *report.RemediationTable
 	index        *runindex.Index
 	now          func() time.Time
+	hosts        *hostPolicy
+	// builds holds one token per report being built (max_concurrent_reports).
+	builds chan struct{}
 
 	server   *http.Server
 	addr     net.Addr
@@ -44,7 +47,8 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 	if err != nil {
 		return nil, err
 	}
-	r := &reportAPI{cfg: cfg, set: set, tb: tb, remediations: tab, now: time.Now}
+	r := &reportAPI{cfg: cfg, set: set, tb: tb, remediations: tab, now: time.Now,
+		builds: make(chan struct{}, max(cfg.MaxConcurrentReports, 1))}
 	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock})
 	return r, nil
 }
@@ -60,6 +64,11 @@ func (r *reportAPI) LedgerAppended(a *ledger.Appended) { r.index.Appended(a) }
 func (r *reportAPI) Start(ctx context.Context, host component.Host) error {
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
+		return err
+	}
+	r.hosts, err = newHostPolicy(r.cfg.ServerConfig.NetAddr.Endpoint, ln.Addr(), r.cfg.AllowedHosts)
+	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	r.server, err = r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.set, r.handler(),

@@ -155,6 +155,9 @@ func do(t testing.TB, method, rawURL string, header http.Header) response {
 
 func get(t testing.TB, rawURL string) response { return do(t, http.MethodGet, rawURL, nil) }
 
+// jsonPost is the header of a POST a browser would preflight.
+var jsonPost = http.Header{"Content-Type": {contentJSON}}
+
 func decode[T any](t testing.TB, r response) T {
 	t.Helper()
 	var v T
@@ -251,7 +254,7 @@ func TestReportRoutes(t *testing.T) {
 	wantJSONError(t, get(t, s.base+"/reports/runs/nope"), 404)
 	wantJSONError(t, get(t, s.base+"/admin/index/observability/run/nope/report"), 404)
 	wantJSONError(t, get(t, s.base+"/reports/runs/nope/ledger"), 404)
-	wantJSONError(t, do(t, http.MethodPost, s.base+"/reports/runs/nope/save", nil), 404)
+	wantJSONError(t, do(t, http.MethodPost, s.base+"/reports/runs/nope/save", jsonPost), 404)
 	wantJSONError(t, get(t, s.base+"/nothing/here"), 404)
 	wantJSONError(t, get(t, s.base+"/reports/runs/"), 404)
 	r = get(t, s.base+"/reports/runs/r-1/save")
@@ -289,15 +292,19 @@ func TestSaveRoute(t *testing.T) {
 	s.writeRun(t, "r-1", t0, failedRun...)
 	s.writeRun(t, "team/run 7", t0, failedRun[:2]...)
 
-	r := do(t, http.MethodPost, s.base+"/reports/runs/r-1/save", nil)
+	r := do(t, http.MethodPost, s.base+"/reports/runs/r-1/save", jsonPost)
 	if r.code != 200 {
 		t.Fatalf("save: %d %s", r.code, r.body)
 	}
 	res := decode[report.SaveResult](t, r)
-	if res.JSON != filepath.Join(s.reports, "r-1.json") || res.Markdown != filepath.Join(s.reports, "r-1.md") || res.Status != "failed" {
+	// File names relative to reports_dir: the response reveals no absolute path.
+	if res.JSON != "r-1.json" || res.Markdown != "r-1.md" || res.Status != "failed" {
 		t.Fatalf("save result %+v", res)
 	}
-	js, err := os.ReadFile(res.JSON)
+	if bytes.Contains(r.body, []byte(s.reports)) || bytes.Contains(r.body, []byte(filepath.Dir(s.dir))) {
+		t.Fatalf("save response reveals a server path: %s", r.body)
+	}
+	js, err := os.ReadFile(filepath.Join(s.reports, res.JSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,19 +312,19 @@ func TestSaveRoute(t *testing.T) {
 	if err := json.Unmarshal(js, &rep); err != nil || rep.StopReason.Stage != "embed" {
 		t.Fatalf("saved json: %v %+v", err, rep.StopReason)
 	}
-	md, err := os.ReadFile(res.Markdown)
+	md, err := os.ReadFile(filepath.Join(s.reports, res.Markdown))
 	if err != nil || !bytes.HasPrefix(md, []byte("# Run r-1: failed")) {
 		t.Fatalf("saved md: %v %s", err, md)
 	}
 
 	// An id that is not a file name is saved under its escaped name, inside
 	// the reports folder.
-	r = do(t, http.MethodPost, s.base+"/reports/runs/"+url.PathEscape("team/run 7")+"/save", nil)
+	r = do(t, http.MethodPost, s.base+"/reports/runs/"+url.PathEscape("team/run 7")+"/save", http.Header{HeaderRequest: {"1"}})
 	if r.code != 200 {
 		t.Fatalf("save escaped: %d %s", r.code, r.body)
 	}
 	res = decode[report.SaveResult](t, r)
-	if filepath.Dir(res.JSON) != s.reports || !strings.HasPrefix(filepath.Base(res.JSON), "_team_run_7~") {
+	if res.JSON != filepath.Base(res.JSON) || !strings.HasPrefix(res.JSON, "_team_run_7~") {
 		t.Fatalf("escaped save %+v", res)
 	}
 	ents, _ := os.ReadDir(s.reports)
@@ -370,6 +377,7 @@ func TestHostileRunIDs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			req.Header.Set("Content-Type", contentJSON)
 			// Send the path exactly as written.
 			req.URL.Opaque = strings.TrimPrefix(u, "http:")
 			resp, err := noRedirect.Do(req)
@@ -515,6 +523,7 @@ func TestAuth(t *testing.T) {
 	if r := do(t, http.MethodGet, s.base+"/reports/runs/r-1", ok); r.code != 200 {
 		t.Fatalf("authenticated: %d %s", r.code, r.body)
 	}
+	ok.Set("Content-Type", contentJSON)
 	if r := do(t, http.MethodPost, s.base+"/reports/runs/r-1/save", ok); r.code != 200 {
 		t.Fatalf("authenticated save: %d %s", r.code, r.body)
 	}

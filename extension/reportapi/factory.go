@@ -23,6 +23,8 @@ const (
 	DefaultReportsDir    = "out/run_reports"
 	DefaultIndexRefresh  = 500 * time.Millisecond
 	DefaultTimelineLimit = report.DefaultTimelineLimit
+	// DefaultMaxConcurrentReports is the default max_concurrent_reports.
+	DefaultMaxConcurrentReports = 4
 )
 
 // NewFactory returns the factory of the reportapi extension.
@@ -34,12 +36,13 @@ func createDefaultConfig() component.Config {
 	sc := confighttp.NewDefaultServerConfig()
 	sc.NetAddr.Endpoint = DefaultEndpoint
 	return &Config{
-		ServerConfig:  sc,
-		Directory:     DefaultDirectory,
-		ReportsDir:    DefaultReportsDir,
-		StallAfter:    report.DefaultStallAfter,
-		IndexRefresh:  DefaultIndexRefresh,
-		TimelineLimit: DefaultTimelineLimit,
+		ServerConfig:         sc,
+		Directory:            DefaultDirectory,
+		ReportsDir:           DefaultReportsDir,
+		StallAfter:           report.DefaultStallAfter,
+		IndexRefresh:         DefaultIndexRefresh,
+		TimelineLimit:        DefaultTimelineLimit,
+		MaxConcurrentReports: DefaultMaxConcurrentReports,
 	}
 }
 

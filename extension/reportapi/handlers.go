@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,9 @@ const (
 func (r *reportAPI) handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(method, pattern string, h http.HandlerFunc) {
+		if method == http.MethodPost {
+			h = requireNonSimple(h)
+		}
 		mux.Handle(method+" "+pattern, r.instrument(pattern, h))
 		mux.Handle(pattern, r.instrument(pattern, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Allow", method)
@@ -66,7 +70,15 @@ func (r *reportAPI) handler() http.Handler {
 	mux.Handle("/", r.instrument("other", func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+truncateID(req.URL.Path))
 	}))
+	badHost := r.instrument("other", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("host %q is not allowed; add it to the reportapi allowed_hosts", truncateID(req.Host)))
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// DNS rebinding: answer only the Hosts this server is known by.
+		if r.hosts != nil && !r.hosts.allow(req.Host) {
+			badHost.ServeHTTP(w, req)
+			return
+		}
 		// ServeMux would answer a path with "." or ".." segments or double
 		// slashes with a redirect to its cleaned form; refuse it instead.
 		if !cleanPath(req.URL.EscapedPath()) {
@@ -75,6 +87,19 @@ func (r *reportAPI) handler() http.Handler {
 		}
 		mux.ServeHTTP(w, req)
 	})
+}
+
+// requireNonSimple refuses a POST a browser could send cross-origin without
+// a CORS preflight (CSRF): it needs Content-Type: application/json or the
+// X-Runledger-Request header.
+func requireNonSimple(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if !nonSimplePost(req) {
+			writeError(w, http.StatusForbidden, "POST requests need the header Content-Type: application/json or "+HeaderRequest+": 1")
+			return
+		}
+		h(w, req)
+	}
 }
 
 func cleanPath(p string) bool {
@@ -244,8 +269,8 @@ func (r *reportAPI) reportOptions(req *http.Request) (report.Options, string, er
 		}
 		opts.TimelineLimit = n
 	}
-	if opts.TimelineOffset > 10_000_000 {
-		return opts, "", errors.New("offset is too large")
+	if opts.TimelineOffset > MaxTimelineOffset {
+		return opts, "", fmt.Errorf("offset must be at most %d", MaxTimelineOffset)
 	}
 	format, err := negotiate(q.Get("format"), req.Header.Values("Accept"))
 	return opts, format, err
@@ -324,13 +349,31 @@ func (r *reportAPI) loadReport(w http.ResponseWriter, req *http.Request, id stri
 	if path == "" {
 		return nil, ""
 	}
+	if !r.acquireBuild() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds)))
+		return nil, ""
+	}
 	rep, err := r.build(req.Context(), path, id, opts)
+	r.releaseBuild()
 	if err != nil {
 		r.buildError(w, id, err)
 		return nil, ""
 	}
 	return rep, format
 }
+
+// acquireBuild takes a report build token without waiting.
+func (r *reportAPI) acquireBuild() bool {
+	select {
+	case r.builds <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *reportAPI) releaseBuild() { <-r.builds }
 
 func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id string) {
 	rep, format := r.loadReport(w, req, id)
@@ -431,5 +474,16 @@ func (r *reportAPI) serveSave(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusInternalServerError, "cannot write the report files")
 		return
 	}
+	// Answer file names relative to reports_dir, not absolute paths.
+	res.JSON, res.Markdown = r.relReport(res.JSON), r.relReport(res.Markdown)
 	writeJSON(w, http.StatusOK, res)
+}
+
+// relReport returns p relative to reports_dir (its file name at worst).
+func (r *reportAPI) relReport(p string) string {
+	rel, err := filepath.Rel(r.cfg.ReportsDir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return filepath.Base(p)
+	}
+	return filepath.ToSlash(rel)
 }
