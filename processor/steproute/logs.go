@@ -203,7 +203,7 @@ func (hl *heldLogs) spill() ([]byte, error) {
 func (hl *heldLogs) restore(raw []byte) { hl.raw = raw }
 
 // replayedLogs rebuilds a held payload from its hold-log encoding.
-func (p *logsProcessor) replayedLogs(raw []byte, trace pcommon.TraceID) (*heldLogs, error) {
+func (p *logsProcessor) replayedLogs(raw []byte, trace pcommon.TraceID) (heldPayload, error) {
 	ld, err := expand(raw, "log records", (&plog.ProtoUnmarshaler{}).UnmarshalLogs)
 	if err != nil {
 		return nil, err

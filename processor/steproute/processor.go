@@ -94,26 +94,21 @@ func (c *core) Start(context.Context, component.Host) error {
 	for _, le := range entries {
 		tid := pcommon.TraceID(le.Trace)
 		var p heldPayload
-		var n int
+		var err error
 		switch {
 		case le.Signal == signalTraces && c.traces != nil:
-			ht, err := c.traces.replayedTraces(le.Payload, tid)
-			if err != nil {
-				c.logger.Warn("steproute: unreadable entry in the hold log", zap.Error(err))
-				continue
-			}
-			p, n = ht, ht.steps
+			p, err = c.traces.replayedTraces(le.Payload, tid)
 		case le.Signal == signalLogs && c.logs != nil:
-			hl, err := c.logs.replayedLogs(le.Payload, tid)
-			if err != nil {
-				c.logger.Warn("steproute: unreadable entry in the hold log", zap.Error(err))
-				continue
-			}
-			p, n = hl, hl.records
+			p, err = c.logs.replayedLogs(le.Payload, tid)
 		default:
 			kept++ // its pipeline is not configured: stays in the log
 			continue
 		}
+		if err != nil {
+			c.logger.Warn("steproute: unreadable entry in the hold log", zap.Error(err))
+			continue
+		}
+		n, _ := p.counts()
 		left := max(0, le.Arrival+c.hold.wait-wall)
 		e := &heldEntry{trace: tid, n: n, payload: p, deadline: now + left,
 			ctx: context.Background(), wal: le.ID, loc: le.Loc, spilled: true}

@@ -282,7 +282,7 @@ func (ht *heldTraces) addSpan(steps int, pend []int) {
 
 // replayedTraces rebuilds a held payload from its hold-log encoding: the
 // step events without a run id are the ones waiting.
-func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (*heldTraces, error) {
+func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (heldPayload, error) {
 	td, err := p.core.hold.decodeSpans(raw)
 	if err != nil {
 		return nil, err
@@ -297,7 +297,8 @@ func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (*he
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				events := spans.At(k).Events()
-				steps, pend := 0, pend[:0]
+				steps := 0
+				pend = pend[:0]
 				for e := 0; e < events.Len(); e++ {
 					m := events.At(e).Attributes()
 					if n.eventKind(m) == "" {

@@ -127,7 +127,6 @@ func Open(cfg Config) (*Log, []Entry, Stats, error) {
 			l.closeFiles()
 			return nil, nil, Stats{}, err
 		}
-		l.live[s] += 0
 	}
 	out := make([]Entry, 0, len(entries))
 	for _, e := range entries {
