@@ -134,9 +134,19 @@ var noRedirect = &http.Client{
 
 func do(t testing.TB, method, rawURL string, header http.Header) response {
 	t.Helper()
+	return doHost(t, method, rawURL, "", header)
+}
+
+// doHost is do with the request's Host header set to host ("" keeps the
+// URL's).
+func doHost(t testing.TB, method, rawURL, host string, header http.Header) response {
+	t.Helper()
 	req, err := http.NewRequest(method, rawURL, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
 	}
 	for k, v := range header {
 		req.Header[k] = v

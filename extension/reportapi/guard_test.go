@@ -1,7 +1,6 @@
 package reportapi
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,25 +11,6 @@ import (
 )
 
 // doHost sends a request with the given Host header.
-func doHost(t *testing.T, method, rawURL, host string, header http.Header) response {
-	t.Helper()
-	req, err := http.NewRequest(method, rawURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{code: resp.StatusCode, header: resp.Header, body: b}
-}
-
 func (s *server) port(t *testing.T) string {
 	t.Helper()
 	_, p, err := net.SplitHostPort(s.ext.addr.String())

@@ -52,7 +52,7 @@ type kindAgg struct {
 	max         float64
 	sizes       map[string]float64
 	res         map[string]*valueSet
-	clamped     int // values capped at their bound, sums saturated
+	clamped     int // values capped at their bound
 	dropped     int // negative, NaN and infinite values ignored
 }
 
@@ -79,16 +79,6 @@ func sanitize(f, limit float64) (v float64, ok, capped bool) {
 		return limit, true, true
 	}
 	return f, true, false
-}
-
-// add returns sum+v saturated at math.MaxFloat64, counting a saturation in
-// clamped.
-func (ka *kindAgg) add(sum, v float64) float64 {
-	if sum > math.MaxFloat64-v {
-		ka.clamped++
-		return math.MaxFloat64
-	}
-	return sum + v
 }
 
 type valueSet struct {
@@ -193,7 +183,7 @@ func (b *Builder) Add(l *ledger.Line) error {
 	if l.DurationMS != nil {
 		if d, ok := ka.number(*l.DurationMS, MaxDurationMS); ok {
 			ka.durs = append(ka.durs, d)
-			ka.total = ka.add(ka.total, d)
+			ka.total += d
 			if len(ka.durs) == 1 || d > ka.max {
 				ka.max = d
 			}
@@ -209,7 +199,7 @@ func (b *Builder) Add(l *ledger.Line) error {
 				continue
 			}
 			if old, ok := ka.sizes[k]; ok {
-				ka.sizes[k] = ka.add(old, v)
+				ka.sizes[k] = old + v
 			} else {
 				ka.sizes[strings.Clone(k)] = v
 			}
@@ -495,14 +485,7 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[i]
 }
 
-// round3 rounds to microseconds. Beyond 2^53/1000 a float64 has no
-// thousandths to round (and f*1000 could overflow), so f is kept.
-func round3(f float64) float64 {
-	if math.Abs(f) >= 1<<53/1000 {
-		return f
-	}
-	return math.Round(f*1000) / 1000
-}
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 // timelineOrder sorts failures by (ts, seq).
 func timelineOrder(fs []failure) []failure {

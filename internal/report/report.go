@@ -70,8 +70,8 @@ const (
 // step.duration_ms = 1e308) keep every sum and percentile finite and the
 // report encodable as JSON. A duration above MaxDurationMS (or a size above
 // MaxSize) counts as that bound and is counted in StageStats.Clamped; the
-// run duration is capped at MaxDurationMS too. Sums saturate at
-// math.MaxFloat64, which capped values cannot reach in practice. Negative,
+// run duration is capped at MaxDurationMS too, so sums of capped values
+// stay finite (they would need ~1e296 events to overflow). Negative,
 // NaN and infinite durations and sizes are ignored (the step counts as
 // untimed) and counted in StageStats.Dropped.
 const (
@@ -218,8 +218,7 @@ type StageStats struct {
 	Sizes map[string]float64 `json:"sizes"`
 	// Resources lists distinct values per resource name (sorted, capped).
 	Resources map[string][]string `json:"resources"`
-	// Clamped counts durations and sizes capped at MaxDurationMS or MaxSize
-	// (and sums saturated at math.MaxFloat64).
+	// Clamped counts durations and sizes capped at MaxDurationMS or MaxSize.
 	Clamped int `json:"clamped,omitempty"`
 	// Dropped counts negative, NaN and infinite durations and sizes, left
 	// out of Timed, the duration statistics and Sizes.

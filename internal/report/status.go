@@ -131,6 +131,7 @@ func (t *Tracker) at(n int64) time.Time {
 var (
 	minNanos = time.Unix(0, math.MinInt64)
 	maxNanos = time.Unix(0, math.MaxInt64)
+	epoch    = time.Unix(0, 0)
 )
 
 // nanos returns t in Unix nanoseconds, clamped to the years 1677-2262 that
@@ -152,7 +153,7 @@ func nanos(t time.Time) int64 {
 // nanoseconds hold. Unusable times are treated as missing, so they cannot
 // give 1677 or 1970 start dates or centuries-long run durations.
 func usableNanos(t time.Time) (int64, bool) {
-	if !t.After(time.Unix(0, 0)) || t.After(maxNanos) {
+	if !t.After(epoch) || t.After(maxNanos) {
 		return 0, false
 	}
 	return t.UnixNano(), true
