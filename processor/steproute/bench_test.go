@@ -110,3 +110,64 @@ func BenchmarkConsumeTraces(b *testing.B) {
 	b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(mallocs)/n, "allocs/event")
 }
+
+// BenchmarkHoldRelease measures the hold path with the hold log: a span of
+// 25 step events without a run id is held (spilled to the log, one append),
+// then its trace's root span brings the run id and the events are read back,
+// released to the next consumer and tombstoned. Each iteration is one trace.
+func BenchmarkHoldRelease(b *testing.B) {
+	for _, sync := range []string{"interval", "always"} {
+		b.Run("hold_fsync="+sync, func(b *testing.B) {
+			const steps = 25
+			cfg := createDefaultConfig().(*Config)
+			cfg.HoldDirectory = b.TempDir()
+			cfg.HoldFsync = sync
+			ctx := context.Background()
+			sink := new(consumertest.TracesSink)
+			tp, err := NewFactory().CreateTraces(ctx, nopSettings(), cfg, sink)
+			require.NoError(b, err)
+			require.NoError(b, tp.Start(ctx, componenttest.NewNopHost()))
+			defer func() { require.NoError(b, tp.Shutdown(ctx)) }()
+			child := func(i int) ptrace.Traces {
+				td := ptrace.NewTraces()
+				rs := td.ResourceSpans().AppendEmpty()
+				rs.Resource().Attributes().PutStr("service.name", "bench")
+				span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+				span.SetTraceID(pcommon.TraceID{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i), 1})
+				span.SetSpanID(spanID(2))
+				for e := 0; e < steps; e++ {
+					m := span.Events().AppendEmpty().Attributes()
+					m.PutStr("step.kind", "stage.work")
+					m.PutStr("step.status", "ok")
+					m.PutDouble("step.duration_ms", 12.5)
+				}
+				return td
+			}
+			root := func(i int) ptrace.Traces {
+				td := ptrace.NewTraces()
+				span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+				span.SetTraceID(pcommon.TraceID{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i), 1})
+				span.SetSpanID(spanID(1))
+				span.Attributes().PutStr("run.id", "bench-run")
+				return td
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				c, r := child(i), root(i)
+				b.StartTimer()
+				if err := tp.ConsumeTraces(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+				if err := tp.ConsumeTraces(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				sink.Reset()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.N)*steps/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
