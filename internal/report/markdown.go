@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 // Markdown renders the report as Markdown: a headline with the status and
@@ -222,9 +224,10 @@ func mdCell(s string) string {
 	return mdText(s)
 }
 
-// mdText neutralises characters that would start HTML in rendered Markdown.
+// mdText neutralises characters that would start HTML in rendered Markdown
+// and escapes terminal controls: reports are printed to terminals too.
 func mdText(s string) string {
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(termsafe.String(s))
 }
 
 func mdQuote(s string) string {
@@ -236,5 +239,5 @@ func mdInline(s string) string {
 }
 
 func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "\n", " ", "|", `\|`).Replace(s)
+	return termsafe.Line(strings.NewReplacer("`", "'", "\n", " ", "|", `\|`).Replace(s))
 }
