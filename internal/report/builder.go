@@ -37,8 +37,17 @@ type Builder struct {
 	lastTSN  int64
 	lastKind string
 
-	page     []pageEntry // max-heap on (tsn, seq), at most pageKeep entries
-	pageKeep int
+	// The timeline page. With offset 0 page keeps the limit first events
+	// by (ts, seq) as the lines go by. With an offset, holding offset+limit
+	// events would make memory grow with the offset, so the first pass
+	// keeps only the keys of the offset+limit first events (16 bytes each)
+	// and a second pass over the lines (AddPage) collects the page's events.
+	page pageHeap[pageEntry, *pageEntry]
+	keys pageHeap[pageKey, *pageKey]
+	// pageFrom is the first key of the page, known after the first pass.
+	pageFrom  pageKey
+	pagePass  bool
+	pageEmpty bool
 }
 
 type kindAgg struct {
@@ -135,10 +144,84 @@ type pageEntry struct {
 	ev  TimelineEvent
 }
 
+// pageKey orders the timeline: by time, then seq.
+type pageKey struct {
+	tsn int64
+	seq uint64
+}
+
+func (a pageKey) less(b pageKey) bool { return a.tsn < b.tsn || a.tsn == b.tsn && a.seq < b.seq }
+
+func (e *pageEntry) key() pageKey { return pageKey{e.tsn, e.ev.Seq} }
+
+func (k *pageKey) key() pageKey { return *k }
+
+// pageHeap keeps the k smallest items by key in a max-heap: items arriving
+// in order are rejected by one comparison once it is full.
+type pageHeap[T any, P interface {
+	*T
+	key() pageKey
+}] struct {
+	items []T
+	k     int
+}
+
+// admits reports whether an item with key k would be kept.
+func (h *pageHeap[T, P]) admits(k pageKey) bool {
+	return h.k > 0 && (len(h.items) < h.k || k.less(P(&h.items[0]).key()))
+}
+
+// push adds x, which admits accepted.
+func (h *pageHeap[T, P]) push(x T) {
+	if len(h.items) == h.k {
+		h.items[0] = x
+		h.siftDown(0)
+		return
+	}
+	h.items = append(h.items, x)
+	for i := len(h.items) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !P(&h.items[p]).key().less(P(&h.items[i]).key()) {
+			break
+		}
+		h.items[p], h.items[i] = h.items[i], h.items[p]
+		i = p
+	}
+}
+
+func (h *pageHeap[T, P]) siftDown(i int) {
+	n := len(h.items)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && P(&h.items[l]).key().less(P(&h.items[r]).key()) {
+			m = r
+		}
+		if !P(&h.items[i]).key().less(P(&h.items[m]).key()) {
+			return
+		}
+		h.items[i], h.items[m] = h.items[m], h.items[i]
+		i = m
+	}
+}
+
+// sorted returns the items in key order.
+func (h *pageHeap[T, P]) sorted() []T {
+	out := slices.Clone(h.items)
+	slices.SortFunc(out, func(x, y T) int {
+		a, b := P(&x).key(), P(&y).key()
+		return cmp.Or(cmp.Compare(a.tsn, b.tsn), cmp.Compare(a.seq, b.seq))
+	})
+	return out
+}
+
 // NewBuilder returns a Builder for one run.
 func NewBuilder(opts Options) *Builder {
 	opts.normalise()
-	return &Builder{
+	b := &Builder{
 		opts:     opts,
 		runID:    opts.RunID,
 		kinds:    make(map[string]*kindAgg),
@@ -146,8 +229,13 @@ func NewBuilder(opts Options) *Builder {
 		services: make(map[string]struct{}),
 		traces:   make(map[string]struct{}),
 		openFail: make(map[string][]int),
-		pageKeep: opts.TimelineOffset + opts.TimelineLimit,
 	}
+	if opts.TimelineOffset == 0 {
+		b.page.k = opts.TimelineLimit
+	} else {
+		b.keys.k = opts.TimelineOffset + opts.TimelineLimit
+	}
+	return b
 }
 
 // Events returns the number of lines accepted so far.
@@ -284,52 +372,51 @@ func (b *Builder) addResources(ka *kindAgg, res map[string]string) {
 	}
 }
 
-func pageLess(a, b *pageEntry) bool {
-	return a.tsn < b.tsn || a.tsn == b.tsn && a.ev.Seq < b.ev.Seq
-}
-
-// addToPage keeps the pageKeep smallest events by (ts, seq) in a max-heap.
-// Events arriving in order are rejected by one comparison once it is full.
+// addToPage feeds the first pass's page heap or key heap.
 func (b *Builder) addToPage(l *ledger.Line, tsn int64) {
-	if len(b.page) == b.pageKeep {
-		top := &b.page[0]
-		if !(tsn < top.tsn || tsn == top.tsn && l.Seq < top.ev.Seq) {
-			return
+	k := pageKey{tsn, l.Seq}
+	if b.keys.k > 0 {
+		if b.keys.admits(k) {
+			b.keys.push(k)
 		}
-		b.page[0] = pageEntry{tsn: tsn, ev: timelineEvent(l)}
-		b.siftDown(0)
 		return
 	}
-	b.page = append(b.page, pageEntry{tsn: tsn, ev: timelineEvent(l)})
-	// sift up
-	i := len(b.page) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !pageLess(&b.page[p], &b.page[i]) {
-			break
-		}
-		b.page[p], b.page[i] = b.page[i], b.page[p]
-		i = p
+	if b.page.admits(k) {
+		b.page.push(pageEntry{tsn: tsn, ev: timelineEvent(l)})
 	}
 }
 
-func (b *Builder) siftDown(i int) {
-	n := len(b.page)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && pageLess(&b.page[l], &b.page[r]) {
-			m = r
-		}
-		if !pageLess(&b.page[i], &b.page[m]) {
-			return
-		}
-		b.page[i], b.page[m] = b.page[m], b.page[i]
-		i = m
+// NeedsPagePass reports whether the timeline page is collected by a second
+// pass over the same lines, each given to AddPage, before Report: true when
+// the page starts at an offset and has events.
+func (b *Builder) NeedsPagePass() bool {
+	if b.keys.k == 0 || b.pagePass {
+		return false
 	}
+	b.pagePass = true
+	keys := b.keys.sorted()
+	b.keys = pageHeap[pageKey, *pageKey]{}
+	if len(keys) <= b.opts.TimelineOffset {
+		b.pageEmpty = true
+		return false
+	}
+	b.pageFrom = keys[b.opts.TimelineOffset]
+	b.page.k = b.opts.TimelineLimit
+	return true
+}
+
+// AddPage is the second pass (see NeedsPagePass): it keeps the line when it
+// is on the timeline page. Its signature fits ledger.ReadFile.
+func (b *Builder) AddPage(l *ledger.Line) error {
+	if l.RunID != b.runID {
+		return nil
+	}
+	k := pageKey{nanos(l.TS), l.Seq}
+	if k.less(b.pageFrom) || !b.page.admits(k) {
+		return nil
+	}
+	b.page.push(pageEntry{tsn: k.tsn, ev: timelineEvent(l)})
+	return nil
 }
 
 func timelineEvent(l *ledger.Line) TimelineEvent {
@@ -511,13 +598,11 @@ func (b *Builder) errors() []ErrorEvent {
 
 func (b *Builder) timeline() Timeline {
 	t := Timeline{Total: b.tracker.Events(), Offset: b.opts.TimelineOffset, Limit: b.opts.TimelineLimit}
-	page := slices.Clone(b.page)
-	slices.SortFunc(page, func(x, y pageEntry) int {
-		return cmp.Or(cmp.Compare(x.tsn, y.tsn), cmp.Compare(x.ev.Seq, y.ev.Seq))
-	})
 	t.Events = []TimelineEvent{}
-	if t.Offset < len(page) {
-		for _, e := range page[t.Offset:] {
+	if !b.pageEmpty {
+		// The heap holds the page itself: from the first event with offset
+		// 0, from the second pass's first key otherwise.
+		for _, e := range b.page.sorted() {
 			e.ev.TS = e.ev.TS.UTC()
 			t.Events = append(t.Events, e.ev)
 		}

@@ -18,6 +18,8 @@ package report
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -278,6 +280,11 @@ func Build(lines []ledger.Line, opts Options) *Report {
 	for i := range lines {
 		_ = b.Add(&lines[i])
 	}
+	if b.NeedsPagePass() {
+		for i := range lines {
+			_ = b.AddPage(&lines[i])
+		}
+	}
 	return b.Report(ledger.ReadStats{Lines: len(lines)})
 }
 
@@ -298,5 +305,26 @@ func BuildFile(path string, opts Options) (*Report, error) {
 	if b.Events() == 0 {
 		return nil, fmt.Errorf("report %q: %w", path, ErrNoEvents)
 	}
+	if b.NeedsPagePass() {
+		// Lines appended since the first pass are past its end and ignored:
+		// the page is cut from the events the first pass counted.
+		if err := readUpTo(path, st.Offset, b.AddPage); err != nil {
+			return nil, err
+		}
+	}
 	return b.Report(st), nil
+}
+
+// readUpTo reads the complete lines of the ledger at path that end before
+// byte end.
+func readUpTo(path string, end int64, fn func(*ledger.Line) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read ledger %q: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := ledger.Read(io.LimitReader(f, end), 0, fn); err != nil {
+		return fmt.Errorf("read ledger %q: %w", path, err)
+	}
+	return nil
 }
