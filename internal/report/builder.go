@@ -36,6 +36,9 @@ type Builder struct {
 	lastSeq  uint64
 	lastTSN  int64
 	lastKind string
+	// declared lists the stages the producer declared on run.start
+	// (attrs.stages), in order.
+	declared []string
 
 	// The timeline page. With offset 0 page keeps the limit first events
 	// by (ts, seq) as the lines go by. With an offset, holding offset+limit
@@ -308,6 +311,10 @@ func (b *Builder) Add(l *ledger.Line) error {
 	}
 
 	switch {
+	case l.Kind == stepschema.KindRunStart:
+		if b.declared == nil {
+			b.declared = declaredStages(l.Attrs["stages"])
+		}
 	case l.Kind == stepschema.KindRunEnd:
 		f := copyFailure(l)
 		b.end = &f
@@ -611,4 +618,46 @@ func (b *Builder) timeline() Timeline {
 		t.NextOffset = &next
 	}
 	return t
+}
+
+// maxDeclaredStages bounds attrs.stages: it names a plan, not data.
+const maxDeclaredStages = 64
+
+// declaredStages reads a run.start's attrs.stages: a list of stage names or
+// one comma-separated string.
+func declaredStages(v any) []string {
+	var out []string
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" && len(out) < maxDeclaredStages {
+			out = append(out, Stage(s))
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		for _, s := range strings.Split(x, ",") {
+			add(s)
+		}
+	case []any:
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				add(s)
+			}
+		}
+	}
+	return out
+}
+
+// missingStage returns the first stage the producer declared that has no
+// step in the run: where a stalled or unfinished run stopped.
+func (b *Builder) missingStage() string {
+	seen := make(map[string]bool, len(b.kinds))
+	for _, ka := range b.kinds {
+		seen[ka.stage] = true
+	}
+	for _, st := range b.declared {
+		if !seen[st] {
+			return st
+		}
+	}
+	return ""
 }

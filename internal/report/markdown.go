@@ -131,7 +131,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 func stopHeadline(sr StopReason) string {
 	var b strings.Builder
 	b.WriteString(sr.Category)
-	if sr.Stage != "" {
+	if sr.AfterKind != "" {
+		fmt.Fprintf(&b, " after `%s`", mdCode(sr.AfterKind))
+		if sr.Stage != "" {
+			fmt.Fprintf(&b, "; stage `%s` never reported", mdCode(sr.Stage))
+		}
+	} else if sr.Stage != "" {
 		fmt.Fprintf(&b, " at stage `%s`", mdCode(sr.Stage))
 	}
 	var parts []string

@@ -184,9 +184,18 @@ type Report struct {
 
 // StopReason says why the run stopped (or that it has not).
 type StopReason struct {
-	Category    string `json:"category"`
-	Kind        string `json:"kind,omitempty"`
-	Stage       string `json:"stage,omitempty"`
+	Category string `json:"category"`
+	// Kind is the step the run stopped at (the root cause, the cancelling
+	// step, run.end); empty for stalled and in_progress runs, whose last
+	// step is AfterKind.
+	Kind string `json:"kind,omitempty"`
+	// Stage is Kind's stage; for a stalled or in_progress run, the first
+	// stage the producer declared (run.start attrs.stages) that never
+	// reported, when known.
+	Stage string `json:"stage,omitempty"`
+	// AfterKind is the last step of a stalled or in_progress run: it
+	// reported, and nothing came after it.
+	AfterKind   string `json:"after_kind,omitempty"`
 	ErrorCode   string `json:"error_code,omitempty"`
 	Detail      string `json:"detail,omitempty"`
 	Remediation string `json:"remediation,omitempty"`

@@ -93,9 +93,9 @@ func TestStopReasons(t *testing.T) {
 		{"timeout_embed_deadline", StatusFailed, CategoryTimeout, "embed.vllm", "embed", "deadline_exceeded", ConfidenceHigh, "did not answer in time"},
 		{"timeout_ann_504", StatusFailed, CategoryTimeout, "ann.faiss.search", "ann", "", ConfidenceHigh, "ANN search took too long"},
 		{"cancelled", StatusCancelled, CategoryCancelled, "ann.faiss.search", "ann", "cancelled", ConfidenceHigh, "cancelled"},
-		{"stalled", StatusStalled, CategoryStalled, "ann.faiss.search", "ann", "", ConfidenceMedium, "without run.end"},
-		{"in_progress", StatusInProgress, CategoryInProgress, "ann.faiss.search", "ann", "", ConfidenceMedium, ""},
-		{"torn_last_line", StatusStalled, CategoryStalled, "hydrate.duckdb", "hydrate", "", ConfidenceMedium, ""},
+		{"stalled", StatusStalled, CategoryStalled, "", "", "", ConfidenceMedium, "without run.end"},
+		{"in_progress", StatusInProgress, CategoryInProgress, "", "", "", ConfidenceMedium, ""},
+		{"torn_last_line", StatusStalled, CategoryStalled, "", "", "", ConfidenceMedium, ""},
 		{"out_of_order", StatusFailed, CategoryTimeout, "hydrate.duckdb", "hydrate", "timeout", ConfidenceHigh, "Hydration queries took too long"},
 		{"recovered_then_failed", StatusFailed, CategoryError, "hydrate.duckdb", "hydrate", "locked", ConfidenceHigh, "locked"},
 		{"run_end_failed_no_step", StatusFailed, CategoryError, "run.end", "run", "", ConfidenceLow, GenericRemediation},
@@ -267,5 +267,44 @@ func TestIsTimeout(t *testing.T) {
 		if IsTimeout(c[0], c[1]) {
 			t.Errorf("IsTimeout(%q, %q) = true", c[0], c[1])
 		}
+	}
+}
+
+// Issue 21: a run without run.end is not reported as stopped "at" its last
+// step, which succeeded: the report names it as the step the run stalled
+// after, and, when run.start declared the stages, the stage that never
+// reported.
+func TestStalledAfterLastStep(t *testing.T) {
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	lines := func(stages any) []ledger.Line {
+		start := ledger.Line{V: 1, RunID: "r", Seq: 1, TS: ts, Kind: "run.start", Status: "ok"}
+		if stages != nil {
+			start.Attrs = map[string]any{"stages": stages}
+		}
+		return []ledger.Line{start,
+			{V: 1, RunID: "r", Seq: 2, TS: ts.Add(time.Second), Kind: "embed.vllm", Status: "ok"},
+			{V: 1, RunID: "r", Seq: 3, TS: ts.Add(2 * time.Second), Kind: "ann.faiss.search", Status: "ok"},
+		}
+	}
+	late := Options{Now: func() time.Time { return ts.Add(time.Hour) }}
+	for name, stages := range map[string]any{
+		"list":   []any{"embed", "ann", "hydrate", "rerank"},
+		"string": "embed, ann.faiss, hydrate.duckdb, rerank",
+	} {
+		r := Build(lines(stages), late)
+		sr := r.StopReason
+		if sr.Category != CategoryStalled || sr.AfterKind != "ann.faiss.search" || sr.Stage != "hydrate" || sr.Kind != "" {
+			t.Fatalf("%s: stop reason %+v", name, sr)
+		}
+		if md := r.Markdown(); !strings.Contains(md, "stalled after `ann.faiss.search`; stage `hydrate` never reported") {
+			t.Fatalf("%s: Markdown headline:\n%s", name, md)
+		}
+	}
+	r := Build(lines(nil), late)
+	if sr := r.StopReason; sr.AfterKind != "ann.faiss.search" || sr.Stage != "" {
+		t.Fatalf("undeclared stages: stop reason %+v", sr)
+	}
+	if md := r.Markdown(); !strings.Contains(md, "stalled after `ann.faiss.search`") || strings.Contains(md, "at stage") {
+		t.Fatalf("Markdown headline:\n%s", md)
 	}
 }

@@ -243,12 +243,20 @@ func lower(c string, steps int) string {
 	return levels[min(i+steps, len(levels)-1)]
 }
 
+// lastEventReason is the reason of a run without run.end. Its last step
+// succeeded or is still running, so it is not where the run stopped: it is
+// named in AfterKind, and Stage is the first stage the producer declared
+// (run.start attrs.stages) that never reported, when known.
 func (b *Builder) lastEventReason(category, confidence, detail string) StopReason {
 	sr := StopReason{Category: category, Confidence: confidence, Detail: detail}
 	if b.tracker.Events() == 0 {
 		return sr
 	}
-	sr.Kind, sr.Stage = b.lastKind, Stage(b.lastKind)
+	sr.AfterKind = b.lastKind
+	sr.Stage = b.missingStage()
+	if sr.Stage != "" {
+		sr.Detail += "; stage " + sr.Stage + " never reported"
+	}
 	sr.EventSeq = seqPtr(b.lastSeq)
 	sr.Evidence = []Evidence{{Seq: b.lastSeq, Kind: b.lastKind, Note: "latest event; no run.end"}}
 	return sr
