@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -39,6 +40,9 @@ type Builder struct {
 	// declared lists the stages the producer declared on run.start
 	// (attrs.stages), in order.
 	declared []string
+	// firstEnd and lastStart are the earliest run.end and the latest
+	// run.start by (ts, seq): a start after an end means a reused run id.
+	firstEnd, lastStart *pageKey
 
 	// The timeline page. With offset 0 page keeps the limit first events
 	// by (ts, seq) as the lines go by. With an offset, holding offset+limit
@@ -315,7 +319,13 @@ func (b *Builder) Add(l *ledger.Line) error {
 		if b.declared == nil {
 			b.declared = declaredStages(l.Attrs["stages"])
 		}
+		if k := (pageKey{tsn, l.Seq}); b.lastStart == nil || b.lastStart.less(k) {
+			b.lastStart = &k
+		}
 	case l.Kind == stepschema.KindRunEnd:
+		if k := (pageKey{tsn, l.Seq}); b.firstEnd == nil || k.less(*b.firstEnd) {
+			b.firstEnd = &k
+		}
 		f := copyFailure(l)
 		b.end = &f
 		if l.Status == stepschema.StatusFailed {
@@ -532,6 +542,7 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 	}
 	r.Timeline = b.timeline()
 	r.StopReason = b.stopReason(r.Status, now)
+	r.Warnings = b.warnings()
 	return r
 }
 
@@ -660,4 +671,14 @@ func (b *Builder) missingStage() string {
 		}
 	}
 	return ""
+}
+
+// warnings lists what makes the report doubtful.
+func (b *Builder) warnings() []string {
+	var out []string
+	if b.firstEnd != nil && b.lastStart != nil && b.firstEnd.less(*b.lastStart) {
+		out = append(out, fmt.Sprintf("run.start (seq %d) after run.end (seq %d): the run id was reused, "+
+			"so this report merges more than one run; give every run its own id", b.lastStart.seq, b.firstEnd.seq))
+	}
+	return out
 }

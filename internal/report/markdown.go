@@ -30,6 +30,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if sr.Detail != "" {
 		fmt.Fprintf(&b, "> %s\n\n", mdQuote(sr.Detail))
 	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "**Warning:** %s\n\n", mdText(w))
+	}
 	if sr.Remediation != "" {
 		fmt.Fprintf(&b, "**Remediation:** %s\n\n", mdText(sr.Remediation))
 	}

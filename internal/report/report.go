@@ -172,6 +172,9 @@ type Report struct {
 	PartialBytes int        `json:"partial_bytes"`
 	GeneratedAt  time.Time  `json:"generated_at"`
 	StopReason   StopReason `json:"stop_reason"`
+	// Warnings lists what makes the report doubtful, e.g. a run id reused
+	// for a second run.
+	Warnings []string `json:"warnings,omitempty"`
 	// Stages has one row per kind, in order of first appearance.
 	Stages []StageStats `json:"stages"`
 	// Errors lists failed steps in timeline order (capped; see ErrorCount).

@@ -308,3 +308,26 @@ func TestStalledAfterLastStep(t *testing.T) {
 		t.Fatalf("Markdown headline:\n%s", md)
 	}
 }
+
+// Issue 21: re-running with the same run id appends a second run to the
+// ledger; the report says so instead of merging silently.
+func TestReusedRunIDWarns(t *testing.T) {
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	run := func(seq uint64, at time.Time) []ledger.Line {
+		return []ledger.Line{
+			{V: 1, RunID: "r-42", Seq: seq, TS: at, Kind: "run.start", Status: "ok"},
+			{V: 1, RunID: "r-42", Seq: seq + 1, TS: at.Add(time.Second), Kind: "run.end", Status: "ok"},
+		}
+	}
+	once := Build(run(1, ts), Options{})
+	if len(once.Warnings) != 0 {
+		t.Fatalf("one run warned: %v", once.Warnings)
+	}
+	twice := Build(append(run(1, ts), run(3, ts.Add(time.Hour))...), Options{})
+	if len(twice.Warnings) != 1 || !strings.Contains(twice.Warnings[0], "reused") {
+		t.Fatalf("warnings %v", twice.Warnings)
+	}
+	if md := twice.Markdown(); !strings.Contains(md, "**Warning:** run.start (seq 3) after run.end (seq 2)") {
+		t.Fatalf("Markdown:\n%s", md)
+	}
+}
