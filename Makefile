@@ -13,8 +13,11 @@ DEMO            := $(BUILD_DIR)/demo-worker
 LOAD            := $(BUILD_DIR)/runledger-load
 CONFIG          ?= config.yaml
 
-# Everything the distribution is built from; a change rebuilds it.
-GO_SOURCES := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*' -not -path './bench/peer/_build/*' -not -name '*_test.go')
+# sources_of lists this module's Go files that the packages $(1) are built
+# from, so a binary is rebuilt when one of them changes and only then (a
+# change to bench/harness does not rebuild the collector).
+sources_of = $(filter $(CURDIR)/%,$(shell $(GO) list -deps -f '{{if not .Standard}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{end}}' $(1)))
+COMPONENTS := ./processor/steproute ./exporter/jsonlledger ./extension/reportapi
 
 # Packages with concurrency run under the race detector; the end-to-end suite
 # drives the built binaries and runs without it.
@@ -33,17 +36,17 @@ $(BUILDER):
 	GOBIN=$(TOOLS_DIR) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(BUILDER_VERSION)
 	mv $(TOOLS_DIR)/builder $(BUILDER)
 
-$(DIST): $(BUILDER) builder-config.yaml go.mod go.sum $(GO_SOURCES)
+$(DIST): $(BUILDER) builder-config.yaml go.mod go.sum $(call sources_of,$(COMPONENTS))
 	$(BUILDER) --config builder-config.yaml
 	@touch $(DIST)
 
-$(CLI): go.mod go.sum $(GO_SOURCES)
+$(CLI): go.mod go.sum $(call sources_of,./cmd/runledger)
 	$(GO) build -o $(CLI) ./cmd/runledger
 
-$(DEMO): go.mod go.sum $(GO_SOURCES)
+$(DEMO): go.mod go.sum $(call sources_of,./pipeline/cmd/demo-worker)
 	$(GO) build -o $(DEMO) ./pipeline/cmd/demo-worker
 
-$(LOAD): go.mod go.sum $(GO_SOURCES)
+$(LOAD): go.mod go.sum $(call sources_of,./pipeline/cmd/runledger-load)
 	$(GO) build -o $(LOAD) ./pipeline/cmd/runledger-load
 
 build: $(DIST) $(CLI) $(DEMO) $(LOAD) ## build the collector, the runledger CLI, the demo worker and the load generator into _build/
