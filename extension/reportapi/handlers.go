@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,8 @@ const (
 
 func (r *reportAPI) handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(method, pattern string, h http.HandlerFunc) {
+	route := func(method, pattern string, params []string, h http.HandlerFunc) {
+		h = knownParams(params, h)
 		if method == http.MethodPost {
 			h = requireNonSimple(h)
 		}
@@ -61,12 +63,13 @@ func (r *reportAPI) handler() http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use "+method)
 		}))
 	}
-	route(http.MethodGet, routeAdminReport, r.serveReportByPath)
-	route(http.MethodGet, routeAdminReportHeader, r.serveReportByHeader)
-	route(http.MethodGet, routeRuns, r.serveList)
-	route(http.MethodGet, routeRun, r.serveReportByPath)
-	route(http.MethodGet, routeRunLedger, r.serveLedger)
-	route(http.MethodPost, routeRunSave, r.serveSave)
+	reportParams := []string{"offset", "limit", "format"}
+	route(http.MethodGet, routeAdminReport, reportParams, r.serveReportByPath)
+	route(http.MethodGet, routeAdminReportHeader, reportParams, r.serveReportByHeader)
+	route(http.MethodGet, routeRuns, runindex.QueryParams(), r.serveList)
+	route(http.MethodGet, routeRun, reportParams, r.serveReportByPath)
+	route(http.MethodGet, routeRunLedger, nil, r.serveLedger)
+	route(http.MethodPost, routeRunSave, nil, r.serveSave)
 	mux.Handle("/", r.instrument("other", func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+truncateID(req.URL.Path))
 	}))
@@ -87,6 +90,37 @@ func (r *reportAPI) handler() http.Handler {
 		}
 		mux.ServeHTTP(w, req)
 	})
+}
+
+// knownParams answers 400 to a request with query parameters the route does
+// not take, naming them: a misspelt filter (?stauts=failed) would otherwise
+// be ignored and look like an answer.
+func knownParams(params []string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		q, err := url.ParseQuery(req.URL.RawQuery)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
+			return
+		}
+		var unknown []string
+		for k := range q {
+			if !slices.Contains(params, k) {
+				unknown = append(unknown, strconv.Quote(truncateID(k)))
+			}
+		}
+		if len(unknown) > 0 {
+			slices.Sort(unknown)
+			msg := "unknown query parameter " + strings.Join(unknown, ", ")
+			if len(params) > 0 {
+				msg += "; this route takes " + strings.Join(params, ", ")
+			} else {
+				msg += "; this route takes none"
+			}
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		h(w, req)
+	}
 }
 
 // requireNonSimple refuses a POST a browser could send cross-origin without

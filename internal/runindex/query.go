@@ -56,6 +56,11 @@ var ErrBadQuery = errors.New("invalid query")
 var validStatuses = []string{report.StatusCompleted, report.StatusFailed, report.StatusCancelled,
 	report.StatusInProgress, report.StatusStalled}
 
+// QueryParams returns the URL parameters ParseQuery reads.
+func QueryParams() []string {
+	return []string{"status", "service", "kind", "since", "until", "limit", "cursor"}
+}
+
 // ParseQuery reads a Query from URL parameters: status (comma-separated or
 // repeated), service, kind, since, until, limit, cursor. since and until take
 // RFC 3339 times, dates (2026-11-25) or a duration back from now ("90m",
