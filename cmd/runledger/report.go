@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/reportclient"
 )
 
 type reportFlags struct {
@@ -72,25 +71,18 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 	var rep *report.Report
 	var raw []byte // the server's rendering, printed as is
 	if f.server != "" {
-		c, err := newClient(f.server, f.token)
+		c, err := f.client(0)
 		if err != nil {
 			return err
 		}
-		q := url.Values{"offset": {strconv.Itoa(f.offset)}, "limit": {strconv.Itoa(f.limit)}}
-		format := f.format
+		page := reportclient.TimelinePage{Offset: f.offset, Limit: f.limit}
 		if f.out != "" {
-			format = "json"
+			rep, err = c.Report(cmd.Context(), id, page)
+		} else {
+			raw, err = c.RawReport(cmd.Context(), id, reportclient.Format(f.format), page)
 		}
-		q.Set("format", format)
-		raw, err = c.do(cmd.Context(), "GET", c.runURL(id, "", q), "")
 		if err != nil {
-			return err
-		}
-		if format == "json" {
-			rep = new(report.Report)
-			if err := json.Unmarshal(raw, rep); err != nil {
-				return fmt.Errorf("decode report from reportapi: %w", err)
-			}
+			return serverError(err)
 		}
 	} else {
 		path, err := ledger.FindRun(f.ledgerDir, id)

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/report"
-	"github.com/runledger/runledger/internal/tui"
 )
 
 // Exit codes.
@@ -23,8 +22,8 @@ const (
 	ExitNotFound = 3
 )
 
-// DefaultLedgerDir is the ledger directory when neither --ledger-dir nor
-// RUNLEDGER_LEDGER_DIR is set.
+// DefaultLedgerDir is the ledger directory of every command, the TUI's
+// included, when neither --ledger-dir nor RUNLEDGER_LEDGER_DIR is set.
 const DefaultLedgerDir = "data/telemetry/runs"
 
 // exitError carries an exit code through cobra.
@@ -88,16 +87,26 @@ type common struct {
 }
 
 func (c *common) register(cmd *cobra.Command, withServer bool) {
+	c.registerLedgerDir(cmd)
+	cmd.Flags().DurationVar(&c.stallAfter, "stall-after", report.DefaultStallAfter, "silence after which a run without run.end is stalled (local reads)")
+	if withServer {
+		c.registerServer(cmd)
+	}
+}
+
+// registerLedgerDir adds --ledger-dir, defaulting to RUNLEDGER_LEDGER_DIR.
+func (c *common) registerLedgerDir(cmd *cobra.Command) {
 	def := os.Getenv("RUNLEDGER_LEDGER_DIR")
 	if def == "" {
 		def = DefaultLedgerDir
 	}
 	cmd.Flags().StringVar(&c.ledgerDir, "ledger-dir", def, "ledger directory to read when no --server is given (env RUNLEDGER_LEDGER_DIR)")
-	cmd.Flags().DurationVar(&c.stallAfter, "stall-after", report.DefaultStallAfter, "silence after which a run without run.end is stalled (local reads)")
-	if withServer {
-		cmd.Flags().StringVar(&c.server, "server", "", "reportapi base URL, e.g. http://localhost:4320; read the ledger directory when empty")
-		cmd.Flags().StringVar(&c.token, "token", os.Getenv("RUNLEDGER_TOKEN"), "bearer token for --server (env RUNLEDGER_TOKEN)")
-	}
+}
+
+// registerServer adds --server and --token, defaulting to RUNLEDGER_TOKEN.
+func (c *common) registerServer(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.server, "server", "", "reportapi base URL, e.g. http://localhost:4320; read the ledger directory when empty")
+	cmd.Flags().StringVar(&c.token, "token", os.Getenv("RUNLEDGER_TOKEN"), "bearer token for --server (env RUNLEDGER_TOKEN)")
 }
 
 // NewRootCmd returns the runledger command tree writing to stdout and stderr.
@@ -124,7 +133,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 run not found.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitUsage, err: err} })
-	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), tui.NewCommand())
+	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), newTUICmd())
 	return root
 }
 

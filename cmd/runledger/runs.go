@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -77,17 +76,15 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 	}
 	var page runindex.Page
 	if f.server != "" {
-		c, err := newClient(f.server, f.token)
+		c, err := f.client(0)
 		if err != nil {
 			return err
 		}
-		body, err := c.do(cmd.Context(), "GET", c.listURL(q.Values()), "application/json")
+		p, err := c.ListRuns(cmd.Context(), q)
 		if err != nil {
-			return err
+			return serverError(err)
 		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("decode run list from reportapi: %w", err)
-		}
+		page = *p
 	} else {
 		ix := runindex.New(f.ledgerDir, runindex.Options{StallAfter: f.stallAfter})
 		if _, err := ix.Refresh(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/reportclient"
 	"github.com/runledger/runledger/internal/runindex"
 )
 
@@ -17,8 +18,9 @@ import (
 // step pane; the report itself always covers the whole ledger.
 const MaxLines = 200_000
 
-// ErrRunNotFound is returned by a Source for a run it does not know.
-var ErrRunNotFound = errors.New("run not found")
+// ErrRunNotFound is returned by a Source for a run it does not know. It is
+// reportclient's, so a server's 404 and a missing ledger file match alike.
+var ErrRunNotFound = reportclient.ErrRunNotFound
 
 // Source is where the terminal UI reads runs from: a ledger directory on this
 // machine or a reportapi server. Implementations are safe for concurrent use.

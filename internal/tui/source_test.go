@@ -16,6 +16,7 @@ import (
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/reportclient"
 	"github.com/runledger/runledger/internal/runindex"
 )
 
@@ -79,15 +80,22 @@ func fakeReportAPI(t *testing.T, dir string, withLedger bool) string {
 	return l.Addr().String()
 }
 
+// httpSource is the Source of the reportapi server at server.
+func httpSource(t *testing.T, server string) *HTTPSource {
+	t.Helper()
+	c, err := reportclient.New(server, reportclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewHTTPSource(c)
+}
+
 func TestHTTPSource(t *testing.T) {
 	dir := t.TempDir()
 	writeRun(t, dir, waterfallRun("r-wf", base)...)
 	writeRun(t, dir, waterfallRun("team/run 1", base.Add(time.Hour))...)
 	addr := fakeReportAPI(t, dir, true)
-	src, err := NewHTTPSource(addr, nil) // scheme-less: http assumed
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := httpSource(t, addr) // scheme-less: http assumed
 	if src.Name() != "server http://"+addr {
 		t.Fatalf("name %q", src.Name())
 	}
@@ -123,10 +131,7 @@ func TestHTTPSource(t *testing.T) {
 func TestHTTPSourceWithoutLedgerRoute(t *testing.T) {
 	dir := t.TempDir()
 	writeRun(t, dir, waterfallRun("r-wf", base)...)
-	src, err := NewHTTPSource("http://"+fakeReportAPI(t, dir, false)+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := httpSource(t, "http://"+fakeReportAPI(t, dir, false)+"/")
 	d, err := src.Run(context.Background(), "r-wf")
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +145,6 @@ func TestHTTPSourceWithoutLedgerRoute(t *testing.T) {
 }
 
 func TestHTTPSourceErrors(t *testing.T) {
-	for _, bad := range []string{"", "ftp://x", "http://"} {
-		if _, err := NewHTTPSource(bad, nil); err == nil {
-			t.Fatalf("NewHTTPSource(%q) accepted", bad)
-		}
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestHTTPSourceErrors(t *testing.T) {
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	src, _ := NewHTTPSource(l.Addr().String(), nil)
+	src := httpSource(t, l.Addr().String())
 	_, err = src.Runs(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "index is warming up") {
 		t.Fatalf("listing error: %v", err)
@@ -200,25 +200,6 @@ func TestDirSourceCachesUnchangedLedgers(t *testing.T) {
 	}
 	if _, err := src.Run(ctx, "r-none"); !errors.Is(err, ErrRunNotFound) {
 		t.Fatalf("missing run: %v", err)
-	}
-}
-
-func TestNewCommand(t *testing.T) {
-	cmd := NewCommand()
-	if cmd.Name() != "tui" {
-		t.Fatalf("name %q", cmd.Name())
-	}
-	for flag, def := range map[string]string{"ledger-dir": DefaultLedgerDir, "server": "", "out": DefaultReportsDir} {
-		f := cmd.Flags().Lookup(flag)
-		if f == nil || f.DefValue != def {
-			t.Fatalf("flag --%s: %+v", flag, f)
-		}
-	}
-	cmd.SetArgs([]string{"--ledger-dir", "x", "--server", "http://127.0.0.1:1"})
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "exclusive") {
-		t.Fatalf("exclusive flags: %v", err)
 	}
 }
 

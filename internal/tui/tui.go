@@ -11,30 +11,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
-	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/reportclient"
 )
 
 // Defaults of Options.
 const (
-	DefaultLedgerDir       = "data/telemetry/runs"
 	DefaultReportsDir      = "out/run_reports"
 	DefaultRefreshInterval = time.Second
 )
 
 // Options configure Run.
 type Options struct {
-	// LedgerDir is the ledger directory read when Server is empty
-	// (default DefaultLedgerDir).
+	// LedgerDir is the ledger directory read when Client is nil.
 	LedgerDir string
-	// Server is the base URL of a reportapi server; when set the ledger
-	// directory is not read.
-	Server string
+	// Client reads from a reportapi server instead of LedgerDir when set.
+	Client *reportclient.Client
 	// ReportsDir is where `x` exports reports (default DefaultReportsDir).
 	ReportsDir string
 	// Input and Output default to the process's terminal (stdin/stdout).
@@ -48,14 +45,9 @@ type Options struct {
 	// RefreshInterval is how often the run list and a live run are
 	// re-read (default DefaultRefreshInterval; negative disables).
 	RefreshInterval time.Duration
-	// HTTPClient is used in server mode (default: 15s timeout).
-	HTTPClient *http.Client
 }
 
 func (o *Options) normalise() {
-	if o.LedgerDir == "" {
-		o.LedgerDir = DefaultLedgerDir
-	}
 	if o.ReportsDir == "" {
 		o.ReportsDir = DefaultReportsDir
 	}
@@ -71,16 +63,15 @@ func (o *Options) normalise() {
 }
 
 // NewSource returns the Source the options select: the reportapi server when
-// Server is set, else the ledger directory.
+// Client is set, else the ledger directory.
 func NewSource(opts Options) (Source, error) {
-	if opts.Server != "" {
-		return NewHTTPSource(opts.Server, opts.HTTPClient)
+	if opts.Client != nil {
+		return NewHTTPSource(opts.Client), nil
 	}
-	dir := opts.LedgerDir
-	if dir == "" {
-		dir = DefaultLedgerDir
+	if opts.LedgerDir == "" {
+		return nil, errors.New("no ledger directory and no server to read runs from")
 	}
-	return NewDirSource(dir), nil
+	return NewDirSource(opts.LedgerDir), nil
 }
 
 // Run runs the terminal UI until the user quits or ctx is done. A cancelled
@@ -108,41 +99,4 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("tui: %w", err)
 	}
 	return nil
-}
-
-// NewCommand returns the `tui` command for the runledger CLI.
-func NewCommand() *cobra.Command {
-	opts := Options{}
-	cmd := &cobra.Command{
-		Use:   "tui",
-		Short: "Browse runs in a terminal UI: stop reasons, stages, waterfall, steps",
-		Long: `Browse runs in a terminal UI.
-
-The run list refreshes every second as runs arrive; open a run to see why it
-stopped and what to do about it, its stage table and a waterfall of its steps
-grouped by trace and span. Press ? inside for the key bindings.
-
-Reads the ledger directory directly, or a reportapi server with --server.
-Colours are off when NO_COLOR is set.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("ledger-dir") && opts.Server != "" {
-				return errors.New("--ledger-dir and --server are exclusive")
-			}
-			opts.Input = cmd.InOrStdin()
-			opts.Output = cmd.OutOrStdout()
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			return Run(ctx, opts)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&opts.LedgerDir, "ledger-dir", DefaultLedgerDir, "ledger directory to read")
-	f.StringVar(&opts.Server, "server", "", "reportapi base URL (e.g. http://localhost:4320); reads over HTTP instead of the ledger directory")
-	f.StringVar(&opts.ReportsDir, "out", DefaultReportsDir, "directory the x key exports reports to")
-	f.BoolVar(&opts.NoColor, "no-color", false, "disable colours (also when NO_COLOR is set)")
-	f.BoolVar(&opts.Mouse, "mouse", false, "enable mouse: wheel scrolls, click selects")
-	return cmd
 }

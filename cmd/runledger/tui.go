@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/tui"
+)
+
+// tuiTimeout bounds one request of the TUI: it re-reads every second, so a
+// hung server should show as an error soon rather than freeze the refresh.
+const tuiTimeout = 15 * time.Second
+
+func newTUICmd() *cobra.Command {
+	var c common
+	opts := tui.Options{}
+	cmd := &cobra.Command{
+		Use:   "tui",
+		Short: "Browse runs in a terminal UI: stop reasons, stages, waterfall, steps",
+		Long: `Browse runs in a terminal UI.
+
+The run list refreshes every second as runs arrive; open a run to see why it
+stopped and what to do about it, its stage table and a waterfall of its steps
+grouped by trace and span. Press ? inside for the key bindings.
+
+Reads the ledger directory directly, or a reportapi server with --server.
+Colours are off when NO_COLOR is set.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
+				return usageError("--ledger-dir and --server are exclusive")
+			}
+			opts.LedgerDir = c.ledgerDir
+			if c.server != "" {
+				cl, err := c.client(tuiTimeout)
+				if err != nil {
+					return err
+				}
+				opts.Client = cl
+			}
+			opts.Input = cmd.InOrStdin()
+			opts.Output = cmd.OutOrStdout()
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			return tui.Run(ctx, opts)
+		},
+	}
+	c.registerLedgerDir(cmd)
+	c.registerServer(cmd)
+	f := cmd.Flags()
+	f.StringVar(&opts.ReportsDir, "out", tui.DefaultReportsDir, "directory the x key exports reports to")
+	f.BoolVar(&opts.NoColor, "no-color", false, "disable colours (also when NO_COLOR is set)")
+	f.BoolVar(&opts.Mouse, "mouse", false, "enable mouse: wheel scrolls, click selects")
+	return cmd
+}
