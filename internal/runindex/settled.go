@@ -17,8 +17,8 @@ import (
 // order, each run a fixed-size summary without pointers (the garbage
 // collector never scans them) and the segment's run ids in one string.
 // Settled runs of a folder arrive in batches (freeze); batches are merged
-// into fewer, larger segments as they accumulate, and into one when the
-// folder has no live runs left. A settled run that gains lines again (a
+// into fewer, larger segments as they accumulate, and into one once the
+// folder has no live runs and went quiet. A settled run that gains lines again (a
 // late event) is read anew and becomes live. Dropping a run marks it dead
 // in a copy of its segment's header, which shares the summaries; a segment
 // half dead is rebuilt without them.
@@ -64,6 +64,20 @@ func (s *segment) len() int {
 		return 0
 	}
 	return len(s.runs) - s.ndead
+}
+
+// idBytes returns the length of the ids of the runs in s not dropped.
+func (s *segment) idBytes() int {
+	if s.ndead == 0 {
+		return len(s.ids)
+	}
+	n := 0
+	for i := range s.runs {
+		if s.alive(i) {
+			n += int(s.runs[i].idLen)
+		}
+	}
+	return n
 }
 
 // kill returns s with run i dropped.
@@ -114,7 +128,7 @@ func (s *segment) relPath(i int) string {
 // entry returns the Entry of run i.
 func (s *segment) entry(dir string, i int) Entry {
 	r := &s.runs[i]
-	id := s.id(i)
+	id := strings.Clone(s.id(i)) // entries outlive segments: do not pin its ids
 	end := time.Unix(0, r.end).UTC()
 	e := Entry{
 		RunID:        id,
@@ -178,7 +192,7 @@ func newSegment(day string, fs []*fileState) *segment {
 	for _, f := range fs {
 		idBytes += len(f.runID)
 	}
-	b := newBuilder(day, len(fs), idBytes)
+	b := newBuilder(strings.Clone(day), len(fs), idBytes)
 	b.seg.lists = []*[]string{nil}
 	listID := map[*[]string]uint32{nil: 0}
 	ref := func(l *[]string) uint32 {
@@ -208,7 +222,7 @@ func canMerge(a, b *segment) bool {
 // merge returns a segment of the runs of a and b, of one folder, in
 // linear time: both are sorted in listing order and by id already.
 func merge(a, b *segment) *segment {
-	out := newBuilder(a.day, a.len()+b.len(), len(a.ids)+len(b.ids))
+	out := newBuilder(a.day, a.len()+b.len(), a.idBytes()+b.idBytes())
 	// a's lists, then those of b that a lacks; b's list ids are remapped.
 	out.seg.lists = slices.Clone(a.lists)
 	aList := make(map[*[]string]uint32, len(a.lists))
