@@ -137,7 +137,8 @@ func TestKindListsAreSharedAndExact(t *testing.T) {
 
 // BenchmarkIndexMemoryPerRun reports the heap the index keeps per run fed
 // through Appended (runs of 27 lines in two appends, as under the
-// benchmark load), live and made cold along the way as the poll loop does.
+// benchmark load), live and settled ("cold") along the way as the poll
+// loop does.
 func BenchmarkIndexMemoryPerRun(b *testing.B) {
 	b.Run("live", func(b *testing.B) { benchIndexMemory(b, false) })
 	b.Run("cold", func(b *testing.B) { benchIndexMemory(b, true) })
@@ -179,13 +180,11 @@ func benchIndexMemory(b *testing.B, cold bool) {
 			b.Fatalf("%d runs indexed", ix.Len())
 		}
 		if cold {
-			ix.coldSnapshot()
+			ix.settledSnapshot()
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			// Run ids whose 32-bit hash another cold run has stay live: a
-			// handful in 100,000.
-			if ix.cold.len() < runs-10 || ix.Len() != runs {
-				b.Fatalf("%d of %d runs made cold, %d indexed", ix.cold.len(), runs, ix.Len())
+			if ix.settled.len() != runs || ix.Len() != runs {
+				b.Fatalf("%d of %d runs settled, %d indexed", ix.settled.len(), runs, ix.Len())
 			}
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/runs, "heap-B/run")

@@ -215,91 +215,108 @@ func (q *Query) matches(first time.Time, status string, services, kinds []string
 	return true
 }
 
-// List returns one page of runs matching q, newest first: the live states
-// and the cold records merged in one order.
+// List returns one page of runs matching q, newest first: the live runs
+// and the settled segments merged in one order.
 func (ix *Index) List(q Query) (Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
-	hot := ix.sortedSnapshot()
-	cold := ix.coldSnapshot()
-	hotStart, coldStart := 0, 0
+	var after func(first int64, id string) bool // past the cursor
 	if q.Cursor != "" {
 		ts, id, err := decodeCursor(q.Cursor)
 		if err != nil {
 			return Page{}, err
 		}
-		hotStart = sort.Search(len(hot), func(i int) bool {
-			return order(hot[i].firstNanos(), hot[i].runID, ts, id) > 0
-		})
-		coldStart = sort.Search(len(cold.order), func(i int) bool {
-			r := cold.recs.at(cold.order[i])
-			return order(r.first, idOf(cold.chunks, r), ts, id) > 0
-		})
+		after = func(first int64, runID string) bool { return order(first, runID, ts, id) > 0 }
 	}
+	live := ix.sortedSnapshot()
+	segs := ix.settledSnapshot()
 	now := ix.opts.Now()
 	page := Page{Runs: []Entry{}, Indexing: !ix.Scanned()}
-	var lastFirst int64
-	var lastID string
-	i, j := 0, 0
-	for i < len(hot) || j < len(cold.order) {
-		takeHot := j == len(cold.order)
-		if i < len(hot) && !takeHot {
-			r := cold.recs.at(cold.order[j])
-			f := hot[i]
-			takeHot = order(f.firstNanos(), f.runID, r.first, idOf(cold.chunks, r)) < 0
-		}
-		if takeHot {
-			f := hot[i]
-			inPage := i >= hotStart
-			i++
-			status := f.tracker.Status(now, ix.opts.StallAfter)
-			if !q.matches(f.tracker.First(), status, f.services(), f.kindList()) {
-				continue
-			}
-			page.Matched++
-			if !inPage {
-				continue
-			}
-			if len(page.Runs) < limit {
-				page.Runs = append(page.Runs, ix.entry(f, now))
-				lastFirst, lastID = f.firstNanos(), f.runID
-			} else if page.NextCursor == "" {
-				page.NextCursor = encodeCursor(lastFirst, lastID)
-			}
-			continue
-		}
-		r := cold.recs.at(cold.order[j])
-		inPage := j >= coldStart
-		j++
-		if !q.matches(time.Unix(0, r.first), coldStatuses[r.status], cold.list(r.svc), cold.list(r.kinds)) {
+
+	// Every source (the live runs, each segment) is in listing order: count
+	// its matches, and keep the first limit+1 past the cursor as candidates.
+	// The page is the first limit+1 of the candidates merged.
+	var cands []candidate
+	var heads []int // start of each source's candidates in cands
+	start := 0
+	if after != nil {
+		start = sort.Search(len(live), func(i int) bool { return after(live[i].firstNanos(), live[i].runID) })
+	}
+	heads = append(heads, len(cands))
+	for i, f := range live {
+		status := f.tracker.Status(now, ix.opts.StallAfter)
+		if !q.matches(f.tracker.First(), status, f.services(), f.kindList()) {
 			continue
 		}
 		page.Matched++
-		if !inPage {
-			continue
+		if i >= start && len(cands)-heads[len(heads)-1] <= limit {
+			cands = append(cands, candidate{first: f.firstNanos(), id: f.runID, live: f})
 		}
-		if len(page.Runs) < limit {
-			page.Runs = append(page.Runs, cold.entry(ix.dir, r))
-			lastFirst, lastID = r.first, page.Runs[len(page.Runs)-1].RunID
-		} else if page.NextCursor == "" {
-			page.NextCursor = encodeCursor(lastFirst, lastID)
+	}
+	for _, s := range segs {
+		start := 0
+		if after != nil {
+			start = sort.Search(len(s.runs), func(i int) bool { return after(s.runs[i].first, s.id(i)) })
 		}
+		heads = append(heads, len(cands))
+		for i := range s.runs {
+			r := &s.runs[i]
+			if !s.alive(i) || !q.matches(time.Unix(0, r.first), settledStatuses[r.status], s.list(r.svc), s.list(r.kinds)) {
+				continue
+			}
+			page.Matched++
+			if i >= start && len(cands)-heads[len(heads)-1] <= limit {
+				cands = append(cands, candidate{first: r.first, id: s.id(i), seg: s, i: i})
+			}
+		}
+	}
+	ends := make([]int, len(heads)) // end of each source's candidates
+	for j := range heads {
+		if j+1 < len(heads) {
+			ends[j] = heads[j+1]
+		} else {
+			ends[j] = len(cands)
+		}
+	}
+	var last *candidate
+	for {
+		// The newest head of the sources; there are few sources.
+		k := -1
+		for j := range heads {
+			if heads[j] < ends[j] && (k < 0 || cands[heads[j]].cmp(&cands[heads[k]]) < 0) {
+				k = j
+			}
+		}
+		if k < 0 {
+			break
+		}
+		c := &cands[heads[k]]
+		heads[k]++
+		if len(page.Runs) == limit {
+			page.NextCursor = encodeCursor(last.first, last.id)
+			break
+		}
+		if c.live != nil {
+			page.Runs = append(page.Runs, ix.entry(c.live, now))
+		} else {
+			page.Runs = append(page.Runs, c.seg.entry(ix.dir, c.i))
+		}
+		last = c
 	}
 	return page, nil
 }
 
-// coldSnapshot returns the current view of the cold runs.
-func (ix *Index) coldSnapshot() *coldView {
-	ix.mu.RLock()
-	v := ix.cold.view
-	ix.mu.RUnlock()
-	if v != nil {
-		return v
-	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	return ix.cold.snapshot()
+// candidate is a run that may be on a page: a live state or run i of a
+// settled segment.
+type candidate struct {
+	first int64
+	id    string
+	live  *fileState
+	seg   *segment
+	i     int
 }
+
+func (c *candidate) cmp(d *candidate) int { return order(c.first, c.id, d.first, d.id) }

@@ -291,7 +291,7 @@ func BenchmarkListRuns10k(b *testing.B) {
 	}
 	b.Run("live", func(b *testing.B) { benchList(b, ix, n) })
 	if ix.freeze(time.Now().Add(time.Hour)) != n {
-		b.Fatal("not all runs made cold")
+		b.Fatal("not all runs settled")
 	}
 	b.Run("cold", func(b *testing.B) { benchList(b, ix, n) })
 }

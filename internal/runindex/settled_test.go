@@ -48,9 +48,9 @@ func sameListings(t *testing.T, got, want *Index) {
 	}
 }
 
-// coldDir writes runs of every status, one still open, one with an id that
+// settledDir writes runs of every status, one still open, one with an id that
 // is not its file name, and returns the directory.
-func coldDir(t *testing.T) string {
+func settledDir(t *testing.T) string {
 	dir := t.TempDir()
 	writeRun(t, dir, "r-ok", t0, "api", "run.start", "ok", "embed.call", "ok", "run.end", "ok")
 	writeRun(t, dir, "r-fail", t0.Add(time.Second), "api", "run.start", "ok", "embed.call", "failed", "run.end", "failed")
@@ -61,11 +61,11 @@ func coldDir(t *testing.T) string {
 	return dir
 }
 
-// Finished runs made cold list, page and filter exactly as before, Get
+// Finished runs settled list, page and filter exactly as before, Get
 // finds them, and open runs or runs whose file is not named after them stay
 // live.
 func TestFreezeKeepsListingsAndEntries(t *testing.T) {
-	dir := coldDir(t)
+	dir := settledDir(t)
 	ix, want := newIndex(dir), newIndex(dir)
 	for _, x := range []*Index{ix, want} {
 		if _, err := x.Refresh(); err != nil {
@@ -76,34 +76,34 @@ func TestFreezeKeepsListingsAndEntries(t *testing.T) {
 		t.Fatalf("%d runs frozen before freezeAfter", n)
 	}
 	if n := ix.freeze(time.Now().Add(freezeAfter + time.Second)); n != 4 {
-		t.Fatalf("%d runs frozen, want the 4 finished ones named after their run", n)
+		t.Fatalf("%d runs settled, want the 4 finished ones named after their run", n)
 	}
 	for _, id := range []string{"r-open", "r/unsafe"} {
 		if _, ok := ix.byRun[id]; !ok {
-			t.Errorf("%s was made cold", id)
+			t.Errorf("%s settled", id)
 		}
 	}
-	if ix.Len() != 6 || ix.cold.len() != 4 {
-		t.Fatalf("len %d, cold %d", ix.Len(), ix.cold.len())
+	if ix.Len() != 6 || ix.settled.len() != 4 {
+		t.Fatalf("len %d, settled %d", ix.Len(), ix.settled.len())
 	}
 	sameListings(t, ix, want)
 	sameAsReadIndex(t, ix, dir, 6)
-	// Quick and full refreshes of unchanged cold files read nothing.
+	// Quick and full refreshes of unchanged settled files read nothing.
 	if st, err := ix.Refresh(); err != nil || st.Read != 0 {
 		t.Fatalf("full refresh read %d files (%v)", st.Read, err)
 	}
 }
 
-// A cold run that gains lines is read again and listed once, with them;
+// A settled run that gains lines is read again and listed once, with them;
 // one whose file is removed is dropped.
-func TestColdRunThawsAndDrops(t *testing.T) {
-	dir := coldDir(t)
+func TestSettledRunThawsAndDrops(t *testing.T) {
+	dir := settledDir(t)
 	ix := newIndex(dir)
 	if _, err := ix.Refresh(); err != nil {
 		t.Fatal(err)
 	}
 	ix.freeze(time.Now().Add(time.Hour))
-	if n := len(listPages(t, ix, Query{})); n != 6 { // builds the cold order the drops below prune
+	if n := len(listPages(t, ix, Query{})); n != 6 { // takes the view of the segments the drops below replace
 		t.Fatalf("%d runs listed", n)
 	}
 	appendFile(t, ledger.RunPath(dir, t0, "r-ok"), lineJSON(t, "r-ok", 4, t0.Add(time.Minute), "late.step", "failed", "late-svc"))
@@ -114,17 +114,17 @@ func TestColdRunThawsAndDrops(t *testing.T) {
 	if !ok || e.EventCount != 4 || e.Status != "completed" || !reflect.DeepEqual(e.Services, []string{"api", "late-svc"}) {
 		t.Fatalf("thawed run: %+v", e)
 	}
-	if ix.Len() != 6 || ix.cold.len() != 3 {
-		t.Fatalf("len %d, cold %d after thawing one", ix.Len(), ix.cold.len())
+	if ix.Len() != 6 || ix.settled.len() != 3 {
+		t.Fatalf("len %d, settled %d after thawing one", ix.Len(), ix.settled.len())
 	}
 	if err := os.Remove(ledger.RunPath(dir, t0.Add(time.Second), "r-fail")); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := ix.Refresh(); err != nil || st.Removed != 1 {
-		t.Fatalf("refresh %+v (%v), want the cold run removed", st, err)
+		t.Fatalf("refresh %+v (%v), want the settled run removed", st, err)
 	}
 	if _, ok := ix.Get("r-fail"); ok || ix.Len() != 5 {
-		t.Fatalf("removed cold run still indexed (len %d)", ix.Len())
+		t.Fatalf("removed settled run still indexed (len %d)", ix.Len())
 	}
 	fresh := newIndex(dir)
 	if _, err := fresh.Refresh(); err != nil {
@@ -134,16 +134,16 @@ func TestColdRunThawsAndDrops(t *testing.T) {
 	sameAsReadIndex(t, ix, dir, 5)
 }
 
-// A writer's late append to a cold run makes the index read the file at
+// A writer's late append to a settled run makes the index read the file at
 // the next poll; in between the run stays listed as it was.
-func TestAppendedToColdRun(t *testing.T) {
+func TestAppendedToSettledRun(t *testing.T) {
 	dir := t.TempDir()
 	ix := newIndex(dir)
 	write, _ := feedingWriter(t, ix, dir)
 	write(stepEvent("r-a", 1, t0, "run.start", "ok", "api"), stepEvent("r-a", 2, t0.Add(time.Second), "run.end", "ok", "api"))
 	ix.freeze(time.Now().Add(time.Hour))
-	if ix.cold.len() != 1 {
-		t.Fatal("finished run not made cold")
+	if ix.settled.len() != 1 {
+		t.Fatal("finished run not settled")
 	}
 	write(stepEvent("r-a", 3, t0.Add(2*time.Second), "embed.call", "failed", "embedder"))
 	if e, ok := ix.Get("r-a"); !ok || e.EventCount != 2 {
@@ -158,8 +158,9 @@ func TestAppendedToColdRun(t *testing.T) {
 	sameAsReadIndex(t, ix, dir, 1)
 }
 
-// Dropping most cold runs compacts the store; the rest stay as they were.
-func TestColdCompaction(t *testing.T) {
+// Dropping most settled runs one by one leaves the folder, once it
+// settles again, with exactly the rest; they stay as they were.
+func TestSettledCompaction(t *testing.T) {
 	dir := t.TempDir()
 	ix := newIndex(dir)
 	day := filepath.Join(dir, "2026-11-25")
@@ -172,11 +173,9 @@ func TestColdCompaction(t *testing.T) {
 			lines[i].RunID, lines[i].TS = id, t0.Add(time.Duration(r)*time.Millisecond+time.Duration(i))
 		}
 		ix.Appended(&ledger.Appended{Path: filepath.Join(day, id+ledger.FileExt), From: 0, To: 100, Lines: lines})
-	}
-	// A run whose 32-bit id hash a cold run has stays live (a collision
-	// among 10,000 runs is rare but possible).
-	if n := ix.freeze(time.Now().Add(time.Hour)); n < runs-3 {
-		t.Fatalf("froze %d", n)
+		if r%1000 == 999 {
+			ix.freeze(time.Now().Add(time.Hour)) // several segments
+		}
 	}
 	before := listPages(t, ix, Query{Limit: MaxLimit})
 	for r := 0; r < runs; r++ {
@@ -184,9 +183,11 @@ func TestColdCompaction(t *testing.T) {
 			ix.drop(filepath.Join(day, fmt.Sprintf("run-%05d%s", r, ledger.FileExt)))
 		}
 	}
-	ix.freeze(time.Now().Add(time.Hour))
-	if ix.cold.recs.n != ix.cold.len() || ix.cold.len() < runs/10-3 || ix.cold.removed != 0 {
-		t.Fatalf("not compacted: %d records for %d runs, %d removed", ix.cold.recs.n, ix.cold.len(), ix.cold.removed)
+	ix.freeze(time.Now().Add(time.Hour + folderQuietAfter)) // the folder went quiet
+	segs := ix.settled.segs("2026-11-25")
+	if ix.settled.len() != runs/10 || len(segs) != 1 || len(segs[0].runs) != runs/10 || segs[0].ndead != 0 ||
+		len(segs[0].ids) != runs/10*len("run-00000") {
+		t.Fatalf("not compacted: %d runs settled in %d segments", ix.settled.len(), len(segs))
 	}
 	var want []Entry
 	for _, e := range before {
@@ -227,8 +228,8 @@ func TestFreezeRacingAppends(t *testing.T) {
 	})
 	_, _ = ix.refreshPending()
 	ix.freeze(time.Now().Add(time.Hour))
-	if ix.cold.len() == 0 {
-		t.Fatal("nothing was made cold")
+	if ix.settled.len() == 0 {
+		t.Fatal("nothing settled")
 	}
 	sameAsReadIndex(t, ix, dir, 40)
 	fresh := newIndex(dir)
@@ -238,33 +239,46 @@ func TestFreezeRacingAppends(t *testing.T) {
 	sameListings(t, ix, fresh)
 }
 
-// Runs whose ids share a hash: the first is made cold, the others stay
-// live, and all of them are found, listed and dropped as before.
-func TestColdHashCollisionsStayLive(t *testing.T) {
-	dir := coldDir(t)
+// A run id with files in two date folders is one run, the newest
+// folder's, whether it is live or settled and whichever file grows, as for
+// an index that reads the files.
+func TestDuplicateRunIDAcrossFolders(t *testing.T) {
+	dir := t.TempDir()
+	day1, day2 := t0, t0.Add(24*time.Hour)
+	older := writeRun(t, dir, "r-dup", day1, "api", "run.start", "ok", "run.end", "ok")
+	newer := writeRun(t, dir, "r-dup", day2, "worker", "run.start", "ok", "run.end", "failed")
+	writeRun(t, dir, "r-other", day1, "api", "run.start", "ok", "run.end", "ok")
 	ix := newIndex(dir)
-	ix.cold.hashFn = func(string) uint32 { return 7 }
 	if _, err := ix.Refresh(); err != nil {
 		t.Fatal(err)
 	}
-	if n := ix.freeze(time.Now().Add(time.Hour)); n != 1 || ix.cold.len() != 1 || ix.Len() != 6 {
-		t.Fatalf("froze %d, %d cold, %d runs", n, ix.cold.len(), ix.Len())
+	// The older file is not the run's: it stays live, unlisted.
+	if n := ix.freeze(time.Now().Add(time.Hour)); n != 2 || ix.Len() != 2 {
+		t.Fatalf("settled %d, %d runs", n, ix.Len())
 	}
-	sameAsReadIndex(t, ix, dir, 6)
-	fresh := newIndex(dir)
-	if _, err := fresh.Refresh(); err != nil {
-		t.Fatal(err)
-	}
-	sameListings(t, ix, fresh)
-	for id, start := range map[string]time.Time{"r-ok": t0, "r-fail": t0.Add(time.Second), "r-cancel": t0.Add(2 * time.Second), "r-same-start": t0} {
-		if err := os.Remove(ledger.RunPath(dir, start, id)); err != nil {
+	check := func(step string) {
+		t.Helper()
+		fresh := newIndex(dir)
+		if _, err := fresh.Refresh(); err != nil {
 			t.Fatal(err)
 		}
+		sameListings(t, ix, fresh)
+		sameAsReadIndex(t, ix, dir, 2)
+		if e, _ := ix.Get("r-dup"); e.Path != newer {
+			t.Fatalf("%s: r-dup is %s, want %s", step, e.Path, newer)
+		}
 	}
+	check("settled")
+	appendFile(t, older, lineJSON(t, "r-dup", 3, day1.Add(time.Minute), "late.step", "ok", "api"))
 	if _, err := ix.Refresh(); err != nil {
 		t.Fatal(err)
 	}
-	if ix.Len() != 2 || ix.cold.len() != 0 {
-		t.Fatalf("after removing the finished runs: %d runs, %d cold", ix.Len(), ix.cold.len())
+	check("older file grown")
+	appendFile(t, newer, lineJSON(t, "r-dup", 3, day2.Add(time.Minute), "late.step", "ok", "worker"))
+	if _, err := ix.Refresh(); err != nil {
+		t.Fatal(err)
 	}
+	check("newer file grown")
+	ix.freeze(time.Now().Add(time.Hour))
+	check("settled again")
 }
