@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -217,16 +218,17 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Handler serves POST /search (bound to a run by the pipeline middleware)
-// and GET /healthz (not a run).
+// Handler serves POST /search and GET /healthz (not a run). Only a valid
+// search is a run: a search request is validated first and answered 400
+// without a run (no span, no step event) when it is invalid, and other
+// paths and methods get the mux's 404 or 405, also without a run. A valid
+// search is bound to a run by the pipeline middleware.
 func (s *Service) Handler() http.Handler {
-	runs := http.NewServeMux()
-	runs.HandleFunc("POST /search", s.serveSearch)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", s.cfg.Telemetry.Middleware(runs))
+	mux.HandleFunc("POST /search", s.serveSearch)
 	return mux
 }
 
@@ -242,37 +244,55 @@ func (s *Service) intN(n int) int {
 	return s.rng.IntN(n)
 }
 
+// serveSearch validates the request before the middleware starts the run:
+// a rejected request is the client's mistake, not a failed retrieval, and
+// must not show up in the ledger.
 func (s *Service) serveSearch(w http.ResponseWriter, r *http.Request) {
-	var req Request
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON body: " + err.Error()})
+	req, fail, emitters, err := s.parseSearch(w, r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
+	s.cfg.Telemetry.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail == nil && s.cfg.FailRate > 0 && s.float() < s.cfg.FailRate {
+			all := Failures()
+			f := all[s.intN(len(all))]
+			fail = &f
+		}
+		resp, code := s.Search(r.Context(), req.Query, fail, emitters)
+		writeJSON(w, code, resp)
+	})).ServeHTTP(w, r)
+}
+
+// parseSearch reads and checks the whole request: JSON (one object, known
+// fields only, so that a misspelt "fail" is not silently a successful
+// run), query, fail and mode.
+func (s *Service) parseSearch(w http.ResponseWriter, r *http.Request) (Request, *Failure, []*pipeline.Emitter, error) {
+	var req Request
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, nil, nil, fmt.Errorf("invalid JSON body: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, nil, nil, errors.New("invalid JSON body: more than one JSON value")
+	}
 	if strings.TrimSpace(req.Query) == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "query is required"})
-		return
+		return req, nil, nil, errors.New("query is required")
 	}
 	var fail *Failure
 	if req.Fail != "" {
 		f, err := ParseFailure(req.Fail)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
+			return req, nil, nil, err
 		}
-		fail = &f
-	} else if s.cfg.FailRate > 0 && s.float() < s.cfg.FailRate {
-		all := Failures()
-		f := all[s.intN(len(all))]
 		fail = &f
 	}
 	emitters, err := s.emitters(req.Mode)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
+		return req, nil, nil, err
 	}
-	resp, code := s.Search(r.Context(), req.Query, fail, emitters)
-	writeJSON(w, code, resp)
+	return req, fail, emitters, nil
 }
 
 // emitters returns the emitter for each of the steps the handler emits:

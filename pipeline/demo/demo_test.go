@@ -228,23 +228,66 @@ func TestSearchModes(t *testing.T) {
 }
 
 func TestSearchBadRequests(t *testing.T) {
-	e := newEnv(t, pipeline.ModeSpanEvents, demo.Config{})
-	for _, body := range []string{`{`, `{"query":""}`, `{"query":"q","fail":"ann:oom"}`, `{"query":"q","fail":"nope"}`, `{"query":"q","mode":"x"}`} {
-		resp, err := http.Post(e.srv.URL+"/search", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || out["error"] == "" {
-			t.Errorf("%s: %d %v", body, resp.StatusCode, out)
-		}
-		ends := pipelinetest.Find(e.h.WaitRun(t, resp.Header.Get(pipeline.HeaderRunID)), "run.end")
-		if len(ends) != 1 || ends[0].ErrorCode() != "http_400" {
-			t.Errorf("%s: run.end %+v", body, ends)
-		}
+	for _, mode := range []pipeline.Mode{pipeline.ModeSpanEvents, pipeline.ModeLogEvents} {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newEnv(t, mode, demo.Config{FailRate: 0.5})
+			bodies := []string{
+				`{`, `not json`, `{"query":"q"} {"query":"r"}`, `{"query":"q","fial":"ann:oom"}`,
+				`{"query":""}`, `{"query":"  "}`,
+				`{"query":"q","fail":"ann:oom"}`, `{"query":"q","fail":"nope"}`, `{"query":"q","fail":"client:stall"}`,
+				`{"query":"q","mode":"x"}`,
+			}
+			if mode == pipeline.ModeSpanEvents {
+				bodies = append(bodies, `{"query":"q","mode":"log-events"}`, `{"query":"q","mode":"mixed","fail":"ann:oom"}`)
+			}
+			for _, body := range bodies {
+				resp, err := http.Post(e.srv.URL+"/search", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out map[string]string
+				_ = json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest || out["error"] == "" || resp.Header.Get(pipeline.HeaderRunID) != "" {
+					t.Errorf("%s: %d run %q %v", body, resp.StatusCode, resp.Header.Get(pipeline.HeaderRunID), out)
+				}
+			}
+			for _, r := range []struct{ method, path string }{{"GET", "/search"}, {"POST", "/nope"}} {
+				req, _ := http.NewRequest(r.method, e.srv.URL+r.path, strings.NewReader(`{"query":"q"}`))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode < 400 || resp.StatusCode >= 500 || resp.Header.Get(pipeline.HeaderRunID) != "" {
+					t.Errorf("%s %s: %d run %q", r.method, r.path, resp.StatusCode, resp.Header.Get(pipeline.HeaderRunID))
+				}
+			}
+			// A good request still makes its run; once it has ended, the
+			// rejected requests' spans would have been exported too.
+			resp, out := e.search(t, demo.Request{Query: "q", Fail: "ann:index_not_found"})
+			id := resp.Header.Get(pipeline.HeaderRunID)
+			if resp.StatusCode != http.StatusInternalServerError || out.RunID != id {
+				t.Fatalf("good request: %d %+v", resp.StatusCode, out)
+			}
+			trace := e.h.WaitRun(t, id)[0].TraceID
+			for _, ev := range e.h.Events() {
+				if ev.RunID() != id {
+					t.Errorf("step %s of run %q from a rejected request", ev.Kind, ev.RunID())
+				}
+			}
+			spans := e.h.Spans.GetSpans()
+			for _, sp := range spans {
+				if sp.SpanContext.TraceID() != trace {
+					t.Errorf("span %q from a rejected request", sp.Name)
+				}
+			}
+			if len(spans) != 3 { // POST /search, embed.vllm, ann.faiss.search
+				t.Errorf("%d spans, want the good run's 3", len(spans))
+			}
+		})
 	}
+	e := newEnv(t, pipeline.ModeSpanEvents, demo.Config{})
 	resp, err := http.Get(e.srv.URL + "/healthz")
 	if err != nil {
 		t.Fatal(err)

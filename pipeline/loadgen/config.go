@@ -70,6 +70,10 @@ type Config struct {
 	Count int64
 	// Timeout bounds each export request.
 	Timeout time.Duration
+	// StartupWait is how long Run keeps trying to connect to Target before
+	// it gives up with a NoCollectorError (the collector may be starting
+	// at the same time); 0 means one attempt.
+	StartupWait time.Duration
 	// ServiceName is the resource's service.name.
 	ServiceName string
 	// RunIDPrefix prefixes the run ids (<prefix>-<n>); empty means a new
@@ -90,6 +94,7 @@ func DefaultConfig() Config {
 		Signal:        SignalTraces,
 		Duration:      10 * time.Second,
 		Timeout:       10 * time.Second,
+		StartupWait:   1500 * time.Millisecond,
 		ServiceName:   "runledger-load",
 	}
 }
@@ -119,6 +124,8 @@ func (c Config) Validate() error {
 		return errors.New("unbounded load: set a duration or a count")
 	case c.Timeout <= 0:
 		return fmt.Errorf("timeout %v <= 0", c.Timeout)
+	case c.StartupWait < 0:
+		return fmt.Errorf("startup-wait %v < 0", c.StartupWait)
 	}
 	switch c.Signal {
 	case SignalTraces, SignalLogs, SignalMixed:

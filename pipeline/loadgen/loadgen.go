@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -16,7 +17,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/runledger/runledger/pipeline"
 )
@@ -105,8 +108,18 @@ func (c *counters) addError(err error) {
 // runs were generated (whichever comes first) or ctx ends, then sends what
 // is still batched (each request bounded by cfg.Timeout) and returns the
 // counts.
+//
+// When nothing accepts connections at cfg.Target for cfg.StartupWait, Run
+// sends nothing and returns a *NoCollectorError (wrapped). When the
+// collector goes away during the load (a request fails as unavailable and
+// a new connection is refused), Run stops at once, drops what is still
+// batched and returns the counts so far with a *NoCollectorError whose
+// MidRun is set.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
+		return Result{}, fmt.Errorf("loadgen: %w", err)
+	}
+	if err := awaitCollector(ctx, cfg.Target, cfg.StartupWait); err != nil {
 		return Result{}, fmt.Errorf("loadgen: %w", err)
 	}
 	conn, err := grpc.NewClient(cfg.Target, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -127,6 +140,10 @@ func run(ctx context.Context, cfg Config, tc ptraceotlp.GRPCClient, lc plogotlp.
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
+	// A worker that finds the collector gone cancels ctx with a
+	// *NoCollectorError as the cause, which stops every worker.
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 	c := &counters{errs: map[string]bool{}}
 	drain := make(chan struct{}, finalFlushParallel)
 	var next atomic.Int64
@@ -135,7 +152,7 @@ func run(ctx context.Context, cfg Config, tc ptraceotlp.GRPCClient, lc plogotlp.
 	for w := 0; w < cfg.Concurrency; w++ {
 		var seed [8]byte
 		_, _ = rand.Read(seed[:])
-		wk := &worker{cfg: cfg, c: c, tc: tc, lc: lc, drain: drain,
+		wk := &worker{cfg: cfg, c: c, tc: tc, lc: lc, drain: drain, abort: abort,
 			gen: newGenerator(cfg, prefix, binary.LittleEndian.Uint64(seed[:]))}
 		wg.Add(1)
 		go func() {
@@ -170,7 +187,20 @@ func run(ctx context.Context, cfg Config, tc ptraceotlp.GRPCClient, lc plogotlp.
 		r.Errors = append(r.Errors, e)
 	}
 	sort.Strings(r.Errors)
+	if gone := collectorGone(ctx); gone != nil {
+		return r, fmt.Errorf("loadgen: %w", gone)
+	}
 	return r, nil
+}
+
+// collectorGone returns the *NoCollectorError ctx was cancelled with, if
+// any.
+func collectorGone(ctx context.Context) *NoCollectorError {
+	var gone *NoCollectorError
+	if errors.As(context.Cause(ctx), &gone) {
+		return gone
+	}
+	return nil
 }
 
 // finalFlushParallel bounds the workers sending their last batches at the
@@ -189,6 +219,7 @@ type worker struct {
 	pending *pendingRoots // root spans waiting for the next batch
 	flushAt int           // spans that make the current batch full
 	drain   chan struct{} // slots for the final flush
+	abort   context.CancelCauseFunc
 }
 
 func (w *worker) loop(ctx context.Context, next *atomic.Int64, start time.Time) {
@@ -238,6 +269,9 @@ func (w *worker) loop(ctx context.Context, next *atomic.Int64, start time.Time) 
 	if timer != nil {
 		timer.Stop()
 	}
+	if collectorGone(ctx) != nil {
+		return // the last batches would only fail too
+	}
 	w.drain <- struct{}{}
 	defer func() { <-w.drain }()
 	w.flush(ctx)
@@ -272,6 +306,7 @@ func (w *worker) sendTraces(ctx context.Context, td ptrace.Traces, steps int64) 
 	if err != nil {
 		w.c.tFailed.Add(1)
 		w.c.addError(err)
+		w.checkCollector(rctx, err)
 		return
 	}
 	w.c.tAcked.Add(1)
@@ -288,9 +323,23 @@ func (w *worker) sendLogs(ctx context.Context, ld plog.Logs, steps int64) {
 	if err != nil {
 		w.c.lFailed.Add(1)
 		w.c.addError(err)
+		w.checkCollector(rctx, err)
 		return
 	}
 	w.c.lAcked.Add(1)
 	w.c.stepsAcked.Add(steps)
 	w.c.rejectedRecords.Add(resp.PartialSuccess().RejectedLogRecords())
+}
+
+// checkCollector ends the load when an export failed as unavailable and
+// the collector no longer accepts connections; an overloaded or
+// restarting-but-listening collector answers unavailable too, and the
+// load goes on against it.
+func (w *worker) checkCollector(ctx context.Context, err error) {
+	if status.Code(err) != codes.Unavailable {
+		return
+	}
+	if derr := dial(ctx, w.cfg.Target, w.cfg.Timeout); derr != nil {
+		w.abort(&NoCollectorError{Target: w.cfg.Target, MidRun: true, Err: derr})
+	}
 }

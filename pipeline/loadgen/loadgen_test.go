@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -247,6 +253,7 @@ func TestValidate(t *testing.T) {
 		"concurrency": func(c *Config) { c.Concurrency = 0 },
 		"steps":       func(c *Config) { c.StepsPerSpan = 0 },
 		"batch":       func(c *Config) { c.SpansPerBatch = 0 },
+		"wait":        func(c *Config) { c.StartupWait = -time.Second },
 	} {
 		c := DefaultConfig()
 		mut(&c)
@@ -288,4 +295,131 @@ func BenchmarkAppendRun(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(steps)/b.Elapsed().Seconds(), "events/s")
+}
+
+// deadAddr returns a loopback host:port where nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// acceptAll is an OTLP/gRPC traces and logs server that acknowledges
+// everything and counts the requests.
+type acceptAll struct {
+	ptraceotlp.UnimplementedGRPCServer
+	requests atomic.Int64
+}
+
+func (a *acceptAll) Export(context.Context, ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	a.requests.Add(1)
+	return ptraceotlp.NewExportResponse(), nil
+}
+
+type acceptLogs struct {
+	plogotlp.UnimplementedGRPCServer
+	a *acceptAll
+}
+
+func (l *acceptLogs) Export(context.Context, plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	l.a.requests.Add(1)
+	return plogotlp.NewExportResponse(), nil
+}
+
+// serveOTLP serves acceptAll on ln until stop (or the end of t); unlike
+// pipelinetest.Receiver it can go away in the middle of a test.
+func serveOTLP(t *testing.T, ln net.Listener) (a *acceptAll, stop func()) {
+	t.Helper()
+	a = &acceptAll{}
+	gs := grpc.NewServer()
+	ptraceotlp.RegisterGRPCServer(gs, a)
+	plogotlp.RegisterGRPCServer(gs, &acceptLogs{a: a})
+	go func() { _ = gs.Serve(ln) }()
+	t.Cleanup(gs.Stop)
+	return a, gs.Stop
+}
+
+func TestRunNoCollector(t *testing.T) {
+	addr := deadAddr(t)
+	cfg := DefaultConfig() // 10s duration, as a user runs it
+	cfg.Target = addr
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	el := time.Since(start)
+	if err == nil {
+		t.Fatalf("no error after %v against a port without a listener: %+v", el, res)
+	}
+	if el > 4*time.Second {
+		t.Errorf("took %v to give up (duration %v)", el, cfg.Duration)
+	}
+	want := "no collector at " + addr + ": connection refused"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+	var nc *NoCollectorError
+	if !errors.As(err, &nc) || nc.Target != addr || nc.MidRun {
+		t.Errorf("error %#v is not a start-up NoCollectorError for %s", err, addr)
+	}
+	if res.Requests.Sent != 0 {
+		t.Errorf("sent %d requests to nothing", res.Requests.Sent)
+	}
+}
+
+func TestRunCollectorStartsLate(t *testing.T) {
+	addr := deadAddr(t)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("listen again on %s: %v", addr, err)
+			return
+		}
+		serveOTLP(t, ln)
+	}()
+	cfg := DefaultConfig()
+	cfg.Target, cfg.Count, cfg.Duration = addr, 20, 20*time.Second
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs != 20 || res.Requests.Sent == 0 || res.Requests.Failed != 0 || res.Requests.Acked != res.Requests.Sent {
+		t.Errorf("collector up after 300ms: %+v", res)
+	}
+}
+
+func TestRunCollectorGoesAway(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	srv, stop := serveOTLP(t, ln)
+	go func() {
+		for srv.requests.Load() < 5 {
+			time.Sleep(time.Millisecond)
+		}
+		stop()
+	}()
+	cfg := DefaultConfig()
+	cfg.Target, cfg.Rate = addr, 500
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	el := time.Since(start)
+	if err == nil || el > 5*time.Second {
+		t.Fatalf("after the collector went away: error %v after %v (duration %v): %+v", err, el, cfg.Duration, res)
+	}
+	var nc *NoCollectorError
+	if !errors.As(err, &nc) || nc.Target != addr || !nc.MidRun || !strings.Contains(err.Error(), addr) {
+		t.Errorf("error %q is not a mid-run NoCollectorError for %s", err, addr)
+	}
+	if res.Requests.Acked == 0 || res.Runs == 0 {
+		t.Errorf("partial result = %+v", res)
+	}
 }

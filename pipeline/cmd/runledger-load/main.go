@@ -4,6 +4,11 @@
 // time and count. It prints sent/acked/failed requests, step events and
 // events/s at the end (JSON with --json).
 //
+// When nothing listens at --target it retries for --startup-wait, then
+// exits 1 with "no collector at <target>" without sending anything. When
+// the collector goes away during the load, it stops at the first refused
+// connection, prints the counts so far and exits 1.
+//
 // Exit status: 0 when every request was acknowledged, 1 when a request
 // failed or the load could not run, 2 for usage errors.
 package main
@@ -44,9 +49,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "stop after this long (0 = no time bound)")
 	fs.Int64Var(&cfg.Count, "count", 0, "stop after this many runs (0 = no count bound)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of each export request")
+	fs.DurationVar(&cfg.StartupWait, "startup-wait", cfg.StartupWait, "how long to retry connecting to the target at start-up before giving up")
 	fs.StringVar(&cfg.ServiceName, "service-name", cfg.ServiceName, "resource service.name")
 	fs.StringVar(&cfg.RunIDPrefix, "run-id-prefix", "", "run id prefix, ids are <prefix>-<n> (default: load-<new sortable id>)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -66,18 +76,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := loadgen.Run(ctx, cfg)
+	var gone *loadgen.NoCollectorError
+	if errors.As(err, &gone) {
+		// The collector went away mid-run: what was sent before still
+		// counts. Its message already names the target, so it goes out
+		// without the loadgen prefix.
+		if gone.MidRun {
+			_ = writeResult(stdout, res, *asJSON)
+		}
+		fmt.Fprintln(stderr, "runledger-load:", gone)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "runledger-load:", err)
 		return 1
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
-	} else {
-		err = res.WriteText(stdout)
-	}
-	if err != nil {
+	if err := writeResult(stdout, res, *asJSON); err != nil {
 		fmt.Fprintln(stderr, "runledger-load:", err)
 		return 1
 	}
@@ -85,4 +99,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+const usage = `Usage: runledger-load [flags]
+
+Sends runs of a simulated retrieval service over OTLP/gRPC to a collector
+and prints requests sent/acked/failed, step events and events/s.
+
+If nothing listens at --target, it retries for --startup-wait, then exits 1
+with "no collector at <target>" without sending anything. If the collector
+goes away during the load, it stops at the first refused connection, prints
+the counts so far and exits 1.
+
+Exit status: 0 when every request was acknowledged, 1 when a request failed
+or the load could not run, 2 for usage errors.
+
+Flags:
+`
+
+func writeResult(w io.Writer, res loadgen.Result, asJSON bool) error {
+	if !asJSON {
+		return res.WriteText(w)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
 }
