@@ -1,4 +1,14 @@
-package ledger
+package ledgerstore
+
+import (
+	"encoding/binary"
+
+	"github.com/runledger/runledger/internal/ledger"
+)
+
+// dedupeKey returns the 64 bits of id that a dedupe window stores: event ids
+// are hashes, so half of one is as good a key as all of it.
+func dedupeKey(id ledger.EventID) uint64 { return binary.BigEndian.Uint64(id[0:8]) }
 
 // dedupe remembers the last n event ids (their first 64 bits) of one run: a
 // ring in arrival order plus an open-addressing set with linear probing and

@@ -1,4 +1,4 @@
-package ledger
+package ledgerstore
 
 import (
 	"math/rand/v2"

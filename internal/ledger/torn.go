@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 )
 
-// tailChunk is the first read from the end of a file when it is opened for
-// appending; reads double from there.
-const tailChunk = 64 << 10
+// TailChunk is the first read from the end of a file when it is opened for
+// appending; reads double from there. Callers size the buffer they pass to
+// RecoverTail by it.
+const TailChunk = 64 << 10
 
 // maxTailScan bounds how far back the dedupe window is seeded from; the
 // last valid seq is searched without bound.
@@ -24,26 +26,40 @@ var (
 	eventIDTail = len(`0123456789abcdef0123456789abcdef"}`)
 )
 
-// tailState is what a ledger file's end tells the writer that appends to it.
-type tailState struct {
-	size int64    // file size after repair: where the next line goes
-	seq  uint64   // seq of the last valid line, 0 for none
-	torn int64    // bytes of a torn last line that were cut off
-	ids  []uint64 // dedupe keys of the last lines, newest first
+// TailFile is what RecoverTail needs of a ledger file opened for appending.
+type TailFile interface {
+	io.ReaderAt
+	// Stat returns the file's info (its size in particular).
+	Stat() (fs.FileInfo, error)
+	// Truncate changes the file's size.
+	Truncate(size int64) error
 }
 
-// recoverTail prepares f (opened for appending) for new lines: a trailing
+// TailState is what a ledger file's end tells a writer that appends to it.
+type TailState struct {
+	// Size is the file size after repair: where the next line goes.
+	Size int64
+	// Seq is the seq of the last valid line, 0 for none.
+	Seq uint64
+	// Torn is the number of bytes of a torn last line that were cut off.
+	Torn int64
+	// IDs are the event ids of the last lines (up to the window), newest
+	// first.
+	IDs []EventID
+}
+
+// RecoverTail prepares f (opened for appending) for new lines: a trailing
 // fragment without newline (a line torn by a crash or a failed write) is
 // truncated away; the seq of the last valid line and the event ids of up to
 // window last lines are read back. buf is scratch space, returned grown.
-func recoverTail(f File, window int, buf []byte) (tailState, []byte, error) {
-	var st tailState
+func RecoverTail(f TailFile, window int, buf []byte) (TailState, []byte, error) {
+	var st TailState
 	fi, err := f.Stat()
 	if err != nil {
 		return st, buf, fmt.Errorf("stat: %w", err)
 	}
 	size := fi.Size()
-	st.size = size
+	st.Size = size
 	if size == 0 {
 		return st, buf, nil
 	}
@@ -51,7 +67,7 @@ func recoverTail(f File, window int, buf []byte) (tailState, []byte, error) {
 	off, end := size, size
 	var region []byte
 	grow := func() error {
-		n := int64(tailChunk)
+		n := int64(TailChunk)
 		if have := end - off; have > 0 {
 			n = have // double
 		}
@@ -87,21 +103,21 @@ func recoverTail(f File, window int, buf []byte) (tailState, []byte, error) {
 		if err := f.Truncate(keep); err != nil {
 			return st, buf, fmt.Errorf("cut torn last line: %w", err)
 		}
-		st.torn = size - keep
-		st.size = keep
+		st.Torn = size - keep
+		st.Size = keep
 		end = keep
 		region = region[:keep-off]
 	}
 	for {
-		seq, found := scanTail(region, off == 0, window, &st.ids)
+		seq, found := scanTail(region, off == 0, window, &st.IDs)
 		if found {
-			st.seq = seq
+			st.Seq = seq
 		}
-		done := off == 0 || (found && (len(st.ids) >= window || end-off >= maxTailScan))
+		done := off == 0 || (found && (len(st.IDs) >= window || end-off >= maxTailScan))
 		if done {
 			return st, buf, nil
 		}
-		st.ids = st.ids[:0]
+		st.IDs = st.IDs[:0]
 		if err := grow(); err != nil {
 			return st, buf, err
 		}
@@ -112,7 +128,7 @@ func recoverTail(f File, window int, buf []byte) (tailState, []byte, error) {
 // seq of the last valid line and appends the dedupe keys of up to window
 // lines to ids, newest first. When whole is false the first line of region
 // may be a fragment and is skipped.
-func scanTail(region []byte, whole bool, window int, ids *[]uint64) (seq uint64, found bool) {
+func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64, found bool) {
 	rest := region
 	for len(rest) > 0 {
 		// rest ends with '\n' (or is everything before a line already seen).
@@ -130,8 +146,8 @@ func scanTail(region []byte, whole bool, window int, ids *[]uint64) (seq uint64,
 			}
 		}
 		if len(*ids) < window {
-			if k, ok := lineEventKey(line); ok {
-				*ids = append(*ids, k)
+			if id, ok := lineEventID(line); ok {
+				*ids = append(*ids, id)
 			}
 		}
 		if found && len(*ids) >= window {
@@ -161,16 +177,16 @@ func lineSeq(line []byte) (uint64, bool) {
 	return s, err == nil
 }
 
-// lineEventKey returns the dedupe key of the event_id of a line. event_id is
-// the last key, so the last occurrence is the top-level one.
-func lineEventKey(line []byte) (uint64, bool) {
+// lineEventID returns the event_id of a line. event_id is the last key, so
+// the last occurrence is the top-level one.
+func lineEventID(line []byte) (EventID, bool) {
 	i := bytes.LastIndex(line, eventIDKey)
-	if i < 0 || len(line)-(i+len(eventIDKey)) != eventIDTail {
-		return 0, false
-	}
 	var id EventID
-	if _, err := hex.Decode(id[:], line[i+len(eventIDKey):len(line)-2]); err != nil {
-		return 0, false
+	if i < 0 || len(line)-(i+len(eventIDKey)) != eventIDTail {
+		return id, false
 	}
-	return id.key(), true
+	if _, err := hex.Decode(id[:], line[i+len(eventIDKey):len(line)-2]); err != nil {
+		return id, false
+	}
+	return id, true
 }
