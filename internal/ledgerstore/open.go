@@ -109,11 +109,12 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 
 	w.mu.Lock()
 	w.remember(ledger.FileNameStem(path), filepath.Base(dir))
-	w.files.pushFront(rs)
-	if !rs.links[1].in {
-		w.states.pushFront(rs)
+	w.open++
+	w.files.Add(rs, struct{}{})
+	if !w.states.Contains(rs) {
+		w.states.Add(rs, struct{}{})
 	}
-	closing := w.evictLocked(nil)
+	closing := w.takeClosingLocked()
 	w.mu.Unlock()
 	w.hook(w.cfg.Hooks.FileOpened)
 	w.closeFiles(closing)
@@ -199,7 +200,8 @@ func (w *Writer) closeRun(rs *runState) {
 	rs.f = nil
 	rs.warm = false
 	w.mu.Lock()
-	w.files.remove(rs)
+	w.files.Remove(rs)
+	w.open--
 	w.mu.Unlock()
 	w.hook(w.cfg.Hooks.FileClosed)
 }

@@ -26,7 +26,9 @@ func (w *Writer) syncRun(rs *runState) error {
 func (w *Writer) syncDirty() {
 	w.mu.Lock()
 	var busy []*runState
-	for rs := w.files.head; rs != nil; rs = rs.links[0].next {
+	// All runs, not only those of the files LRU: a file in use may be
+	// pushed out of it.
+	for _, rs := range w.runs {
 		if rs.dirty.Load() {
 			rs.refs++
 			busy = append(busy, rs)

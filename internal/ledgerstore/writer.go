@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/runledger/runledger/internal/churnmap"
 	"github.com/runledger/runledger/internal/ledger"
 )
 
@@ -31,14 +30,19 @@ type Writer struct {
 	// constant in tests that force collisions.
 	hashStem func(stem string) uint64
 
-	mu          sync.Mutex
-	closed      bool
-	isClosed    atomic.Bool          // closed, readable without mu
-	runs        map[string]*runState // run id -> state in memory
-	runsChurn   churnmap.Counter     // deletes from runs
-	files       lruList              // runs with an open file, most recent first
-	states      lruList              // runs with a known state (warm), most recent first
-	dirtyClosed map[string]struct{}  // closed while not yet synced (FsyncInterval)
+	mu       sync.Mutex
+	closed   bool
+	isClosed atomic.Bool // closed, readable without mu
+	// runs maps run ids to their state in memory. It holds the states of
+	// the states LRU plus runs being written, so its size (and the bucket
+	// array a Go map keeps after deletes) is bounded by MaxRunStates and
+	// the writes in flight: no need to shrink it.
+	runs        map[string]*runState
+	files       *runLRU             // runs with an open file, see lru.go
+	states      *runLRU             // runs with a known state (warm)
+	open        int                 // open files: in files or pushed out of it while in use
+	closing     []closingFile       // files taken by evictions, closed once mu is released
+	dirtyClosed map[string]struct{} // closed while not yet synced (FsyncInterval)
 	// index maps the hash of a file name stem to the id of its date folder
 	// in days: one entry per run ever written within retention, so it is
 	// kept pointer-free and small (no strings for the GC to scan or keep).
@@ -78,9 +82,7 @@ type runState struct {
 	dd    *dedupe
 	dirty atomic.Bool // lines written since the last fsync
 
-	// Under Writer.mu:
-	refs  int
-	links [2]lruLinks // in Writer.files and Writer.states
+	refs int // under Writer.mu
 }
 
 // NewWriter creates the ledger directory if needed, builds the run index
@@ -130,14 +132,15 @@ func newWriter(cfg WriterConfig, hashStem func(string) uint64) (*Writer, error) 
 		now:         cfg.Now,
 		logger:      cfg.Logger,
 		runs:        map[string]*runState{},
-		files:       lruList{which: 0},
-		states:      lruList{which: 1},
 		index:       map[uint64]uint16{},
 		dayIDs:      map[string]uint16{},
 		dirtyClosed: map[string]struct{}{},
 		stop:        make(chan struct{}),
 	}
 	w.conds.active = map[condKey]*condition{}
+	if err := w.newLRUs(); err != nil {
+		return nil, err
+	}
 	if err := w.fs.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create ledger directory %q: %w", cfg.Dir, err)
 	}
@@ -188,7 +191,7 @@ func (w *Writer) Runs() int {
 func (w *Writer) OpenFiles() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.files.n
+	return w.open
 }
 
 // Write appends entries to their runs' ledgers, in order within each run,
@@ -351,94 +354,33 @@ func (w *Writer) acquire(id string) (*runState, error) {
 		w.runs[rs.id] = rs
 	}
 	rs.refs++
-	w.files.touch(rs)
-	w.states.touch(rs)
+	w.files.Get(rs)
+	w.states.Get(rs)
 	return rs, nil
 }
 
 // release drops a reference from acquire, forgets a state that never got
-// established and enforces the limits.
+// established and puts back into the LRUs a run pushed out of them while it
+// was in use (which evicts another one).
 func (w *Writer) release(rs *runState) {
 	w.mu.Lock()
 	rs.refs--
-	var closing []closingFile
 	if rs.refs == 0 {
-		if !rs.warm && rs.f == nil {
+		switch {
+		case !rs.warm && rs.f == nil:
 			w.dropLocked(rs)
+		default:
+			if rs.f != nil && !w.files.Contains(rs) {
+				w.files.Add(rs, struct{}{})
+			}
+			if rs.warm && !w.states.Contains(rs) {
+				w.states.Add(rs, struct{}{})
+			}
 		}
-		closing = w.evictLocked(nil)
 	}
+	closing := w.takeClosingLocked()
 	w.mu.Unlock()
 	w.closeFiles(closing)
-}
-
-// closingFile is a file taken off an evicted run, closed outside Writer.mu.
-type closingFile struct {
-	f    File
-	path string
-}
-
-// evictLocked closes (takes the files of) idle runs beyond MaxOpenFiles and
-// forgets idle states beyond MaxRunStates, least recently used first. A run
-// with a reference is skipped, so the bounds can be exceeded while that many
-// runs are written at once.
-func (w *Writer) evictLocked(closing []closingFile) []closingFile {
-	for rs := w.files.tail; rs != nil && w.files.n > w.cfg.MaxOpenFiles; {
-		prev := rs.links[0].prev
-		if rs.refs == 0 {
-			closing = w.takeFileLocked(rs, closing)
-		}
-		rs = prev
-	}
-	for rs := w.states.tail; rs != nil && w.states.n > w.cfg.MaxRunStates; {
-		prev := rs.links[1].prev
-		if rs.refs == 0 {
-			closing = w.takeFileLocked(rs, closing)
-			w.dropLocked(rs)
-		}
-		rs = prev
-	}
-	return closing
-}
-
-// takeFileLocked detaches the open file of the idle run rs (its state stays
-// warm). Nobody holds rs.mu: taking it needs a reference, which needs w.mu.
-func (w *Writer) takeFileLocked(rs *runState, closing []closingFile) []closingFile {
-	if rs.f == nil {
-		return closing
-	}
-	if w.cfg.Fsync == FsyncInterval && rs.dirty.Load() {
-		w.dirtyClosed[rs.path] = struct{}{}
-		rs.dirty.Store(false)
-	}
-	closing = append(closing, closingFile{f: rs.f, path: rs.path})
-	rs.f = nil
-	w.files.remove(rs)
-	return closing
-}
-
-// dropLocked forgets rs (idle, file closed).
-func (w *Writer) dropLocked(rs *runState) {
-	w.states.remove(rs)
-	if w.runs[rs.id] == rs {
-		delete(w.runs, rs.id)
-		w.runsChurn.Deleted(1)
-		w.runs = churnmap.Compact(w.runs, &w.runsChurn)
-	}
-	if rs.dd != nil {
-		w.dedupPool.Put(rs.dd)
-		rs.dd = nil
-	}
-	rs.warm = false
-}
-
-func (w *Writer) closeFiles(closing []closingFile) {
-	for _, c := range closing {
-		if err := c.f.Close(); err != nil {
-			w.logger.Debug("close ledger file", zap.String("path", c.path), zap.Error(err))
-		}
-		w.hook(w.cfg.Hooks.FileClosed)
-	}
 }
 
 func (w *Writer) hook(fn func()) {
@@ -502,7 +444,8 @@ func (w *Writer) Close() error {
 			}
 			rs.f = nil
 			w.mu.Lock()
-			w.files.remove(rs)
+			w.files.Remove(rs)
+			w.open--
 			w.mu.Unlock()
 			w.hook(w.cfg.Hooks.FileClosed)
 		}
