@@ -2,12 +2,9 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
 )
 
 // TailChunk is the first read from the end of a file when it is opened for
@@ -18,13 +15,6 @@ const TailChunk = 64 << 10
 // maxTailScan bounds how far back the dedupe window is seeded from; the
 // last valid seq is searched without bound.
 const maxTailScan = 4 << 20
-
-var (
-	lineStart   = []byte(`{"v":1,"run_id":`)
-	seqKey      = []byte(`,"seq":`)
-	eventIDKey  = []byte(`,"event_id":"`)
-	eventIDTail = len(`0123456789abcdef0123456789abcdef"}`)
-)
 
 // TailFile is what RecoverTail needs of a ledger file opened for appending.
 type TailFile interface {
@@ -125,11 +115,13 @@ func RecoverTail(f TailFile, window int, buf []byte) (TailState, []byte, error) 
 }
 
 // scanTail walks the complete lines of region from the end. It returns the
-// seq of the last valid line and appends the dedupe keys of up to window
-// lines to ids, newest first. When whole is false the first line of region
-// may be a fragment and is skipped.
+// seq of the last valid line and appends the event ids of up to window
+// valid lines to ids, newest first. When whole is false the first line of
+// region may be a fragment and is skipped. Lines are read with the readers'
+// decoder (summary mode), so recovery and readers agree on what is valid.
 func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64, found bool) {
 	rest := region
+	var l Line
 	for len(rest) > 0 {
 		// rest ends with '\n' (or is everything before a line already seen).
 		body := rest[:len(rest)-1]
@@ -140,13 +132,14 @@ func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64
 			break
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 || decodeSummary(line, &l) != nil {
+			continue
+		}
 		if !found {
-			if s, ok := lineSeq(line); ok {
-				seq, found = s, true
-			}
+			seq, found = l.Seq, true
 		}
 		if len(*ids) < window {
-			if id, ok := lineEventID(line); ok {
+			if id, err := ParseEventID(l.EventID); err == nil {
 				*ids = append(*ids, id)
 			}
 		}
@@ -155,38 +148,4 @@ func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64
 		}
 	}
 	return seq, found
-}
-
-// lineSeq returns the seq of a valid v1 line.
-func lineSeq(line []byte) (uint64, bool) {
-	if !bytes.HasPrefix(line, lineStart) || !json.Valid(line) {
-		return 0, false
-	}
-	// No JSON string can contain `,"seq":` (its quote would be escaped), so
-	// the first occurrence is the key after run_id.
-	i := bytes.Index(line, seqKey)
-	if i < 0 {
-		return 0, false
-	}
-	num := line[i+len(seqKey):]
-	j := 0
-	for j < len(num) && num[j] >= '0' && num[j] <= '9' {
-		j++
-	}
-	s, err := strconv.ParseUint(string(num[:j]), 10, 64)
-	return s, err == nil
-}
-
-// lineEventID returns the event_id of a line. event_id is the last key, so
-// the last occurrence is the top-level one.
-func lineEventID(line []byte) (EventID, bool) {
-	i := bytes.LastIndex(line, eventIDKey)
-	var id EventID
-	if i < 0 || len(line)-(i+len(eventIDKey)) != eventIDTail {
-		return id, false
-	}
-	if _, err := hex.Decode(id[:], line[i+len(eventIDKey):len(line)-2]); err != nil {
-		return id, false
-	}
-	return id, true
 }
