@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Lines are decoded in two ways. The fast path reads exactly the canonical
@@ -94,16 +95,56 @@ type fastDecoder struct {
 	b []byte
 	s string
 	i int
+	// scan checks duration_ms without keeping it (it would take an
+	// allocation): lineSeqID needs only seq and event_id.
+	scan bool
 }
 
 // decodeFast decodes a canonical line into l, reporting false (l then
-// partly filled) for anything else.
+// partly filled) for anything else. l's strings share one copy of b.
 func decodeFast(b []byte, l *Line, summary bool) bool {
-	const head = `{"v":1,"run_id":`
-	if !bytes.HasPrefix(b, []byte(head)) || b[len(b)-1] != '}' {
+	if !canonicalStart(b) {
 		return false
 	}
-	d := fastDecoder{b: b, s: string(b), i: len(head)}
+	d := fastDecoder{b: b, s: string(b), i: len(canonicalHead)}
+	return d.line(l, summary)
+}
+
+const canonicalHead = `{"v":1,"run_id":`
+
+func canonicalStart(b []byte) bool {
+	return bytes.HasPrefix(b, []byte(canonicalHead)) && b[len(b)-1] == '}'
+}
+
+// lineSeqID returns the seq and event id (zero when it has none) of a valid
+// line, for torn-tail recovery, which reads thousands of lines on a file's
+// open: a canonical line is decoded without copying it, so the Line's
+// strings alias b and must not outlive the call.
+func lineSeqID(b []byte) (seq uint64, id EventID, ok bool) {
+	var l Line
+	d := fastDecoder{b: b, i: len(canonicalHead), scan: true}
+	if canonicalStart(b) {
+		d.s = unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	if d.s == "" || !d.line(&l, true) {
+		// Declared here so that only this rare path allocates it (the
+		// fallback's Line escapes into encoding/json).
+		slow := new(Line)
+		if decodeLineMode(b, slow, true) != nil {
+			return 0, id, false
+		}
+		l = *slow
+	}
+	if l.V != Version || l.RunID == "" || l.Kind == "" {
+		return 0, id, false
+	}
+	id, _ = ParseEventID(l.EventID)
+	return l.Seq, id, true
+}
+
+// line decodes the line after its head (canonicalStart) into l.
+func (d *fastDecoder) line(l *Line, summary bool) bool {
+	b := d.b
 	var ok bool
 	if l.RunID, ok = d.str(); !ok || !d.lit(`,"seq":`) {
 		return false
@@ -135,14 +176,12 @@ func decodeFast(b []byte, l *Line, summary bool) bool {
 		case keyErrorCode:
 			l.ErrorCode, ok = d.str()
 		case keyDetail:
-			l.Detail, ok = d.str()
-			if summary {
-				l.Detail = ""
-			}
+			l.Detail, ok = d.strKeep(!summary)
 		case keyDurationMS:
 			var f float64
-			if f, ok = d.number(); ok {
-				l.DurationMS = &f
+			if f, ok = d.number(); ok && !d.scan {
+				l.DurationMS = new(float64) // allocated here only: &f would move f to the heap
+				*l.DurationMS = f
 			}
 		case keySizes:
 			ok = d.sizes(l, summary)
@@ -201,7 +240,10 @@ func (d *fastDecoder) optionalKey(from int) int {
 }
 
 // str reads a string.
-func (d *fastDecoder) str() (string, bool) {
+func (d *fastDecoder) str() (string, bool) { return d.strKeep(true) }
+
+// strKeep reads a string; with keep false it only checks it and returns "".
+func (d *fastDecoder) strKeep(keep bool) (string, bool) {
 	b := d.b
 	i := d.i
 	if i >= len(b) || b[i] != '"' {
@@ -222,7 +264,10 @@ func (d *fastDecoder) str() (string, bool) {
 				return "", false // encoding/json rewrites it
 			}
 			d.i = i + 1
-			if !escaped {
+			switch {
+			case !keep:
+				return "", !escaped || validEscapes(raw)
+			case !escaped:
 				return d.s[start:i], true
 			}
 			return unescape(raw)
@@ -238,45 +283,73 @@ func (d *fastDecoder) str() (string, bool) {
 	}
 }
 
+// validEscapes reports whether unescape accepts raw, without allocating.
+func validEscapes(raw []byte) bool {
+	_, ok := unescapeTo(nil, raw, false)
+	return ok
+}
+
 // unescape decodes the escapes of a string's contents, giving up on
 // surrogates (encoding/json pairs or replaces them).
 func unescape(raw []byte) (string, bool) {
-	out := make([]byte, 0, len(raw))
+	out, ok := unescapeTo(make([]byte, 0, len(raw)), raw, true)
+	if !ok {
+		return "", false
+	}
+	return string(out), true
+}
+
+// unescapeTo appends the decoded contents of raw to out (only checking them
+// when keep is false).
+func unescapeTo(out, raw []byte, keep bool) ([]byte, bool) {
 	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
+		if raw[i] != '\\' {
+			if keep {
+				out = append(out, raw[i])
+			}
 			continue
 		}
 		i++
+		r := rune(raw[i])
 		switch raw[i] {
 		case '"', '\\', '/':
-			out = append(out, raw[i])
 		case 'b':
-			out = append(out, '\b')
+			r = '\b'
 		case 'f':
-			out = append(out, '\f')
+			r = '\f'
 		case 'n':
-			out = append(out, '\n')
+			r = '\n'
 		case 'r':
-			out = append(out, '\r')
+			r = '\r'
 		case 't':
-			out = append(out, '\t')
+			r = '\t'
 		case 'u':
 			if i+4 >= len(raw) {
-				return "", false
+				return out, false
 			}
-			n, err := strconv.ParseUint(string(raw[i+1:i+5]), 16, 32)
-			if err != nil || raw[i+1] == '+' || utf16.IsSurrogate(rune(n)) {
-				return "", false
+			r = 0
+			for _, h := range raw[i+1 : i+5] {
+				switch {
+				case '0' <= h && h <= '9':
+					r = r<<4 | rune(h-'0')
+				case 'a' <= h|0x20 && h|0x20 <= 'f':
+					r = r<<4 | rune(h|0x20-'a'+10)
+				default:
+					return out, false
+				}
 			}
-			out = utf8.AppendRune(out, rune(n))
+			if utf16.IsSurrogate(r) {
+				return out, false
+			}
 			i += 4
 		default:
-			return "", false
+			return out, false
+		}
+		if keep {
+			out = utf8.AppendRune(out, r)
 		}
 	}
-	return string(out), true
+	return out, true
 }
 
 // uint reads a JSON integer that fits uint64.
@@ -411,6 +484,10 @@ func (d *fastDecoder) value(keep bool, depth int) (any, bool) {
 	}
 	switch d.b[d.i] {
 	case '"':
+		if !keep {
+			_, ok := d.strKeep(false)
+			return nil, ok
+		}
 		return d.str()
 	case '{':
 		var m map[string]any
@@ -457,8 +534,8 @@ func (d *fastDecoder) value(keep bool, depth int) (any, bool) {
 		return nil, d.lit("null")
 	}
 	f, ok := d.number()
-	if !ok {
-		return nil, false
+	if !ok || !keep {
+		return nil, ok
 	}
 	if f >= 0 && f < float64(len(smallFloats)) && !math.Signbit(f) {
 		if n := int(f); float64(n) == f {

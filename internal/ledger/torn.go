@@ -118,10 +118,9 @@ func RecoverTail(f TailFile, window int, buf []byte) (TailState, []byte, error) 
 // seq of the last valid line and appends the event ids of up to window
 // valid lines to ids, newest first. When whole is false the first line of
 // region may be a fragment and is skipped. Lines are read with the readers'
-// decoder (summary mode), so recovery and readers agree on what is valid.
+// decoder (lineSeqID), so recovery and readers agree on what is valid.
 func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64, found bool) {
 	rest := region
-	var l Line
 	for len(rest) > 0 {
 		// rest ends with '\n' (or is everything before a line already seen).
 		body := rest[:len(rest)-1]
@@ -132,16 +131,15 @@ func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64
 			break
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) == 0 || decodeSummary(line, &l) != nil {
+		lseq, id, ok := lineSeqID(line)
+		if !ok {
 			continue
 		}
 		if !found {
-			seq, found = l.Seq, true
+			seq, found = lseq, true
 		}
-		if len(*ids) < window {
-			if id, err := ParseEventID(l.EventID); err == nil {
-				*ids = append(*ids, id)
-			}
+		if len(*ids) < window && id != (EventID{}) {
+			*ids = append(*ids, id)
 		}
 		if found && len(*ids) >= window {
 			break
