@@ -117,9 +117,9 @@ func canonicalStart(b []byte) bool {
 }
 
 // lineSeqID returns the seq and event id (zero when it has none) of a valid
-// line, for torn-tail recovery, which reads thousands of lines on a file's
-// open: a canonical line is decoded without copying it, so the Line's
-// strings alias b and must not outlive the call.
+// line, for torn-tail recovery, which may read many lines on a file's open:
+// a canonical line is decoded without copying it, so the Line's strings
+// alias b and must not outlive the call.
 func lineSeqID(b []byte) (seq uint64, id EventID, ok bool) {
 	var l Line
 	d := fastDecoder{b: b, i: len(canonicalHead), scan: true}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -117,8 +118,12 @@ func RecoverTail(f TailFile, window int, buf []byte) (TailState, []byte, error) 
 // scanTail walks the complete lines of region from the end. It returns the
 // seq of the last valid line and appends the event ids of up to window
 // valid lines to ids, newest first. When whole is false the first line of
-// region may be a fragment and is skipped. Lines are read with the readers'
-// decoder (lineSeqID), so recovery and readers agree on what is valid.
+// region may be a fragment and is skipped. The seq comes from the last line
+// the readers' decoder accepts, so recovery and readers agree on which lines
+// count; the ids are picked out of each line by position instead (event_id
+// is the last key the encoder writes), because a reopen reads up to the
+// dedupe window of lines and decoding every one made reopening runs that
+// fell out of the writer's state several times slower.
 func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64, found bool) {
 	rest := region
 	for len(rest) > 0 {
@@ -131,19 +136,39 @@ func scanTail(region []byte, whole bool, window int, ids *[]EventID) (seq uint64
 			break
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
-		lseq, id, ok := lineSeqID(line)
-		if !ok {
-			continue
-		}
 		if !found {
-			seq, found = lseq, true
+			seq, found = lineSeq(line)
 		}
-		if len(*ids) < window && id != (EventID{}) {
-			*ids = append(*ids, id)
+		if len(*ids) < window {
+			if id, ok := lineEventID(line); ok {
+				*ids = append(*ids, id)
+			}
 		}
 		if found && len(*ids) >= window {
 			break
 		}
 	}
 	return seq, found
+}
+
+var eventIDKey = []byte(`,"event_id":"`)
+
+// lineSeq returns the seq of a line the decoder accepts.
+func lineSeq(line []byte) (uint64, bool) {
+	seq, _, ok := lineSeqID(line)
+	return seq, ok
+}
+
+// lineEventID returns the event_id of a line as the encoder writes it: the
+// last key, so the last occurrence of the key is the top-level one.
+func lineEventID(line []byte) (EventID, bool) {
+	var id EventID
+	i := bytes.LastIndex(line, eventIDKey)
+	if i < 0 || len(line)-(i+len(eventIDKey)) != 2*len(id)+len(`"}`) {
+		return id, false
+	}
+	if _, err := hex.Decode(id[:], line[i+len(eventIDKey):len(line)-2]); err != nil {
+		return id, false
+	}
+	return id, true
 }
