@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
-	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 )
 
 // Defaults of Config.
@@ -80,11 +80,11 @@ func (c *Config) Validate() error {
 	if c.MaxOpenFiles < 1 {
 		errs = append(errs, fmt.Errorf(`"max_open_files" must be at least 1, got %d`, c.MaxOpenFiles))
 	}
-	mode, err := ledger.ParseFsyncMode(c.Fsync)
+	mode, err := ledgerstore.ParseFsyncMode(c.Fsync)
 	if err != nil {
 		errs = append(errs, fmt.Errorf(`"fsync" must be one of never, interval, always; got %q`, c.Fsync))
 	}
-	if err == nil && mode == ledger.FsyncInterval && c.FsyncInterval <= 0 {
+	if err == nil && mode == ledgerstore.FsyncInterval && c.FsyncInterval <= 0 {
 		errs = append(errs, fmt.Errorf(`"fsync_interval" must be positive with fsync: interval, got %s`, c.FsyncInterval))
 	}
 	if c.Retention < 0 {

@@ -70,7 +70,7 @@ func TestCrashChild(t *testing.T) {
 					for k := 0; k < 3; k++ {
 						at := time.Unix(0, clock.Add(1)).UTC()
 						steps = append(steps, step{kind: "log.k", run: run, at: at})
-						ids = append(ids, ledger.NewEventID(traceA, spanB, pcommon.NewTimestampFromTime(at), "log.k", 0))
+						ids = append(ids, ledger.NewEventID(traceA, spanB, uint64(pcommon.NewTimestampFromTime(at)), "log.k", 0))
 					}
 					err = le.ConsumeLogs(ctx, logsWith("", spanB, "some body text", steps...))
 				} else {
@@ -79,7 +79,7 @@ func TestCrashChild(t *testing.T) {
 						at := time.Unix(0, clock.Add(1)).UTC()
 						steps = append(steps, step{kind: "span.k", run: run, at: at,
 							attrs: map[string]any{"step.detail": strings.Repeat("d", 200), "step.size.hits": k}})
-						ids = append(ids, ledger.NewEventID(traceA, spanA, pcommon.NewTimestampFromTime(at), "span.k", uint32(k)))
+						ids = append(ids, ledger.NewEventID(traceA, spanA, uint64(pcommon.NewTimestampFromTime(at)), "span.k", uint32(k)))
 					}
 					err = te.ConsumeTraces(ctx, spanWith("", "", spanA, steps...))
 				}

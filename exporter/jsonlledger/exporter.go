@@ -2,7 +2,6 @@ package jsonlledger
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/stepschema"
 )
 
@@ -31,9 +31,9 @@ type ledgerExporter struct {
 	cfg    *Config
 	logger *zap.Logger
 	tel    *metadata.TelemetryBuilder
-	fs     ledger.FS
+	fs     ledgerstore.FS
 
-	w atomic.Pointer[ledger.Writer]
+	w atomic.Pointer[ledgerstore.Writer]
 
 	scratch sync.Pool // *scratch
 }
@@ -41,11 +41,13 @@ type ledgerExporter struct {
 // scratch is per-call working memory, pooled so a call allocates nothing in
 // the steady state.
 type scratch struct {
-	events []ledger.Event
-	logIdx map[ledger.EventID]uint32
+	events  []event
+	entries []ledger.Entry
+	tails   []byte // the entries' tails
+	logIdx  map[ledger.EventID]uint32
 }
 
-func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledger.FS) (*ledgerExporter, error) {
+func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledgerstore.FS) (*ledgerExporter, error) {
 	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, fmt.Errorf("jsonlledger telemetry: %w", err)
@@ -57,12 +59,12 @@ func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledger.FS) (*ledge
 // that observe ledgers (ledger.Observer, e.g. reportapi) are told about every
 // append.
 func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
-	mode, err := ledger.ParseFsyncMode(e.cfg.Fsync)
+	mode, err := ledgerstore.ParseFsyncMode(e.cfg.Fsync)
 	if err != nil {
 		return err
 	}
 	bg := context.Background()
-	w, err := ledger.NewWriter(ledger.WriterConfig{
+	w, err := ledgerstore.NewWriter(ledgerstore.WriterConfig{
 		Dir:           e.cfg.Directory,
 		FS:            e.fs,
 		MaxOpenFiles:  e.cfg.MaxOpenFiles,
@@ -71,7 +73,7 @@ func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
 		Retention:     e.cfg.Retention,
 		DedupeWindow:  e.cfg.DedupeWindow,
 		Logger:        e.logger,
-		Hooks: ledger.Hooks{
+		Hooks: ledgerstore.Hooks{
 			FileOpened: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, 1) },
 			FileClosed: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, -1) },
 			TornLine:   func(string, int64) { e.tel.ExporterJsonlledgerTornLinesRepaired.Add(bg, 1) },
@@ -131,10 +133,16 @@ func (e *ledgerExporter) getScratch() *scratch {
 
 func (e *ledgerExporter) putScratch(sc *scratch) {
 	clear(sc.events) // drop references to the pdata
+	clear(sc.entries)
 	if cap(sc.events) > 1<<16 {
-		sc.events = nil
+		sc.events, sc.entries = nil, nil
 	} else {
-		sc.events = sc.events[:0]
+		sc.events, sc.entries = sc.events[:0], sc.entries[:0]
+	}
+	if cap(sc.tails) > 4<<20 {
+		sc.tails = nil // do not keep a huge buffer around
+	} else {
+		sc.tails = sc.tails[:0]
 	}
 	if len(sc.logIdx) > 1<<12 {
 		sc.logIdx = nil
@@ -142,13 +150,15 @@ func (e *ledgerExporter) putScratch(sc *scratch) {
 	e.scratch.Put(sc)
 }
 
-// write hands the events to the ledger writer and records telemetry. It
-// returns when the lines are written (and synced with fsync: always).
-func (e *ledgerExporter) write(ctx context.Context, w *ledger.Writer, evs []ledger.Event) error {
-	if len(evs) == 0 {
+// write renders the events of sc, hands them to the ledger writer and
+// records telemetry. It returns when the lines are written (and synced with
+// fsync: always).
+func (e *ledgerExporter) write(ctx context.Context, w *ledgerstore.Writer, sc *scratch) error {
+	if len(sc.events) == 0 {
 		return nil
 	}
-	res, err := w.Write(evs)
+	sc.entries, sc.tails = renderEntries(sc.entries[:0], sc.tails[:0], sc.events)
+	res, err := w.Write(sc.entries)
 	if res.Lines > 0 {
 		e.tel.ExporterJsonlledgerLinesWritten.Add(ctx, int64(res.Lines))
 		e.tel.ExporterJsonlledgerBytesWritten.Add(ctx, int64(res.Bytes))
@@ -160,38 +170,6 @@ func (e *ledgerExporter) write(ctx context.Context, w *ledger.Writer, evs []ledg
 		return fmt.Errorf("jsonlledger: %w", err)
 	}
 	return nil
-}
-
-// strAttr returns a non-empty string attribute, or "".
-func strAttr(m pcommon.Map, key string) string {
-	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
-		return v.Str()
-	}
-	return ""
-}
-
-// kindAndRun returns the string attributes step.kind and run.id in one pass.
-func kindAndRun(m pcommon.Map) (kind, run string) {
-	for k, v := range m.All() {
-		switch k {
-		case stepschema.AttrKind:
-			if v.Type() == pcommon.ValueTypeStr {
-				kind = v.Str()
-			}
-		case stepschema.AttrRunID:
-			if v.Type() == pcommon.ValueTypeStr {
-				run = v.Str()
-			}
-		}
-	}
-	return kind, run
-}
-
-func fallbackRunID(tid pcommon.TraceID) string {
-	if tid.IsEmpty() {
-		return unknownRunID
-	}
-	return "trace-" + hex.EncodeToString(tid[:])
 }
 
 // nowFunc returns the ingestion time, taken once per call.
@@ -212,12 +190,12 @@ func (e *ledgerExporter) consumeTraces(ctx context.Context, td ptrace.Traces) er
 	sc := e.getScratch()
 	defer e.putScratch(sc)
 	sc.events = appendTraceEvents(sc.events, td, &nowFunc{})
-	return e.write(ctx, w, sc.events)
+	return e.write(ctx, w, sc)
 }
 
 // appendTraceEvents appends the step events (span events with a non-empty
 // step.kind) of td.
-func appendTraceEvents(evs []ledger.Event, td ptrace.Traces, now *nowFunc) []ledger.Event {
+func appendTraceEvents(evs []event, td ptrace.Traces, now *nowFunc) []event {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -244,7 +222,7 @@ func appendTraceEvents(evs []ledger.Event, td ptrace.Traces, now *nowFunc) []led
 						continue
 					}
 					raw := ev.Timestamp()
-					id := ledger.NewEventID(tid, sid, raw, kind, index)
+					id := ledger.NewEventID(tid, sid, uint64(raw), kind, index)
 					index++
 					if run == "" {
 						if !spanRunRead {
@@ -265,7 +243,7 @@ func appendTraceEvents(evs []ledger.Event, td ptrace.Traces, now *nowFunc) []led
 					if ts == 0 {
 						ts = now.get()
 					}
-					evs = append(evs, ledger.Event{
+					evs = append(evs, event{
 						RunID: run, Kind: kind, Time: ts, Attributes: attrs,
 						TraceID: tid, SpanID: sid, SpanName: span.Name(), Service: service, ID: id,
 					})
@@ -287,12 +265,12 @@ func (e *ledgerExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		sc.logIdx = map[ledger.EventID]uint32{}
 	}
 	sc.events = appendLogEvents(sc.events, ld, sc.logIdx, &nowFunc{})
-	return e.write(ctx, w, sc.events)
+	return e.write(ctx, w, sc)
 }
 
 // appendLogEvents appends the step events (log records with a non-empty
 // step.kind) of ld. seen is scratch space for the per-ScopeLogs index.
-func appendLogEvents(evs []ledger.Event, ld plog.Logs, seen map[ledger.EventID]uint32, now *nowFunc) []ledger.Event {
+func appendLogEvents(evs []event, ld plog.Logs, seen map[ledger.EventID]uint32, now *nowFunc) []event {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -313,10 +291,10 @@ func appendLogEvents(evs []ledger.Event, ld plog.Logs, seen map[ledger.EventID]u
 				tid, sid, raw := lr.TraceID(), lr.SpanID(), lr.Timestamp()
 				// index = earlier step records of this ScopeLogs with the same
 				// (trace, span, time, kind): keyed by the index-0 id.
-				id := ledger.NewEventID(tid, sid, raw, kind, 0)
+				id := ledger.NewEventID(tid, sid, uint64(raw), kind, 0)
 				if index := seen[id]; index > 0 {
 					seen[id] = index + 1
-					id = ledger.NewEventID(tid, sid, raw, kind, index)
+					id = ledger.NewEventID(tid, sid, uint64(raw), kind, index)
 				} else {
 					seen[id] = 1
 				}
@@ -340,7 +318,7 @@ func appendLogEvents(evs []ledger.Event, ld plog.Logs, seen map[ledger.EventID]u
 				if b := lr.Body(); b.Type() == pcommon.ValueTypeStr {
 					body = b.Str()
 				}
-				evs = append(evs, ledger.Event{
+				evs = append(evs, event{
 					RunID: run, Kind: kind, Time: ts, Attributes: attrs, Body: body,
 					TraceID: tid, SpanID: sid, Service: service, ID: id,
 				})

@@ -27,7 +27,8 @@ import (
 
 	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
 	"github.com/runledger/runledger/internal/ledger"
-	"github.com/runledger/runledger/internal/ledger/ledgertest"
+	"github.com/runledger/runledger/internal/ledgerstore"
+	"github.com/runledger/runledger/internal/ledgerstore/ledgerstoretest"
 )
 
 var (
@@ -55,7 +56,7 @@ type harness struct {
 
 // start creates and starts the traces and logs exporters of cfg from one
 // factory (sharing one instance, as in a collector).
-func start(t *testing.T, cfg *Config, fsys ledger.FS) *harness {
+func start(t *testing.T, cfg *Config, fsys ledgerstore.FS) *harness {
 	t.Helper()
 	f := newFactory(fsys)
 	core, logs := observer.New(zapcore.InfoLevel)
@@ -234,8 +235,8 @@ func TestSpanEventLineBytes(t *testing.T) {
 			"step.status": "failed", "step.error.code": "timeout", "step.detail": "deadline \"exceeded\"\n"}},
 	)
 	h.consumeTraces(td)
-	id1 := ledger.NewEventID(traceA, spanA, pcommon.NewTimestampFromTime(t0), "ann.faiss.search", 0)
-	id2 := ledger.NewEventID(traceA, spanA, pcommon.NewTimestampFromTime(t0.Add(time.Millisecond)), "retrieval.error", 1)
+	id1 := ledger.NewEventID(traceA, spanA, uint64(pcommon.NewTimestampFromTime(t0)), "ann.faiss.search", 0)
+	id2 := ledger.NewEventID(traceA, spanA, uint64(pcommon.NewTimestampFromTime(t0.Add(time.Millisecond))), "retrieval.error", 1)
 	p, got := h.file("r-42")
 	want := []string{
 		`{"v":1,"run_id":"r-42","seq":1,"ts":"2026-11-25T10:01:02.123456789Z","kind":"ann.faiss.search","status":"ok",` +
@@ -277,7 +278,7 @@ func TestLogRecordLineBytes(t *testing.T) {
 	)
 	h.consumeLogs(ld)
 	ts := pcommon.NewTimestampFromTime(t0)
-	id1 := ledger.NewEventID(traceA, spanB, ts, "embed.vllm", 0)
+	id1 := ledger.NewEventID(traceA, spanB, uint64(ts), "embed.vllm", 0)
 	id2 := ledger.NewEventID(traceA, spanB, 0, "embed.vllm", 0)
 	id3 := ledger.NewEventID(traceA, spanB, 0, "embed.vllm", 1)
 	_, got := h.file("r-7")
@@ -515,15 +516,15 @@ func TestTornLineRepaired(t *testing.T) {
 
 func TestDiskErrors(t *testing.T) {
 	for _, tc := range []struct {
-		op    ledgertest.Op
+		op    ledgerstoretest.Op
 		errno syscall.Errno
 	}{
-		{ledgertest.OpWrite, syscall.ENOSPC},
-		{ledgertest.OpOpen, syscall.EACCES},
-		{ledgertest.OpOpen, syscall.EROFS},
+		{ledgerstoretest.OpWrite, syscall.ENOSPC},
+		{ledgerstoretest.OpOpen, syscall.EACCES},
+		{ledgerstoretest.OpOpen, syscall.EROFS},
 	} {
 		t.Run(tc.errno.Error(), func(t *testing.T) {
-			fsys := ledgertest.New(nil)
+			fsys := ledgerstoretest.New(nil)
 			cfg := testConfig(t)
 			h := start(t, cfg, fsys)
 			h.consumeTraces(spanWith("", "", spanA, step{kind: "a", run: "disk", at: t0}))
@@ -538,10 +539,10 @@ func TestDiskErrors(t *testing.T) {
 				}
 			}
 			after, _ := os.ReadFile(p)
-			if tc.op == ledgertest.OpWrite && string(before) != string(after) {
+			if tc.op == ledgerstoretest.OpWrite && string(before) != string(after) {
 				t.Fatalf("failed writes changed the ledger:\n%s\n%s", before, after)
 			}
-			if tc.op == ledgertest.OpOpen {
+			if tc.op == ledgerstoretest.OpOpen {
 				// The open file of "disk" takes its line once (retries are
 				// deduped); only the new run "other" fails.
 				if l := h.lines("disk"); len(l) != 2 || !strings.HasPrefix(string(after), string(before)) {
@@ -593,7 +594,7 @@ func TestRetentionSweepAtStart(t *testing.T) {
 }
 
 func TestFsyncAlways(t *testing.T) {
-	fsys := ledgertest.New(nil)
+	fsys := ledgerstoretest.New(nil)
 	cfg := testConfig(t)
 	cfg.Fsync = "always"
 	h := start(t, cfg, fsys)
@@ -602,12 +603,12 @@ func TestFsyncAlways(t *testing.T) {
 	if fsys.Syncs(p) != 1 {
 		t.Fatalf("%d syncs before ack", fsys.Syncs(p))
 	}
-	fsys.Fail(ledgertest.OpSync, syscall.EIO)
+	fsys.Fail(ledgerstoretest.OpSync, syscall.EIO)
 	if err := h.traces.ConsumeTraces(context.Background(),
 		spanWith("", "", spanA, step{kind: "b", run: "sync", at: t0})); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("fsync failure not reported: %v", err)
 	}
-	fsys.Fail(ledgertest.OpSync, nil)
+	fsys.Fail(ledgerstoretest.OpSync, nil)
 }
 
 func TestConcurrentConsume(t *testing.T) {

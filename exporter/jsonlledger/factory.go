@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
-	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/sharedcomponent"
 )
 
@@ -24,10 +24,10 @@ func NewFactory() exporter.Factory {
 // NewFactory call, so there is no package-level state.
 type factory struct {
 	registry *sharedcomponent.Registry[component.Config, *ledgerExporter]
-	fs       ledger.FS // test seam; nil means the OS
+	fs       ledgerstore.FS // test seam; nil means the OS
 }
 
-func newFactory(fs ledger.FS) exporter.Factory {
+func newFactory(fs ledgerstore.FS) exporter.Factory {
 	f := &factory{registry: sharedcomponent.NewRegistry[component.Config, *ledgerExporter](), fs: fs}
 	return exporter.NewFactory(
 		metadata.Type,

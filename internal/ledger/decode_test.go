@@ -142,6 +142,54 @@ func checkAgainstStd(t *testing.T, in []byte) {
 	}
 }
 
+// checkFastPath fails t if the fast path accepts in (in full or summary
+// mode) and encoding/json reads it differently.
+func checkFastPath(t *testing.T, in []byte) {
+	t.Helper()
+	var fast, want Line
+	if decodeFast(in, &fast, false) {
+		if err := json.Unmarshal(in, &want); err != nil {
+			t.Fatalf("input %q: fast path accepts, encoding/json: %v", in, err)
+		}
+		if d := diffLines(&fast, &want); d != "" {
+			t.Fatalf("input %q: fast path: %s", in, d)
+		}
+	}
+	fast = Line{}
+	if decodeFast(in, &fast, true) {
+		var sum summaryLine
+		if err := json.Unmarshal(in, &sum); err != nil {
+			t.Fatalf("input %q: fast summary accepts, encoding/json: %v", in, err)
+		}
+		want = Line{V: sum.V, RunID: sum.RunID, Seq: sum.Seq, TS: sum.TS, Kind: sum.Kind, Status: sum.Status,
+			ErrorCode: sum.ErrorCode, DurationMS: sum.DurationMS, TraceID: sum.TraceID, SpanID: sum.SpanID,
+			SpanName: sum.SpanName, Service: sum.Service, EventID: sum.EventID}
+		if d := diffLines(&fast, &want); d != "" {
+			t.Fatalf("input %q: fast summary: %s", in, d)
+		}
+	}
+}
+
+// The lines the encoder writes take the fast path.
+func TestCanonicalLinesTakeFastPath(t *testing.T) {
+	d := 12.5
+	lines := [][]byte{benchLine(0), benchLine(4321), Encode(&Line{V: 1, RunID: "r\u2028\"x", Seq: 3,
+		TS: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Kind: "k\x01", Status: "failed", ErrorCode: "e",
+		Detail: "d\xff\n\t\\", DurationMS: &d, Sizes: map[string]float64{"a": 1e-7, "b": 1e21},
+		Resources: map[string]string{"\t": "\\"}, Attrs: map[string]any{"x": []any{map[string]any{"y": nil}},
+			"n": math.Inf(1), "e": map[string]any{}, "s": []any{}}, TraceID: "t", SpanID: "s", SpanName: "n",
+		Service: "svc", EventID: "0123456789abcdef0123456789abcdef"})}
+	for _, in := range lines {
+		for _, summary := range []bool{false, true} {
+			var l Line
+			if !decodeFast(in, &l, summary) {
+				t.Errorf("fast path (summary %v) refuses %s", summary, in)
+			}
+		}
+		checkFastPath(t, in)
+	}
+}
+
 // decodeCases are lines that exercise the corners of the decoder; each is
 // checked against encoding/json and seeds FuzzDecodeLine.
 var decodeCases = []string{
@@ -257,6 +305,7 @@ var decodeCases = []string{
 func TestDecodeLineMatchesEncodingJSON(t *testing.T) {
 	for _, c := range decodeCases {
 		checkAgainstStd(t, []byte(c))
+		checkFastPath(t, []byte(c))
 	}
 	deep := func(n int, open, closing string) string {
 		return `{"v":1,"run_id":"r","kind":"k","attrs":{"a":` + strings.Repeat(open, n) + strings.Repeat(closing, n) + `}}`
@@ -285,9 +334,8 @@ func TestDecodeLineValues(t *testing.T) {
 	if d := diffLines(&l, &want); d != "" {
 		t.Fatal(d)
 	}
-	var lineErr *lineError
-	if err := DecodeLine([]byte(`{"v":1,"run_id":"r","kind":"k","seq":"7"}`), &l); !errors.As(err, &lineErr) ||
-		!strings.Contains(err.Error(), `"seq"`) || l.RunID != "" {
+	if err := DecodeLine([]byte(`{"v":1,"run_id":"r","kind":"k","seq":"7"}`), &l); err == nil ||
+		errors.Is(err, ErrInvalidLine) || !strings.Contains(err.Error(), `seq`) || l.RunID != "" {
 		t.Fatalf("wrong type: got %v, line %+v", err, l)
 	}
 	if err := DecodeLine([]byte(`{"v":2,"run_id":"r","kind":"k"}`), &l); !errors.Is(err, ErrInvalidLine) {
@@ -397,11 +445,23 @@ func FuzzDecodeLine(f *testing.F) {
 		Attrs: map[string]any{"x": []any{map[string]any{"y": nil}}, "n": math.Inf(1)}}))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkAgainstStd(t, in)
+		checkFastPath(t, in)
 		// Mutations of whole lines are seldom valid lines; also try the
 		// input as members of a valid line and as an attrs value.
 		const head = `{"v":1,"run_id":"r","kind":"k"`
 		checkAgainstStd(t, slices.Concat([]byte(head+","), in, []byte("}")))
 		checkAgainstStd(t, slices.Concat([]byte(head+`,"attrs":{"a":`), in, []byte("}}")))
+		// And where the fast path reads them: a canonical line's values.
+		const canon = `{"v":1,"run_id":"r","seq":1,"ts":"2026-11-25T09:00:00Z","kind":"k","status":"ok"`
+		for _, key := range []string{`,"detail":`, `,"duration_ms":`, `,"sizes":{"a":`, `,"attrs":{"a":`} {
+			closing := "}"
+			if strings.HasSuffix(key, "{\"a\":") {
+				closing = "}}"
+			}
+			line := slices.Concat([]byte(canon+key), in, []byte(closing))
+			checkAgainstStd(t, line)
+			checkFastPath(t, line)
+		}
 	})
 }
 

@@ -13,9 +13,10 @@ import (
 	"github.com/runledger/runledger/internal/stepschema"
 )
 
-// maxDepth bounds nested maps and slices in attribute values; deeper
-// values are written as null.
-const maxDepth = 64
+// MaxDepth bounds nested maps and slices in attribute values; deeper
+// values are written as null. Encoders of other sources (the exporter's
+// pdata one) use it too, so every writer cuts at the same depth.
+const MaxDepth = 64
 
 // Encode returns l as one ledger line without its trailing newline.
 func Encode(l *Line) []byte {
@@ -24,9 +25,9 @@ func Encode(l *Line) []byte {
 
 // AppendLine appends l as one ledger line (keys in schema order, no trailing
 // newline) to dst. Map keys of Sizes, Resources and Attrs are sorted so the
-// output is deterministic; an empty Status is written as "ok", a zero TS as
-// the Unix epoch. It is the reference encoder for tools and tests; the
-// exporter encodes straight from pdata with AppendEvent.
+// output is deterministic; an empty Status is written as "ok". It is the
+// reference encoder for tools and tests; the exporter renders its lines
+// straight from pdata into the same form.
 func AppendLine(dst []byte, l *Line) []byte {
 	v := l.V
 	if v == 0 {
@@ -35,30 +36,36 @@ func AppendLine(dst []byte, l *Line) []byte {
 	b := append(dst, `{"v":`...)
 	b = strconv.AppendInt(b, int64(v), 10)
 	b = append(b, `,"run_id":`...)
-	b = appendString(b, l.RunID)
+	b = AppendString(b, l.RunID)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, l.Seq, 10)
-	b = append(b, `,"ts":`...)
+	return AppendTail(b, l)
+}
+
+// AppendTail appends the part of l's line that follows seq, from `,"ts":`
+// to the closing brace: the Tail of an Entry (see AppendEntry).
+func AppendTail(dst []byte, l *Line) []byte {
+	b := append(dst, `,"ts":`...)
 	b = appendTime(b, l.TS)
 	b = append(b, `,"kind":`...)
-	b = appendString(b, l.Kind)
+	b = AppendString(b, l.Kind)
 	b = append(b, `,"status":`...)
 	if l.Status == "" {
-		b = appendString(b, stepschema.StatusOK)
+		b = AppendString(b, stepschema.StatusOK)
 	} else {
-		b = appendString(b, l.Status)
+		b = AppendString(b, l.Status)
 	}
 	if l.ErrorCode != "" {
 		b = append(b, `,"error_code":`...)
-		b = appendString(b, l.ErrorCode)
+		b = AppendString(b, l.ErrorCode)
 	}
 	if l.Detail != "" {
 		b = append(b, `,"detail":`...)
-		b = appendString(b, l.Detail)
+		b = AppendString(b, l.Detail)
 	}
 	if l.DurationMS != nil && finite(*l.DurationMS) {
 		b = append(b, `,"duration_ms":`...)
-		b = appendFloat(b, *l.DurationMS)
+		b = AppendFloat(b, *l.DurationMS)
 	}
 	if len(l.Sizes) > 0 {
 		first := true
@@ -67,8 +74,8 @@ func AppendLine(dst []byte, l *Line) []byte {
 			if !finite(f) {
 				continue
 			}
-			b = appendMemberKey(b, `,"sizes":{`, k, &first)
-			b = appendFloat(b, f)
+			b = AppendMemberKey(b, `,"sizes":{`, k, &first)
+			b = AppendFloat(b, f)
 		}
 		if !first {
 			b = append(b, '}')
@@ -80,9 +87,9 @@ func AppendLine(dst []byte, l *Line) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, l.Resources[k])
+			b = AppendString(b, l.Resources[k])
 		}
 		b = append(b, '}')
 	}
@@ -90,33 +97,37 @@ func AppendLine(dst []byte, l *Line) []byte {
 		b = append(b, `,"attrs":`...)
 		b = appendAnyMap(b, l.Attrs, 0)
 	}
-	b = appendOptString(b, `,"trace_id":`, l.TraceID)
-	b = appendOptString(b, `,"span_id":`, l.SpanID)
-	b = appendOptString(b, `,"span_name":`, l.SpanName)
-	b = appendOptString(b, `,"service":`, l.Service)
-	b = appendOptString(b, `,"event_id":`, l.EventID)
+	b = AppendOptString(b, `,"trace_id":`, l.TraceID)
+	b = AppendOptString(b, `,"span_id":`, l.SpanID)
+	b = AppendOptString(b, `,"span_name":`, l.SpanName)
+	b = AppendOptString(b, `,"service":`, l.Service)
+	b = AppendOptString(b, `,"event_id":`, l.EventID)
 	return append(b, '}')
 }
 
-// appendMemberKey writes the opening (for the first member) or a comma,
-// then the quoted key and a colon.
-func appendMemberKey(b []byte, open, key string, first *bool) []byte {
+// AppendMemberKey writes open (for the first member of an object, which
+// *first says and which it clears) or a comma, then the quoted key and a
+// colon: the way optional objects such as sizes are written only when they
+// get a member.
+func AppendMemberKey(b []byte, open, key string, first *bool) []byte {
 	if *first {
 		b = append(b, open...)
 		*first = false
 	} else {
 		b = append(b, ',')
 	}
-	b = appendString(b, key)
+	b = AppendString(b, key)
 	return append(b, ':')
 }
 
-func appendOptString(b []byte, key, s string) []byte {
+// AppendOptString writes key (such as `,"service":`) and the quoted s, or
+// nothing when s is empty: how optional string fields are written.
+func AppendOptString(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
 	b = append(b, key...)
-	return appendString(b, s)
+	return AppendString(b, s)
 }
 
 func appendTime(b []byte, t time.Time) []byte {
@@ -131,7 +142,7 @@ func appendAnyMap(b []byte, m map[string]any, depth int) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = AppendString(b, k)
 		b = append(b, ':')
 		b = appendAny(b, m[k], depth+1)
 	}
@@ -141,20 +152,20 @@ func appendAnyMap(b []byte, m map[string]any, depth int) []byte {
 // appendAny writes a decoded-JSON-like Go value. Unusual types go through
 // encoding/json; values it cannot encode become null.
 func appendAny(b []byte, v any, depth int) []byte {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return append(b, "null"...)
 	}
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendString(b, x)
+		return AppendString(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
 	case float64:
-		return appendNumber(b, x)
+		return AppendNumber(b, x)
 	case float32:
-		return appendNumber(b, float64(x))
+		return AppendNumber(b, float64(x))
 	case int:
 		return strconv.AppendInt(b, int64(x), 10)
 	case int64:
@@ -169,7 +180,7 @@ func appendAny(b []byte, v any, depth int) []byte {
 		if _, err := strconv.ParseFloat(string(x), 64); err == nil {
 			return append(b, x...)
 		}
-		return appendString(b, string(x))
+		return AppendString(b, string(x))
 	case []byte:
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, x)
@@ -189,7 +200,7 @@ func appendAny(b []byte, v any, depth int) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, e)
+			b = AppendString(b, e)
 		}
 		return append(b, ']')
 	case map[string]any:
@@ -205,9 +216,9 @@ func appendAny(b []byte, v any, depth int) []byte {
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
-// appendNumber writes f as a JSON number, or as the string "NaN", "+Inf" or
+// AppendNumber writes f as a JSON number, or as the string "NaN", "+Inf" or
 // "-Inf", which JSON has no number for.
-func appendNumber(b []byte, f float64) []byte {
+func AppendNumber(b []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(b, `"NaN"`...)
@@ -216,13 +227,13 @@ func appendNumber(b []byte, f float64) []byte {
 	case math.IsInf(f, -1):
 		return append(b, `"-Inf"`...)
 	}
-	return appendFloat(b, f)
+	return AppendFloat(b, f)
 }
 
-// appendFloat writes a finite f in the shortest form that parses back to
+// AppendFloat writes a finite f in the shortest form that parses back to
 // the same float64, the way encoding/json does: integral values without a
 // fraction ("12"), exponents only for very small or very large magnitudes.
-func appendFloat(b []byte, f float64) []byte {
+func AppendFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
@@ -241,11 +252,11 @@ func appendFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as a quoted JSON string. Control characters, quote
+// AppendString writes s as a quoted JSON string. Control characters, quote
 // and backslash are escaped, U+2028/U+2029 too (so lines are safe to embed
 // in JavaScript), and every byte of invalid UTF-8 becomes \ufffd. HTML
 // characters are kept as they are.
-func appendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

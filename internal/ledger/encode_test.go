@@ -68,13 +68,13 @@ func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 		math.MaxFloat64, -2.5e-10, 3.14159265358979, 100, 1 << 53}
 	for _, v := range vals {
 		want, _ := json.Marshal(v)
-		if got := appendFloat(nil, v); string(got) != string(want) {
+		if got := AppendFloat(nil, v); string(got) != string(want) {
 			t.Errorf("%v: got %s want %s", v, got, want)
 		}
 	}
 }
 
-// expectString is what a JSON decoder must read back from appendString(s):
+// expectString is what a JSON decoder must read back from AppendString(s):
 // s with each byte of invalid UTF-8 replaced by U+FFFD.
 func expectString(s string) string {
 	var sb strings.Builder
@@ -92,9 +92,9 @@ func expectString(s string) string {
 
 func checkString(t *testing.T, s string) {
 	t.Helper()
-	b := appendString(nil, s)
+	b := AppendString(nil, s)
 	if !json.Valid(b) || !utf8.Valid(b) {
-		t.Fatalf("appendString(%q) = %q is not valid JSON/UTF-8", s, b)
+		t.Fatalf("AppendString(%q) = %q is not valid JSON/UTF-8", s, b)
 	}
 	for _, c := range b {
 		if c < 0x20 {
@@ -106,7 +106,7 @@ func checkString(t *testing.T, s string) {
 		t.Fatal(err)
 	}
 	if want := expectString(s); got != want {
-		t.Fatalf("appendString(%q) decodes to %q, want %q", s, got, want)
+		t.Fatalf("AppendString(%q) decodes to %q, want %q", s, got, want)
 	}
 }
 
@@ -116,10 +116,10 @@ func TestAppendStringEscaping(t *testing.T) {
 		string(utf8.RuneError), "trunc \xe6\x97"} {
 		checkString(t, s)
 	}
-	if got := string(appendString(nil, "a\xffb")); got != `"a\ufffdb"` {
+	if got := string(AppendString(nil, "a\xffb")); got != `"a\ufffdb"` {
 		t.Fatalf("invalid UTF-8: got %s", got)
 	}
-	if got := string(appendString(nil, "<&>")); got != `"<&>"` {
+	if got := string(AppendString(nil, "<&>")); got != `"<&>"` {
 		t.Fatalf("HTML characters are escaped: %s", got)
 	}
 }

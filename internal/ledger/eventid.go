@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/cespare/xxhash/v2"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // EventID identifies a step event across redeliveries: a 128-bit hash of
@@ -22,16 +21,18 @@ const (
 )
 
 // NewEventID returns the id of the step event with the given trace and span
-// ids, event time as sent by the producer (not the ingestion time the ledger
-// may substitute for a zero time), kind and index. For span events index is
+// ids, event time in Unix nanoseconds as sent by the producer (not the
+// ingestion time the ledger may substitute for a zero time), kind and index.
+// It takes plain arrays so that the format does not depend on pdata: a
+// pcommon.TraceID or SpanID is passed as it is. For span events index is
 // the event's position among the step events of its span; for log records
 // it is the number of earlier step records in the same ScopeLogs with the
 // same (trace id, span id, time, kind), normally 0.
-func NewEventID(traceID pcommon.TraceID, spanID pcommon.SpanID, t pcommon.Timestamp, kind string, index uint32) EventID {
+func NewEventID(traceID [16]byte, spanID [8]byte, t uint64, kind string, index uint32) EventID {
 	var fixed [16 + 8 + 8 + 4]byte
 	copy(fixed[0:16], traceID[:])
 	copy(fixed[16:24], spanID[:])
-	binary.LittleEndian.PutUint64(fixed[24:32], uint64(t))
+	binary.LittleEndian.PutUint64(fixed[24:32], t)
 	binary.LittleEndian.PutUint32(fixed[32:36], index)
 	var id EventID
 	var d xxhash.Digest
@@ -68,6 +69,3 @@ func ParseEventID(s string) (EventID, error) {
 	}
 	return id, nil
 }
-
-// key returns the 64 bits of id that the dedupe window stores.
-func (id EventID) key() uint64 { return binary.BigEndian.Uint64(id[0:8]) }

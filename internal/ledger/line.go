@@ -1,8 +1,10 @@
 // Package ledger is the one place that knows the on-disk ledger format
 // (docs/design.md §2): the line schema, its encoding and decoding, where a
-// run's file lives, and how to read a ledger back. The jsonlledger exporter
-// writes through it; the report engine, the reportapi extension and the CLI
-// read through it.
+// run's file lives, how to read a ledger back and how to repair a torn last
+// line. It is the format only, with no collector dependency (no pdata, no
+// zap), so the CLI and the TUI can read ledgers without linking the
+// collector. The writer that appends to ledgers is internal/ledgerstore; the
+// jsonlledger exporter renders pdata into Entry values for it.
 package ledger
 
 import (

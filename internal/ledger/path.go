@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// DefaultDirectory is the ledger directory used when none is configured: the
+// one definition of that default, for the exporter, the extensions and the
+// CLI alike.
+const DefaultDirectory = "data/telemetry/runs"
+
 // FileExt is the extension of ledger files.
 const FileExt = ".jsonl"
 
@@ -110,6 +115,11 @@ func FindRun(dir, runID string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// FileNameStem returns the file name of path without directory and FileExt.
+func FileNameStem(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), FileExt)
 }
 
 // IsDateDir reports whether name looks like a date folder (YYYY-MM-DD).

@@ -10,33 +10,29 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 )
 
 // stepEvent is a step event as the exporter hands it to the ledger writer.
-func stepEvent(run string, n int, at time.Time, kind, status, service string) ledger.Event {
-	m := pcommon.NewMap()
-	m.PutStr("step.kind", kind)
-	m.PutStr("step.status", status)
-	ts := pcommon.NewTimestampFromTime(at)
-	return ledger.Event{RunID: run, Kind: kind, Time: ts, Attributes: m, Service: service,
-		ID: ledger.NewEventID(pcommon.TraceID{1}, pcommon.SpanID{byte(n)}, ts, kind, uint32(n))}
+func stepEvent(run string, n int, at time.Time, kind, status, service string) ledger.Entry {
+	id := ledger.NewEventID([16]byte{1}, [8]byte{byte(n)}, uint64(at.UnixNano()), kind, uint32(n))
+	return ledger.NewEntry(&ledger.Line{RunID: run, TS: at, Kind: kind, Status: status, Service: service,
+		EventID: id.String()})
 }
 
 // feedingWriter returns a function writing events through a ledger writer
 // of dir (clock at t0) that hands every append to ix, and the writer; it is
 // closed when the test ends.
-func feedingWriter(t *testing.T, ix *Index, dir string) (func(evs ...ledger.Event), *ledger.Writer) {
+func feedingWriter(t *testing.T, ix *Index, dir string) (func(evs ...ledger.Entry), *ledgerstore.Writer) {
 	t.Helper()
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	w, err := ledgerstore.NewWriter(ledgerstore.WriterConfig{Dir: dir, DedupeWindow: 16, Now: func() time.Time { return t0 },
+		Hooks: ledgerstore.Hooks{Appended: ix.Appended}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Close() })
-	return func(evs ...ledger.Event) {
+	return func(evs ...ledger.Entry) {
 		t.Helper()
 		if _, err := w.Write(evs); err != nil {
 			t.Fatal(err)
@@ -247,8 +243,8 @@ func TestAppendedRacingRefreshes(t *testing.T) {
 // (i counting its calls); kind gives each event's kind and status.
 func writeRacing(t *testing.T, ix *Index, dir string, kind func(round, run int) (string, string), poll func(i int) error) {
 	t.Helper()
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, DedupeWindow: 16, MaxOpenFiles: 4, Now: func() time.Time { return t0 },
-		Hooks: ledger.Hooks{Appended: ix.Appended}})
+	w, err := ledgerstore.NewWriter(ledgerstore.WriterConfig{Dir: dir, DedupeWindow: 16, MaxOpenFiles: 4, Now: func() time.Time { return t0 },
+		Hooks: ledgerstore.Hooks{Appended: ix.Appended}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +272,7 @@ func writeRacing(t *testing.T, ix *Index, dir string, kind func(round, run int) 
 			wwg.Add(1)
 			go func() {
 				defer wwg.Done()
-				var evs []ledger.Event
+				var evs []ledger.Entry
 				for r := 0; r < 10; r++ {
 					k, st := kind(round, r)
 					evs = append(evs, stepEvent(fmt.Sprintf("r-%d-%d", g, r), round, t0.Add(time.Duration(round)*time.Second), k, st, "svc"))

@@ -1,4 +1,4 @@
-package ledger
+package ledgerstore
 
 import (
 	"fmt"
@@ -7,17 +7,17 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
+	"github.com/runledger/runledger/internal/ledger"
 )
 
 // groupInput returns n events of runs runs, interleaved at random; each
 // event's Kind records its position among its run's events.
-func groupInput(rng *rand.Rand, n, runs int) []Event {
-	evs := make([]Event, n)
+func groupInput(rng *rand.Rand, n, runs int) []ledger.Entry {
+	evs := make([]ledger.Entry, n)
 	seen := map[string]int{}
 	for i := range evs {
 		id := fmt.Sprintf("run-%d", rng.IntN(runs))
-		evs[i] = Event{RunID: id, Kind: fmt.Sprint(seen[id]), Time: pcommon.Timestamp(i)}
+		evs[i] = ledger.Entry{RunID: id, Kind: fmt.Sprint(seen[id]), Time: int64(i)}
 		seen[id]++
 	}
 	return evs
@@ -61,7 +61,7 @@ func TestGroupByRun(t *testing.T) {
 			// Grouped input is left as it is.
 			again := slices.Clone(evs)
 			g.group(again)
-			if !slices.EqualFunc(again, evs, func(a, b Event) bool { return a.RunID == b.RunID && a.Kind == b.Kind }) {
+			if !slices.EqualFunc(again, evs, func(a, b ledger.Entry) bool { return a.RunID == b.RunID && a.Kind == b.Kind }) {
 				t.Fatalf("%+v: grouped input reordered", tc)
 			}
 		}
@@ -72,15 +72,15 @@ func TestGroupByRun(t *testing.T) {
 // (a run's held events first, its root's events at the end: 15 runs of 27
 // events), against the stable sort it replaced.
 func BenchmarkGroupByRun(b *testing.B) {
-	var base []Event
+	var base []ledger.Entry
 	for part := 0; part < 2; part++ {
 		for r := 0; r < 15; r++ {
 			for k := 0; k < []int{25, 2}[part]; k++ {
-				base = append(base, Event{RunID: fmt.Sprintf("load-01JDQ8X5ZK3V7B2N4M6P8R0T-%d", r), Kind: "k"})
+				base = append(base, ledger.Entry{RunID: fmt.Sprintf("load-01JDQ8X5ZK3V7B2N4M6P8R0T-%d", r), Kind: "k"})
 			}
 		}
 	}
-	evs := make([]Event, len(base))
+	evs := make([]ledger.Entry, len(base))
 	b.Run("group", func(b *testing.B) {
 		var g grouper
 		b.ReportAllocs()
@@ -94,7 +94,7 @@ func BenchmarkGroupByRun(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			copy(evs, base)
-			slices.SortStableFunc(evs, func(a, b Event) int { return strings.Compare(a.RunID, b.RunID) })
+			slices.SortStableFunc(evs, func(a, b ledger.Entry) int { return strings.Compare(a.RunID, b.RunID) })
 		}
 		b.ReportMetric(float64(len(base)*b.N)/b.Elapsed().Seconds(), "events/s")
 	})

@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerstore_test
 
 import (
 	"bytes"
@@ -14,41 +14,42 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/runledger/runledger/internal/ledger"
-	"github.com/runledger/runledger/internal/ledger/ledgertest"
+	"github.com/runledger/runledger/internal/ledgerstore"
+	"github.com/runledger/runledger/internal/ledgerstore/ledgerstoretest"
 )
 
 var day1 = time.Date(2026, 11, 25, 23, 59, 58, 0, time.UTC)
 
-// event returns a step event of run with an id derived from (run, n).
-func event(run string, n int, at time.Time) ledger.Event {
-	m := pcommon.NewMap()
-	m.PutStr("step.kind", "stage.k")
-	m.PutStr("run.id", run)
-	m.PutInt("n", int64(n))
-	var span pcommon.SpanID
+// stepLine returns the line of step event n of run, with an id derived from
+// (run, n).
+func stepLine(run string, n int, at time.Time) ledger.Line {
+	var span [8]byte
 	copy(span[:], run)
-	ts := pcommon.NewTimestampFromTime(at)
-	return ledger.Event{
-		RunID: run, Kind: "stage.k", Time: ts, Attributes: m, Service: "svc",
-		ID: ledger.NewEventID(pcommon.TraceID{1}, span, ts, "stage.k", uint32(n)),
-	}
+	id := ledger.NewEventID([16]byte{1}, span, uint64(at.UnixNano()), "stage.k", uint32(n))
+	return ledger.Line{RunID: run, TS: at, Kind: "stage.k", Attrs: map[string]any{"n": n},
+		Service: "svc", EventID: id.String()}
 }
 
-func events(run string, from, to int, at time.Time) []ledger.Event {
-	var out []ledger.Event
+// event returns the entry of stepLine(run, n, at).
+func event(run string, n int, at time.Time) ledger.Entry {
+	l := stepLine(run, n, at)
+	return ledger.NewEntry(&l)
+}
+
+func events(run string, from, to int, at time.Time) []ledger.Entry {
+	var out []ledger.Entry
 	for n := from; n < to; n++ {
 		out = append(out, event(run, n, at.Add(time.Duration(n)*time.Millisecond)))
 	}
 	return out
 }
 
-func newWriter(t testing.TB, cfg ledger.WriterConfig) *ledger.Writer {
+func newWriter(t testing.TB, cfg ledgerstore.WriterConfig) *ledgerstore.Writer {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -59,7 +60,7 @@ func newWriter(t testing.TB, cfg ledger.WriterConfig) *ledger.Writer {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return day1 }
 	}
-	w, err := ledger.NewWriter(cfg)
+	w, err := ledgerstore.NewWriter(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func newWriter(t testing.TB, cfg ledger.WriterConfig) *ledger.Writer {
 	return w
 }
 
-func mustWrite(t *testing.T, w *ledger.Writer, evs []ledger.Event) ledger.WriteResult {
+func mustWrite(t *testing.T, w *ledgerstore.Writer, evs []ledger.Entry) ledgerstore.WriteResult {
 	t.Helper()
 	res, err := w.Write(evs)
 	if err != nil {
@@ -114,17 +115,17 @@ func checkRun(t *testing.T, dir, run string, want int) ([]ledger.Line, string) {
 
 func TestWriterSeqContinuesAfterRestart(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 	if res := mustWrite(t, w, events("r1", 0, 3, day1)); res.Lines != 3 || res.Bytes == 0 {
 		t.Fatalf("result %+v", res)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(events("r1", 3, 4, day1)); !errors.Is(err, ledger.ErrClosed) {
+	if _, err := w.Write(events("r1", 3, 4, day1)); !errors.Is(err, ledgerstore.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
-	w2 := newWriter(t, ledger.WriterConfig{Dir: dir})
+	w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 	if w2.Runs() != 1 {
 		t.Fatalf("index has %d runs", w2.Runs())
 	}
@@ -139,8 +140,8 @@ func TestWriterSeqContinuesAfterRestart(t *testing.T) {
 // writer, a restore) is continued, not truncated or restarted at seq 1.
 func TestWriterContinuesFileItDidNotIndex(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir})
-	other := newWriter(t, ledger.WriterConfig{Dir: dir})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
+	other := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 	mustWrite(t, other, events("r1", 0, 2, day1))
 	if err := other.Close(); err != nil {
 		t.Fatal(err)
@@ -157,12 +158,12 @@ func TestWriterContinuesFileItDidNotIndex(t *testing.T) {
 func TestWriterMidnightStaysInOneFile(t *testing.T) {
 	dir := t.TempDir()
 	now := day1
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, Now: func() time.Time { return now }})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Now: func() time.Time { return now }})
 	mustWrite(t, w, events("night", 0, 1, day1))                    // 23:59:58 on day 1
 	mustWrite(t, w, events("night", 1, 2, day1.Add(5*time.Second))) // 00:00:03 on day 2
 	w.Close()
 	now = day1.Add(24 * time.Hour)
-	w2 := newWriter(t, ledger.WriterConfig{Dir: dir, Now: func() time.Time { return now }})
+	w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Now: func() time.Time { return now }})
 	mustWrite(t, w2, events("night", 2, 3, now))
 	mustWrite(t, w2, events("fresh", 0, 1, now))
 	_, p := checkRun(t, dir, "night", 3)
@@ -177,7 +178,7 @@ func TestWriterMidnightStaysInOneFile(t *testing.T) {
 
 func TestWriterDateFolderClamp(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, Retention: 48 * time.Hour})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Retention: 48 * time.Hour})
 	mustWrite(t, w, events("past", 0, 1, time.Unix(1, 0)))
 	mustWrite(t, w, events("future", 0, 1, day1.Add(1000*time.Hour)))
 	mustWrite(t, w, events("zero", 0, 1, time.Unix(0, 0)))
@@ -191,7 +192,7 @@ func TestWriterDateFolderClamp(t *testing.T) {
 
 func TestWriterDedupe(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, DedupeWindow: 8})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, DedupeWindow: 8})
 	evs := events("d", 0, 5, day1)
 	mustWrite(t, w, evs)
 	// Redelivery of the same batch, and a batch holding a duplicate.
@@ -204,7 +205,7 @@ func TestWriterDedupe(t *testing.T) {
 	}
 	w.Close()
 	// After a restart the window is seeded from the file.
-	w2 := newWriter(t, ledger.WriterConfig{Dir: dir, DedupeWindow: 8})
+	w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir, DedupeWindow: 8})
 	if res := mustWrite(t, w2, events("d", 2, 7, day1)); res.Lines != 1 || res.Deduped != 4 {
 		t.Fatalf("after restart: %+v", res)
 	}
@@ -218,7 +219,7 @@ func TestWriterDedupe(t *testing.T) {
 
 func TestWriterDedupeDisabled(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, DedupeWindow: -1})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, DedupeWindow: -1})
 	mustWrite(t, w, events("d", 0, 2, day1))
 	if res := mustWrite(t, w, events("d", 0, 2, day1)); res.Lines != 2 {
 		t.Fatalf("%+v", res)
@@ -236,7 +237,7 @@ func TestWriterRepairsTornLine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			w := newWriter(t, ledger.WriterConfig{Dir: dir})
+			w := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 			if tc.tail != "" {
 				mustWrite(t, w, events("t", 0, 2, day1))
 			}
@@ -255,7 +256,7 @@ func TestWriterRepairsTornLine(t *testing.T) {
 			f.Close()
 
 			var torn atomic.Int64
-			w2 := newWriter(t, ledger.WriterConfig{Dir: dir, Hooks: ledger.Hooks{
+			w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Hooks: ledgerstore.Hooks{
 				TornLine: func(_ string, n int64) { torn.Add(n) }}})
 			mustWrite(t, w2, events("t", 2, 4, day1))
 			if torn.Load() != int64(len(frag)) {
@@ -275,14 +276,14 @@ func TestWriterRepairsTornLine(t *testing.T) {
 
 func TestWriterSeqFromLastValidLine(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 	mustWrite(t, w, events("g", 0, 3, day1))
 	w.Close()
 	p, _ := ledger.FindRun(dir, "g")
 	f, _ := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0o644)
 	f.WriteString("garbage line\n{\"v\":1,\"run_id\":\"g\",\"seq\":99,\n")
 	f.Close()
-	w2 := newWriter(t, ledger.WriterConfig{Dir: dir})
+	w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 	mustWrite(t, w2, events("g", 3, 4, day1))
 	var seqs []uint64
 	st, _ := ledger.ReadFile(p, func(l *ledger.Line) error { seqs = append(seqs, l.Seq); return nil })
@@ -294,8 +295,8 @@ func TestWriterSeqFromLastValidLine(t *testing.T) {
 func TestWriterLRU(t *testing.T) {
 	dir := t.TempDir()
 	var opened, closed atomic.Int64
-	fsys := ledgertest.New(nil)
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, MaxOpenFiles: 2, FS: fsys, Hooks: ledger.Hooks{
+	fsys := ledgerstoretest.New(nil)
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, MaxOpenFiles: 2, FS: fsys, Hooks: ledgerstore.Hooks{
 		FileOpened: func() { opened.Add(1) }, FileClosed: func() { closed.Add(1) }}})
 	const runs = 20
 	counts := make([]int, runs)
@@ -324,7 +325,7 @@ func TestWriterLRU(t *testing.T) {
 
 func TestWriterConcurrent(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, MaxOpenFiles: 4, DedupeWindow: 1024})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, MaxOpenFiles: 4, DedupeWindow: 1024})
 	const workers, runs, perWorker = 8, 10, 50
 	var wg sync.WaitGroup
 	for g := 0; g < workers; g++ {
@@ -332,7 +333,7 @@ func TestWriterConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < perWorker; i++ {
-				var evs []ledger.Event
+				var evs []ledger.Entry
 				for r := 0; r < runs; r++ {
 					n := g*perWorker + i
 					evs = append(evs, event(fmt.Sprintf("c%d", r), n, day1))
@@ -354,7 +355,7 @@ func TestWriterConcurrent(t *testing.T) {
 func TestWriterHostileRunIDs(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "ledger")
-	w := newWriter(t, ledger.WriterConfig{Dir: dir})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
 	if res, err := w.Write(events("", 0, 2, day1)); err != nil || res.Invalid != 2 || res.Lines != 0 {
 		t.Fatalf("empty run id: %+v %v", res, err)
 	}
@@ -388,30 +389,30 @@ func TestWriterHostileRunIDs(t *testing.T) {
 func TestWriterFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		op    ledgertest.Op
+		op    ledgerstoretest.Op
 		errno syscall.Errno
 	}{
-		{"disk full mid-write", ledgertest.OpWrite, syscall.ENOSPC},
-		{"permission denied on open", ledgertest.OpOpen, syscall.EACCES},
-		{"read-only folder", ledgertest.OpMkdir, syscall.EROFS},
-		{"fsync fails", ledgertest.OpSync, syscall.EIO},
+		{"disk full mid-write", ledgerstoretest.OpWrite, syscall.ENOSPC},
+		{"permission denied on open", ledgerstoretest.OpOpen, syscall.EACCES},
+		{"read-only folder", ledgerstoretest.OpMkdir, syscall.EROFS},
+		{"fsync fails", ledgerstoretest.OpSync, syscall.EIO},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			fsys := ledgertest.New(nil)
+			fsys := ledgerstoretest.New(nil)
 			core, logs := observer.New(zapcore.InfoLevel)
 			var errCount atomic.Int64
 			now := day1
-			w := newWriter(t, ledger.WriterConfig{Dir: dir, FS: fsys, Fsync: ledger.FsyncAlways,
+			w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, FS: fsys, Fsync: ledgerstore.FsyncAlways,
 				Logger: zap.New(core), Now: func() time.Time { return now },
-				Hooks: ledger.Hooks{WriteError: func(error) { errCount.Add(1) }}})
+				Hooks: ledgerstore.Hooks{WriteError: func(error) { errCount.Add(1) }}})
 			mustWrite(t, w, events("f", 0, 3, day1))
-			if tc.op == ledgertest.OpOpen || tc.op == ledgertest.OpMkdir {
+			if tc.op == ledgerstoretest.OpOpen || tc.op == ledgerstoretest.OpMkdir {
 				// Make the run need a new folder / file: a new day, a closed file.
 				now = day1.Add(24 * time.Hour)
 			}
 			run := "f"
-			if tc.op == ledgertest.OpOpen || tc.op == ledgertest.OpMkdir {
+			if tc.op == ledgerstoretest.OpOpen || tc.op == ledgerstoretest.OpMkdir {
 				run = "g"
 			}
 			var before []byte
@@ -425,7 +426,7 @@ func TestWriterFaults(t *testing.T) {
 					t.Fatalf("attempt %d: err %v, want %v", i, err, tc.errno)
 				}
 			}
-			if p, _ := ledger.FindRun(dir, "f"); tc.op == ledgertest.OpWrite {
+			if p, _ := ledger.FindRun(dir, "f"); tc.op == ledgerstoretest.OpWrite {
 				after, _ := os.ReadFile(p)
 				if !bytes.Equal(before, after) {
 					t.Fatalf("failed write changed the file:\n%s\n---\n%s", before, after)
@@ -443,13 +444,13 @@ func TestWriterFaults(t *testing.T) {
 				t.Fatalf("no recovery log: %v", logs.All())
 			}
 			switch tc.op {
-			case ledgertest.OpSync:
+			case ledgerstoretest.OpSync:
 				// Lines were written before fsync failed: the retry dedupes them.
 				if res.Deduped != 37 {
 					t.Fatalf("retry after fsync failure: %+v", res)
 				}
 				checkRun(t, dir, "f", 40)
-			case ledgertest.OpWrite:
+			case ledgerstoretest.OpWrite:
 				checkRun(t, dir, "f", 40)
 			default:
 				checkRun(t, dir, "g", 37)
@@ -460,8 +461,8 @@ func TestWriterFaults(t *testing.T) {
 
 func TestWriterFsync(t *testing.T) {
 	dir := t.TempDir()
-	fsys := ledgertest.New(nil)
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, FS: fsys, Fsync: ledger.FsyncInterval,
+	fsys := ledgerstoretest.New(nil)
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, FS: fsys, Fsync: ledgerstore.FsyncInterval,
 		FsyncInterval: time.Hour, MaxOpenFiles: 1})
 	mustWrite(t, w, events("a", 0, 1, day1))
 	pa := ledger.RunPath(dir, day1, "a")
@@ -480,7 +481,7 @@ func TestWriterFsync(t *testing.T) {
 	}
 
 	dirA := t.TempDir()
-	wa := newWriter(t, ledger.WriterConfig{Dir: dirA, FS: fsys, Fsync: ledger.FsyncAlways})
+	wa := newWriter(t, ledgerstore.WriterConfig{Dir: dirA, FS: fsys, Fsync: ledgerstore.FsyncAlways})
 	mustWrite(t, wa, events("c", 0, 2, day1))
 	mustWrite(t, wa, events("c", 2, 3, day1))
 	if n := fsys.Syncs(ledger.RunPath(dirA, day1, "c")); n != 2 {
@@ -503,7 +504,7 @@ func (c *testClock) get() func() time.Time { return c.now }
 func TestWriterRetention(t *testing.T) {
 	dir := t.TempDir()
 	clock := newClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, Now: clock.get(), Retention: 7 * 24 * time.Hour,
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Now: clock.get(), Retention: 7 * 24 * time.Hour,
 		SweepInterval: time.Hour, MaxOpenFiles: 2})
 	mustWrite(t, w, events("old", 0, 1, clock.now()))
 	clock.set(clock.now().Add(24 * time.Hour))
@@ -532,7 +533,7 @@ func TestWriterRetention(t *testing.T) {
 	w.Close()
 
 	// Retention 0 keeps everything and indexes every folder.
-	w3 := newWriter(t, ledger.WriterConfig{Dir: dir, Now: clock.get()})
+	w3 := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Now: clock.get()})
 	if w3.Runs() != 3 {
 		t.Fatalf("index without retention has %d runs", w3.Runs())
 	}
@@ -542,7 +543,7 @@ func TestWriterRetention(t *testing.T) {
 	w3.Close()
 	// A new writer leaves expired folders out of its index and sweeps them
 	// right away.
-	w2 := newWriter(t, ledger.WriterConfig{Dir: dir, Now: clock.get(), Retention: 7 * 24 * time.Hour})
+	w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Now: clock.get(), Retention: 7 * 24 * time.Hour})
 	if w2.Runs() != 2 { // recent, old (today); longrun's folder has expired
 		t.Fatalf("index has %d runs", w2.Runs())
 	}
@@ -560,17 +561,19 @@ func TestWriterRetention(t *testing.T) {
 
 func TestWriterDedupeSeededAcrossLargeTail(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, DedupeWindow: 1024})
-	big := func(from, to int) []ledger.Event {
-		evs := events("big", from, to, day1)
-		for i := range evs {
-			evs[i].Attributes.PutStr("pad", strings.Repeat("p", 300))
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, DedupeWindow: 1024})
+	big := func(from, to int) []ledger.Entry {
+		var evs []ledger.Entry
+		for n := from; n < to; n++ {
+			l := stepLine("big", n, day1.Add(time.Duration(n)*time.Millisecond))
+			l.Attrs["pad"] = strings.Repeat("p", 300)
+			evs = append(evs, ledger.NewEntry(&l))
 		}
 		return evs
 	}
 	mustWrite(t, w, big(0, 1500)) // ~600 KB: the tail is read in several chunks
 	w.Close()
-	w2 := newWriter(t, ledger.WriterConfig{Dir: dir, DedupeWindow: 1024})
+	w2 := newWriter(t, ledgerstore.WriterConfig{Dir: dir, DedupeWindow: 1024})
 	res := mustWrite(t, w2, big(476, 1501))
 	if res.Deduped != 1024 || res.Lines != 1 {
 		t.Fatalf("%+v", res)
@@ -580,10 +583,10 @@ func TestWriterDedupeSeededAcrossLargeTail(t *testing.T) {
 
 func TestWriterWarmStateReloadsChangedFile(t *testing.T) {
 	dir := t.TempDir()
-	fsys := ledgertest.New(nil)
+	fsys := ledgerstoretest.New(nil)
 	var torn atomic.Int64
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, FS: fsys, MaxOpenFiles: 1, MaxRunStates: 10,
-		Hooks: ledger.Hooks{TornLine: func(string, int64) { torn.Add(1) }}})
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, FS: fsys, MaxOpenFiles: 1, MaxRunStates: 10,
+		Hooks: ledgerstore.Hooks{TornLine: func(string, int64) { torn.Add(1) }}})
 	mustWrite(t, w, events("a", 0, 2, day1))
 	mustWrite(t, w, events("b", 0, 1, day1)) // closes a, keeps its state
 	opens := fsys.Opens()
@@ -607,7 +610,7 @@ func TestWriterWarmStateReloadsChangedFile(t *testing.T) {
 
 // syncCountingFS counts SyncFS calls on the OS file system.
 type syncCountingFS struct {
-	ledger.FS
+	ledgerstore.FS
 	syncs int
 }
 
@@ -619,8 +622,8 @@ func (s *syncCountingFS) SyncFS(dir string) error {
 // With many dirty runs, fsync: interval flushes them with one syncfs.
 func TestIntervalSyncUsesSyncFSForManyFiles(t *testing.T) {
 	const runs = 40 // above the per-file fsync threshold
-	fsys := &syncCountingFS{FS: ledger.OSFS()}
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: t.TempDir(), FS: fsys, Fsync: ledger.FsyncInterval,
+	fsys := &syncCountingFS{FS: ledgerstore.OSFS()}
+	w, err := ledgerstore.NewWriter(ledgerstore.WriterConfig{Dir: t.TempDir(), FS: fsys, Fsync: ledgerstore.FsyncInterval,
 		FsyncInterval: time.Hour, DedupeWindow: 16})
 	if err != nil {
 		t.Fatal(err)
@@ -628,7 +631,7 @@ func TestIntervalSyncUsesSyncFSForManyFiles(t *testing.T) {
 	defer w.Close()
 	now := time.Now()
 	for i := 0; i < runs; i++ {
-		if _, err := w.Write([]ledger.Event{event(fmt.Sprintf("r-%d", i), 0, now)}); err != nil {
+		if _, err := w.Write([]ledger.Entry{event(fmt.Sprintf("r-%d", i), 0, now)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -645,16 +648,16 @@ func TestIntervalSyncUsesSyncFSForManyFiles(t *testing.T) {
 // Closing with many unsynced files flushes them with one syncfs, not an
 // fsync each (which made shutdown under load take seconds).
 func TestCloseUsesSyncFSForManyFiles(t *testing.T) {
-	fsys := &syncCountingFS{FS: ledger.OSFS()}
+	fsys := &syncCountingFS{FS: ledgerstore.OSFS()}
 	dir := t.TempDir()
-	w, err := ledger.NewWriter(ledger.WriterConfig{Dir: dir, FS: fsys, Fsync: ledger.FsyncInterval,
+	w, err := ledgerstore.NewWriter(ledgerstore.WriterConfig{Dir: dir, FS: fsys, Fsync: ledgerstore.FsyncInterval,
 		FsyncInterval: time.Hour, MaxOpenFiles: 8, DedupeWindow: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	for i := 0; i < 40; i++ { // most are closed by the LRU before Close
-		if _, err := w.Write([]ledger.Event{event(fmt.Sprintf("r-%d", i), 0, now)}); err != nil {
+		if _, err := w.Write([]ledger.Entry{event(fmt.Sprintf("r-%d", i), 0, now)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -680,7 +683,7 @@ func BenchmarkWriteRun(b *testing.B) {
 	for _, newRun := range []bool{true, false} {
 		name := map[bool]string{true: "new-run", false: "open-run"}[newRun]
 		b.Run(name, func(b *testing.B) {
-			w := newWriter(b, ledger.WriterConfig{MaxOpenFiles: 64})
+			w := newWriter(b, ledgerstore.WriterConfig{MaxOpenFiles: 64})
 			evs := events("bench-run-0", 0, perRun, day1)
 			b.ReportAllocs()
 			b.ResetTimer()

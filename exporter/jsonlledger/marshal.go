@@ -1,21 +1,29 @@
-package ledger
+package jsonlledger
 
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/stepschema"
 )
 
-// Event is one step event seen through its pdata, so that a ledger line can
-// be encoded straight from the OTLP data without building a Line. The
-// exporter fills it from a span event or a log record.
-type Event struct {
+// This file maps pdata to ledger lines (as contrib's fileexporter has its
+// marshaller): the ledger package knows only the format and the writer only
+// bytes, so the pdata knowledge lives here, next to the code that reads the
+// OTLP data.
+
+// event is one step event seen through its pdata, so that a ledger line can
+// be encoded straight from the OTLP data without building a ledger.Line.
+// appendTraceEvents and appendLogEvents fill it from a span event or a log
+// record.
+type event struct {
 	// RunID is the resolved run id; it picks the ledger file and is written
 	// as run_id unchanged.
 	RunID string
@@ -38,14 +46,34 @@ type Event struct {
 	SpanName string
 	// Service is the resource's service.name.
 	Service string
-	// ID is the event id, see NewEventID.
-	ID EventID
+	// ID is the event id, see ledger.NewEventID.
+	ID ledger.EventID
 }
 
-// AppendEvent appends e as one ledger line with sequence number seq (keys in
-// schema order, no trailing newline) to dst. It does not allocate when dst
-// has room, except for attribute values that are not strings, numbers or
-// booleans under step.error.code or step.resource.*.
+// renderEntries appends the ledger entry of each of evs to entries, their
+// tails rendered into buf, and returns both grown. A tail stays valid when a
+// later one makes buf grow (it keeps the old array), so one buffer per call
+// serves every event without an allocation per event.
+func renderEntries(entries []ledger.Entry, buf []byte, evs []event) ([]ledger.Entry, []byte) {
+	for i := range evs {
+		e := &evs[i]
+		start := len(buf)
+		var status string
+		buf, status = appendTail(buf, e)
+		entries = append(entries, ledger.Entry{
+			RunID: e.RunID, ID: e.ID, Time: int64(e.Time),
+			Kind: e.Kind, Status: status, Service: e.Service,
+			Tail: buf[start:len(buf):len(buf)],
+		})
+	}
+	return entries, buf
+}
+
+// appendTail appends the line of e after its seq (from `,"ts":` to the
+// closing brace, see ledger.Entry) to dst and returns it with the status it
+// wrote. It does not allocate when dst has room, except for attribute values
+// that are not strings, numbers or booleans under step.error.code or
+// step.resource.*.
 //
 // Field mapping: step.status must be one of the contract's statuses (absent
 // means ok; anything else is written as ok and the original kept in
@@ -53,7 +81,7 @@ type Event struct {
 // numeric string (other values, NaN and infinities are dropped);
 // step.resource.* values are written as strings; attributes starting with
 // "step." that the contract does not define are dropped.
-func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
+func appendTail(dst []byte, e *event) ([]byte, string) {
 	attrs := e.Attributes
 	var (
 		status, errCode, detail string
@@ -99,23 +127,19 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 		detail = e.Body
 	}
 
-	b := append(dst, `{"v":1,"run_id":`...)
-	b = appendString(b, e.RunID)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, seq, 10)
-	b = append(b, `,"ts":"`...)
+	b := append(dst, `,"ts":"`...)
 	b = time.Unix(0, int64(e.Time)).UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","kind":`...)
-	b = appendString(b, e.Kind)
+	b = ledger.AppendString(b, e.Kind)
 	b = append(b, `,"status":`...)
-	b = appendString(b, status)
+	b = ledger.AppendString(b, status)
 	if errCode != "" {
 		b = append(b, `,"error_code":`...)
-		b = appendString(b, errCode)
+		b = ledger.AppendString(b, errCode)
 	}
 	if detail != "" {
 		b = append(b, `,"detail":`...)
-		b = appendString(b, detail)
+		b = ledger.AppendString(b, detail)
 	}
 	if hasDur {
 		if f, isInt, i, ok := numeric(dur); ok {
@@ -123,7 +147,7 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 			if isInt {
 				b = strconv.AppendInt(b, i, 10)
 			} else {
-				b = appendFloat(b, f)
+				b = ledger.AppendFloat(b, f)
 			}
 		}
 	}
@@ -137,11 +161,11 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 			if !ok {
 				continue
 			}
-			b = appendMemberKey(b, `,"sizes":{`, k[len(stepschema.PrefixSize):], &first)
+			b = ledger.AppendMemberKey(b, `,"sizes":{`, k[len(stepschema.PrefixSize):], &first)
 			if isInt {
 				b = strconv.AppendInt(b, i, 10)
 			} else {
-				b = appendFloat(b, f)
+				b = ledger.AppendFloat(b, f)
 			}
 		}
 		if !first {
@@ -154,8 +178,8 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 			if !strings.HasPrefix(k, stepschema.PrefixResource) {
 				continue
 			}
-			b = appendMemberKey(b, `,"resources":{`, k[len(stepschema.PrefixResource):], &first)
-			b = appendString(b, valueString(v))
+			b = ledger.AppendMemberKey(b, `,"resources":{`, k[len(stepschema.PrefixResource):], &first)
+			b = ledger.AppendString(b, valueString(v))
 		}
 		b = append(b, '}')
 	}
@@ -163,9 +187,9 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 		b = append(b, `,"attrs":{`...)
 		first := true
 		if hasStatusRaw {
-			b = appendString(b, stepschema.AttrStatusRaw)
+			b = ledger.AppendString(b, stepschema.AttrStatusRaw)
 			b = append(b, ':')
-			b = appendString(b, valueString(statusRaw))
+			b = ledger.AppendString(b, valueString(statusRaw))
 			first = false
 		}
 		if nAttrs > 0 {
@@ -180,7 +204,7 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 					b = append(b, ',')
 				}
 				first = false
-				b = appendString(b, k)
+				b = ledger.AppendString(b, k)
 				b = append(b, ':')
 				b = appendValue(b, v, 0)
 			}
@@ -197,11 +221,43 @@ func AppendEvent(dst []byte, e *Event, seq uint64) []byte {
 		b = hex.AppendEncode(b, e.SpanID[:])
 		b = append(b, '"')
 	}
-	b = appendOptString(b, `,"span_name":`, e.SpanName)
-	b = appendOptString(b, `,"service":`, e.Service)
+	b = ledger.AppendOptString(b, `,"span_name":`, e.SpanName)
+	b = ledger.AppendOptString(b, `,"service":`, e.Service)
 	b = append(b, `,"event_id":"`...)
-	b = AppendEventID(b, e.ID)
-	return append(b, `"}`...)
+	b = ledger.AppendEventID(b, e.ID)
+	return append(b, `"}`...), status
+}
+
+// strAttr returns a non-empty string attribute, or "".
+func strAttr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// kindAndRun returns the string attributes step.kind and run.id in one pass.
+func kindAndRun(m pcommon.Map) (kind, run string) {
+	for k, v := range m.All() {
+		switch k {
+		case stepschema.AttrKind:
+			if v.Type() == pcommon.ValueTypeStr {
+				kind = v.Str()
+			}
+		case stepschema.AttrRunID:
+			if v.Type() == pcommon.ValueTypeStr {
+				run = v.Str()
+			}
+		}
+	}
+	return kind, run
+}
+
+func fallbackRunID(tid pcommon.TraceID) string {
+	if tid.IsEmpty() {
+		return unknownRunID
+	}
+	return "trace-" + hex.EncodeToString(tid[:])
 }
 
 // numeric reads an int, a finite double or a numeric string.
@@ -224,6 +280,8 @@ func numeric(v pcommon.Value) (f float64, isInt bool, i int64, ok bool) {
 	return 0, false, 0, false
 }
 
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
 // valueString returns a string value as it is and any other value in its
 // pdata string form (which allocates).
 func valueString(v pcommon.Value) string {
@@ -240,16 +298,16 @@ func valueString(v pcommon.Value) string {
 // infinities as strings), bools, null for empty, base64 strings for bytes,
 // objects and arrays for maps and slices.
 func appendValue(b []byte, v pcommon.Value, depth int) []byte {
-	if depth > maxDepth {
+	if depth > ledger.MaxDepth {
 		return append(b, "null"...)
 	}
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return appendString(b, v.Str())
+		return ledger.AppendString(b, v.Str())
 	case pcommon.ValueTypeInt:
 		return strconv.AppendInt(b, v.Int(), 10)
 	case pcommon.ValueTypeDouble:
-		return appendNumber(b, v.Double())
+		return ledger.AppendNumber(b, v.Double())
 	case pcommon.ValueTypeBool:
 		return strconv.AppendBool(b, v.Bool())
 	case pcommon.ValueTypeBytes:
@@ -264,7 +322,7 @@ func appendValue(b []byte, v pcommon.Value, depth int) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendString(b, k)
+			b = ledger.AppendString(b, k)
 			b = append(b, ':')
 			b = appendValue(b, e, depth+1)
 		}

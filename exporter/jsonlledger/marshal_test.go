@@ -1,13 +1,14 @@
-package ledger
+package jsonlledger
 
 import (
-	"encoding/json"
 	"math"
-	"regexp"
+	"reflect"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/runledger/runledger/internal/ledger"
 )
 
 var (
@@ -16,7 +17,14 @@ var (
 	testTime  = time.Date(2026, 11, 25, 10, 1, 2, 123456789, time.UTC)
 )
 
-func fullEvent() *Event {
+// appendEvent is what the exporter and the writer do with e: render its
+// tail, then write the line with seq.
+func appendEvent(dst []byte, e *event, seq uint64) []byte {
+	entries, _ := renderEntries(nil, nil, []event{*e})
+	return ledger.AppendEntry(dst, &entries[0], seq)
+}
+
+func fullEvent() *event {
 	m := pcommon.NewMap()
 	m.PutStr("step.kind", "ann.faiss.search")
 	m.PutStr("run.id", "r-42")
@@ -27,16 +35,16 @@ func fullEvent() *Event {
 	m.PutStr("step.resource.index_version", "v3")
 	m.PutInt("nprobe", 16)
 	m.PutStr("step.error.code", "")
-	return &Event{
+	return &event{
 		RunID: "r-42", Kind: "ann.faiss.search", Time: pcommon.NewTimestampFromTime(testTime), Attributes: m,
 		TraceID: testTrace, SpanID: testSpan, SpanName: "faiss.search", Service: "retriever",
-		ID: NewEventID(testTrace, testSpan, pcommon.NewTimestampFromTime(testTime), "ann.faiss.search", 0),
+		ID: ledger.NewEventID(testTrace, testSpan, uint64(pcommon.NewTimestampFromTime(testTime)), "ann.faiss.search", 0),
 	}
 }
 
 func TestAppendEventDesignExample(t *testing.T) {
 	e := fullEvent()
-	got := string(AppendEvent(nil, e, 7))
+	got := string(appendEvent(nil, e, 7))
 	want := `{"v":1,"run_id":"r-42","seq":7,"ts":"2026-11-25T10:01:02.123456789Z","kind":"ann.faiss.search",` +
 		`"status":"ok","detail":"top-k search","duration_ms":12.5,"sizes":{"hits":50},"resources":{"index_version":"v3"},` +
 		`"attrs":{"nprobe":16},"trace_id":"0102030405060708090a0b0c0d0e0f10","span_id":"0102030405060708",` +
@@ -67,8 +75,8 @@ func TestAppendEventNormalisation(t *testing.T) {
 	mm.PutBool("ok", true)
 	mm.PutEmpty("nil")
 	m.PutStr("bad\xff", "v\xfe")
-	e := &Event{RunID: "r\"1", Kind: "embed.vllm", Time: 1, Attributes: m, Body: "body text", ID: EventID{0xab}}
-	got := string(AppendEvent(nil, e, 1))
+	e := &event{RunID: "r\"1", Kind: "embed.vllm", Time: 1, Attributes: m, Body: "body text", ID: ledger.EventID{0xab}}
+	got := string(appendEvent(nil, e, 1))
 	want := `{"v":1,"run_id":"r\"1","seq":1,"ts":"1970-01-01T00:00:00.000000001Z","kind":"embed.vllm","status":"ok",` +
 		`"error_code":"http_503","detail":"body text","duration_ms":40,"sizes":{"vectors":128,"ratio":0.5},` +
 		`"resources":{"port":"8000"},"attrs":{"status_raw":"weird","score":"+Inf","blob":"/wA=","channels":["bm25",2],` +
@@ -76,8 +84,8 @@ func TestAppendEventNormalisation(t *testing.T) {
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	var l Line
-	if err := DecodeLine([]byte(got), &l); err != nil {
+	var l ledger.Line
+	if err := ledger.DecodeLine([]byte(got), &l); err != nil {
 		t.Fatal(err)
 	}
 	if l.Sizes["vectors"] != 128 || l.Attrs["status_raw"] != "weird" || *l.DurationMS != 40 {
@@ -87,8 +95,8 @@ func TestAppendEventNormalisation(t *testing.T) {
 
 func TestAppendEventRoundTrip(t *testing.T) {
 	e := fullEvent()
-	var l Line
-	if err := DecodeLine(AppendEvent(nil, e, 3), &l); err != nil {
+	var l ledger.Line
+	if err := ledger.DecodeLine(appendEvent(nil, e, 3), &l); err != nil {
 		t.Fatal(err)
 	}
 	if l.RunID != "r-42" || l.Seq != 3 || !l.TS.Equal(testTime) || l.Kind != "ann.faiss.search" ||
@@ -97,65 +105,56 @@ func TestAppendEventRoundTrip(t *testing.T) {
 		t.Fatalf("decoded %+v", l)
 	}
 	// Re-encoding the decoded line gives the same bytes.
-	if a, b := string(AppendEvent(nil, e, 3)), string(Encode(&l)); a != b {
+	if a, b := string(appendEvent(nil, e, 3)), string(ledger.Encode(&l)); a != b {
 		t.Fatalf("pdata and Line encoders differ:\n%s\n%s", a, b)
 	}
 }
 
 func TestAppendEventNoAllocs(t *testing.T) {
-	e := fullEvent()
-	buf := make([]byte, 0, 4096)
-	if n := testing.AllocsPerRun(100, func() { buf = AppendEvent(buf[:0], e, 9) }); n != 0 {
-		t.Fatalf("AppendEvent allocates %v times", n)
-	}
-}
-
-func TestEventID(t *testing.T) {
-	ts := pcommon.Timestamp(1234)
-	id := NewEventID(testTrace, testSpan, ts, "k", 0)
-	if id != NewEventID(testTrace, testSpan, ts, "k", 0) {
-		t.Fatal("not deterministic")
-	}
-	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(id.String()) {
-		t.Fatalf("bad form %q", id)
-	}
-	variants := []EventID{
-		NewEventID(pcommon.TraceID{}, testSpan, ts, "k", 0),
-		NewEventID(testTrace, pcommon.SpanID{}, ts, "k", 0),
-		NewEventID(testTrace, testSpan, ts+1, "k", 0),
-		NewEventID(testTrace, testSpan, ts, "k2", 0),
-		NewEventID(testTrace, testSpan, ts, "k", 1),
-	}
-	seen := map[EventID]bool{id: true}
-	for i, v := range variants {
-		if seen[v] {
-			t.Fatalf("variant %d collides", i)
-		}
-		seen[v] = true
-	}
-	if p, err := ParseEventID(id.String()); err != nil || p != id {
-		t.Fatalf("parse: %v %v", p, err)
-	}
-	if _, err := ParseEventID("xyz"); err == nil {
-		t.Fatal("parsed garbage")
-	}
-	buf := make([]byte, 0, 64)
+	evs := []event{*fullEvent(), *fullEvent()}
+	entries := make([]ledger.Entry, 0, 2)
+	tails := make([]byte, 0, 4096)
+	line := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(100, func() {
-		buf = AppendEventID(buf[:0], NewEventID(testTrace, testSpan, ts, "kind", 3))
+		entries, tails = renderEntries(entries[:0], tails[:0], evs)
+		line = ledger.AppendEntry(line[:0], &entries[1], 9)
 	}); n != 0 {
-		t.Fatalf("NewEventID+AppendEventID allocate %v times", n)
-	}
-	if !json.Valid(append(append([]byte(`"`), AppendEventID(nil, id)...), '"')) {
-		t.Fatal("not a JSON string body")
+		t.Fatalf("rendering and writing an event allocates %v times", n)
 	}
 }
 
-func BenchmarkAppendEvent(b *testing.B) {
+// The entry carries the status the line says (a status the contract does
+// not know is written as ok) and what the index summary needs.
+func TestRenderEntriesSummary(t *testing.T) {
 	e := fullEvent()
+	e.Attributes.PutStr("step.status", "bogus")
+	entries, _ := renderEntries(nil, nil, []event{*e})
+	got := entries[0]
+	if got.Status != "ok" || got.Kind != e.Kind || got.Service != e.Service || got.RunID != e.RunID ||
+		got.ID != e.ID || got.Time != int64(e.Time) {
+		t.Fatalf("entry %+v", got)
+	}
+	var l ledger.Line
+	if err := ledger.DecodeLine(ledger.AppendEntry(nil, &got, 5), &l); err != nil {
+		t.Fatal(err)
+	}
+	want := ledger.Line{V: l.V, RunID: l.RunID, Seq: l.Seq, TS: l.TS, Kind: l.Kind, Status: l.Status, Service: l.Service}
+	if s := got.Summary(5); !reflect.DeepEqual(s, want) || l.Attrs["status_raw"] != "bogus" {
+		t.Fatalf("summary %+v, line %+v", s, l)
+	}
+}
+
+// BenchmarkAppendEvent renders one event's tail and writes its line, what
+// the exporter and the writer do per event.
+func BenchmarkAppendEvent(b *testing.B) {
+	evs := []event{*fullEvent()}
+	entries := make([]ledger.Entry, 0, 1)
+	tails := make([]byte, 0, 4096)
 	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		buf = AppendEvent(buf[:0], e, uint64(i))
+		entries, tails = renderEntries(entries[:0], tails[:0], evs)
+		buf = ledger.AppendEntry(buf[:0], &entries[0], uint64(i))
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

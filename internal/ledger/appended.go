@@ -1,27 +1,22 @@
 package ledger
 
-import (
-	"time"
-	"unicode/utf8"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
-
-	"github.com/runledger/runledger/internal/stepschema"
-)
+import "unicode/utf8"
 
 // Observer is told what was appended to ledger files. A collector extension
 // that indexes ledgers (reportapi) implements it; the jsonlledger exporter
 // finds it among the host's extensions and calls it after each write, so the
 // index learns the new lines without reading the files back or polling the
 // directory. Implementations must be cheap and must not block: they are
-// called on the write path.
+// called on the write path. Observer and Appended live with the format, not
+// with the writer (internal/ledgerstore), so that indexes consume appends
+// without linking the writer and its logging.
 type Observer interface {
 	LedgerAppended(a *Appended)
 }
 
-// Appended describes lines a Writer appended to one ledger file.
+// Appended describes lines a writer appended to one ledger file.
 type Appended struct {
-	// Path is the ledger file, as the Writer names it.
+	// Path is the ledger file, as the writer names it.
 	Path string
 	// From and To are the file's size before and after the append: the new
 	// lines are the bytes [From, To).
@@ -33,28 +28,7 @@ type Appended struct {
 	Lines []Line
 }
 
-// summaryLine returns the Appended line of e written with seq: the
-// fields AppendEvent writes, as a decoder of that line would read them.
-func (e *Event) summaryLine(seq uint64) Line {
-	status := stepschema.StatusOK
-	for k, v := range e.Attributes.All() {
-		// As in AppendEvent: the last valid step.status wins.
-		if k == stepschema.AttrStatus && v.Type() == pcommon.ValueTypeStr && stepschema.ValidStatus(v.Str()) {
-			status = v.Str()
-		}
-	}
-	return Line{
-		V:       Version,
-		RunID:   decodedText(e.RunID),
-		Seq:     seq,
-		TS:      time.Unix(0, int64(e.Time)).UTC(),
-		Kind:    decodedText(e.Kind),
-		Status:  status,
-		Service: decodedText(e.Service),
-	}
-}
-
-// decodedText returns s as it reads back after appendString: unchanged
+// decodedText returns s as it reads back after AppendString: unchanged
 // when it is valid UTF-8, otherwise with each invalid byte as U+FFFD.
 func decodedText(s string) string {
 	if utf8.ValidString(s) {

@@ -1,6 +1,10 @@
-package ledger
+package ledgerstore
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/runledger/runledger/internal/ledger"
+)
 
 // grouper makes each run's events contiguous for Writer.Write.
 type grouper struct {
@@ -12,7 +16,7 @@ type groupScratch struct {
 	counts []int          // events per run
 	byRun  map[string]int // index in runs, once there are many
 	group  []int32        // run index per event
-	out    []Event
+	out    []ledger.Entry
 }
 
 // manyRuns is the number of distinct runs in one write from which run ids
@@ -25,7 +29,7 @@ const manyRuns = 16
 // them O(n log n) times (2.5% of the collector's CPU under load), and a
 // request that carries a run's held events and its resolving ones has them
 // apart.
-func (g *grouper) group(events []Event) {
+func (g *grouper) group(events []ledger.Entry) {
 	s, _ := g.pool.Get().(*groupScratch)
 	if s == nil {
 		s = &groupScratch{}

@@ -1,12 +1,12 @@
-// Package ledgertest provides a fault-injecting ledger.FS for tests of the
+// Package ledgertest provides a fault-injecting ledgerstore.FS for tests of the
 // ledger writer and the components built on it.
-package ledgertest
+package ledgerstoretest
 
 import (
 	"io/fs"
 	"sync"
 
-	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 )
 
 // Op names a file-system operation that can be made to fail.
@@ -27,11 +27,11 @@ const (
 	OpFileClose Op = "close"
 )
 
-// FaultFS wraps a ledger.FS and fails operations chosen by a fault function.
+// FaultFS wraps a ledgerstore.FS and fails operations chosen by a fault function.
 // A failing write first writes half of its bytes, the way a write that runs
 // out of space mid-way does. It counts syncs per path.
 type FaultFS struct {
-	base ledger.FS
+	base ledgerstore.FS
 
 	mu    sync.Mutex
 	fault func(op Op, path string) error
@@ -39,10 +39,10 @@ type FaultFS struct {
 	opens int
 }
 
-// New wraps base (ledger.OSFS() when nil).
-func New(base ledger.FS) *FaultFS {
+// New wraps base (ledgerstore.OSFS() when nil).
+func New(base ledgerstore.FS) *FaultFS {
 	if base == nil {
-		base = ledger.OSFS()
+		base = ledgerstore.OSFS()
 	}
 	return &FaultFS{base: base, syncs: map[string]int{}}
 }
@@ -97,8 +97,8 @@ func (f *FaultFS) check(op Op, path string) error {
 	return nil
 }
 
-// OpenFile implements ledger.FS.
-func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (ledger.File, error) {
+// OpenFile implements ledgerstore.FS.
+func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (ledgerstore.File, error) {
 	if err := f.check(OpOpen, name); err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (ledger.File
 	return &faultFile{File: file, fs: f}, nil
 }
 
-// MkdirAll implements ledger.FS.
+// MkdirAll implements ledgerstore.FS.
 func (f *FaultFS) MkdirAll(path string, perm fs.FileMode) error {
 	if err := f.check(OpMkdir, path); err != nil {
 		return err
@@ -120,7 +120,7 @@ func (f *FaultFS) MkdirAll(path string, perm fs.FileMode) error {
 	return f.base.MkdirAll(path, perm)
 }
 
-// ReadDir implements ledger.FS.
+// ReadDir implements ledgerstore.FS.
 func (f *FaultFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err := f.check(OpReadDir, name); err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (f *FaultFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return f.base.ReadDir(name)
 }
 
-// Stat implements ledger.FS.
+// Stat implements ledgerstore.FS.
 func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 	if err := f.check(OpStat, name); err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 	return f.base.Stat(name)
 }
 
-// Remove implements ledger.FS.
+// Remove implements ledgerstore.FS.
 func (f *FaultFS) Remove(name string) error {
 	if err := f.check(OpRemove, name); err != nil {
 		return err
@@ -144,7 +144,7 @@ func (f *FaultFS) Remove(name string) error {
 	return f.base.Remove(name)
 }
 
-// RemoveAll implements ledger.FS.
+// RemoveAll implements ledgerstore.FS.
 func (f *FaultFS) RemoveAll(path string) error {
 	if err := f.check(OpRemove, path); err != nil {
 		return err
@@ -153,7 +153,7 @@ func (f *FaultFS) RemoveAll(path string) error {
 }
 
 type faultFile struct {
-	ledger.File
+	ledgerstore.File
 	fs *FaultFS
 }
 

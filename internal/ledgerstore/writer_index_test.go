@@ -1,4 +1,4 @@
-package ledger
+package ledgerstore
 
 import (
 	"bytes"
@@ -13,14 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
+	"github.com/runledger/runledger/internal/ledger"
 )
 
 // indexEvent returns event n of run at time at.
-func indexEvent(run string, n int, at time.Time) Event {
-	ts := pcommon.NewTimestampFromTime(at)
-	return Event{RunID: run, Kind: "stage.k", Time: ts, Attributes: pcommon.NewMap(),
-		ID: NewEventID(pcommon.TraceID{1}, pcommon.SpanID{2}, ts, "stage.k", uint32(n))}
+func indexEvent(run string, n int, at time.Time) ledger.Entry {
+	id := ledger.NewEventID([16]byte{1}, [8]byte{2}, uint64(at.UnixNano()), "stage.k", uint32(n))
+	return ledger.NewEntry(&ledger.Line{RunID: run, TS: at, Kind: "stage.k", EventID: id.String()})
 }
 
 func newIndexWriter(t *testing.T, cfg WriterConfig, hashStem func(string) uint64) *Writer {
@@ -34,7 +33,7 @@ func newIndexWriter(t *testing.T, cfg WriterConfig, hashStem func(string) uint64
 	return w
 }
 
-func writeEvents(t *testing.T, w *Writer, evs ...Event) {
+func writeEvents(t *testing.T, w *Writer, evs ...ledger.Entry) {
 	t.Helper()
 	if res, err := w.Write(evs); err != nil || res.Lines != len(evs) {
 		t.Fatalf("write: %+v %v", res, err)
@@ -45,7 +44,7 @@ func writeEvents(t *testing.T, w *Writer, evs ...Event) {
 func checkFile(t *testing.T, path, run string, want int) {
 	t.Helper()
 	var seqs []uint64
-	st, err := ReadFile(path, func(l *Line) error {
+	st, err := ledger.ReadFile(path, func(l *ledger.Line) error {
 		if l.RunID != run {
 			t.Errorf("%s: line of run %q", path, l.RunID)
 		}
@@ -153,7 +152,7 @@ func BenchmarkWriterIndexMemoryPerRun(b *testing.B) {
 	for i := range paths {
 		// Stems like the load generator's run ids (load-<ULID>-<n>), taken
 		// out of a path as openRun does.
-		paths[i] = filepath.Join(dir, "2026-11-25", fmt.Sprintf("load-01JDQ8ZK3M5N7P9R1T3V5X7Z9B-%d", i)+FileExt)
+		paths[i] = filepath.Join(dir, "2026-11-25", fmt.Sprintf("load-01JDQ8ZK3M5N7P9R1T3V5X7Z9B-%d", i)+ledger.FileExt)
 	}
 	var perRun float64
 	for b.Loop() {
@@ -166,7 +165,7 @@ func BenchmarkWriterIndexMemoryPerRun(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		w.mu.Lock()
 		for _, p := range paths {
-			w.remember(FileNameStem(p), filepath.Base(filepath.Dir(p)))
+			w.remember(ledger.FileNameStem(p), filepath.Base(filepath.Dir(p)))
 		}
 		w.mu.Unlock()
 		runtime.GC()

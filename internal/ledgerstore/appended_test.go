@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerstore_test
 
 import (
 	"reflect"
@@ -6,29 +6,31 @@ import (
 	"time"
 
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 )
 
 // The Appended hook hands over exactly what a reader of the file decodes
-// (the summary fields), including values the encoder rewrites, and the
-// byte range the lines occupy.
+// (the summary fields), including texts the encoder rewrites, and the byte
+// range the lines occupy.
 func TestWriterAppendedMatchesFile(t *testing.T) {
 	var got []ledger.Appended
 	dir := t.TempDir()
-	w := newWriter(t, ledger.WriterConfig{Dir: dir, Hooks: ledger.Hooks{Appended: func(a *ledger.Appended) {
+	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir, Hooks: ledgerstore.Hooks{Appended: func(a *ledger.Appended) {
 		c := *a
 		c.Lines = append([]ledger.Line(nil), a.Lines...)
 		got = append(got, c)
 	}}})
-	odd := event("r-odd\xff", 1, day1)
-	odd.Kind = "stage\xfe.k"
-	odd.Service = "svc\xff\xfe"
-	odd.Attributes.PutStr("step.status", "bogus") // written as ok
-	dup := event("r-a", 2, day1)
-	dup.Attributes.PutStr("step.status", "failed")
+	oddLine := stepLine("r-odd\xff", 1, day1)
+	oddLine.Kind = "stage\xfe.k"
+	oddLine.Service = "svc\xff\xfe"
+	odd := ledger.NewEntry(&oddLine) // the encoder writes invalid UTF-8 as U+FFFD
+	dupLine := stepLine("r-a", 2, day1)
+	dupLine.Status = "failed"
+	dup := ledger.NewEntry(&dupLine)
 	first := events("r-a", 0, 2, day1)
 	mustWrite(t, w, append(first, odd))
-	mustWrite(t, w, []ledger.Event{dup, event("r-a", 3, day1.Add(time.Second))})
-	mustWrite(t, w, []ledger.Event{event("r-a", 3, day1.Add(time.Second))}) // deduped: no call
+	mustWrite(t, w, []ledger.Entry{dup, event("r-a", 3, day1.Add(time.Second))})
+	mustWrite(t, w, []ledger.Entry{event("r-a", 3, day1.Add(time.Second))}) // deduped: no call
 
 	if len(got) != 3 {
 		t.Fatalf("%d Appended calls, want 3 (two for r-a, one for r-odd): %+v", len(got), got)

@@ -1,0 +1,72 @@
+package ledger
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/runledger/runledger/internal/stepschema"
+)
+
+// Entry is one step event ready to be appended to its run's ledger: the
+// line already rendered except for the part only the appender knows (seq),
+// plus the few fields it needs to place the line and to describe it to an
+// index. Producers render Tail once (the exporter from pdata, NewEntry from
+// a Line), so a writer handles bytes and never the producer's data model.
+type Entry struct {
+	// RunID picks the ledger file and is written as run_id unchanged.
+	RunID string
+	// ID is the event id written in Tail; a writer deduplicates on it.
+	ID EventID
+	// Time is the ts written in Tail, in Unix nanoseconds (0 for none); it
+	// picks the date folder of a new run.
+	Time int64
+	// Kind, Status and Service are the kind, status and service written in
+	// Tail (Service empty when Tail has none): what Summary reports.
+	Kind, Status, Service string
+	// Tail is the rest of the line after seq: it begins with `,"ts":`, has
+	// the remaining keys in schema order and ends with the closing brace,
+	// without newline (see AppendTail).
+	Tail []byte
+}
+
+// AppendEntry appends e as one ledger line with sequence number seq (no
+// trailing newline) to dst: `{"v":1,"run_id":...,"seq":<seq>` and e.Tail.
+// It does not allocate when dst has room.
+func AppendEntry(dst []byte, e *Entry, seq uint64) []byte {
+	b := append(dst, `{"v":1,"run_id":`...)
+	b = AppendString(b, e.RunID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	return append(b, e.Tail...)
+}
+
+// Summary returns the line AppendEntry writes for e with seq as a summary
+// decoder (ReadSummaryFrom) reads it back: V, RunID, Seq, TS, Kind, Status
+// and Service, texts with invalid UTF-8 as the encoder rewrites it. It
+// allocates only for such texts.
+func (e *Entry) Summary(seq uint64) Line {
+	return Line{
+		V:       Version,
+		RunID:   decodedText(e.RunID),
+		Seq:     seq,
+		TS:      time.Unix(0, e.Time).UTC(),
+		Kind:    decodedText(e.Kind),
+		Status:  decodedText(e.Status),
+		Service: decodedText(e.Service),
+	}
+}
+
+// NewEntry returns the Entry of l: its tail rendered by AppendTail, its id
+// parsed from l.EventID (zero when that is not an event id). For tools that
+// rewrite ledgers and for tests; V and Seq of l are not used.
+func NewEntry(l *Line) Entry {
+	e := Entry{RunID: l.RunID, Kind: l.Kind, Status: l.Status, Service: l.Service, Tail: AppendTail(nil, l)}
+	if e.Status == "" {
+		e.Status = stepschema.StatusOK
+	}
+	if !l.TS.IsZero() {
+		e.Time = l.TS.UnixNano()
+	}
+	e.ID, _ = ParseEventID(l.EventID)
+	return e
+}
