@@ -149,24 +149,25 @@ func newWriter(cfg WriterConfig, hashStem func(string) uint64) (*Writer, error) 
 	}
 	if cfg.Fsync == FsyncInterval {
 		w.wg.Add(1)
-		go w.loop(cfg.FsyncInterval, false, w.syncDirty)
+		go w.loop(cfg.FsyncInterval, w.syncDirty)
 	}
 	if cfg.Retention > 0 {
-		w.wg.Add(1)
-		go w.loop(cfg.SweepInterval, true, func() {
+		sweep := func() {
 			if _, err := w.Sweep(); err != nil {
 				w.logger.Warn("ledger retention sweep failed", zap.Error(err))
 			}
-		})
+		}
+		// The first sweep runs before the first write, not beside it: what
+		// is expired at start is gone before anything is appended.
+		sweep()
+		w.wg.Add(1)
+		go w.loop(cfg.SweepInterval, sweep)
 	}
 	return w, nil
 }
 
-func (w *Writer) loop(every time.Duration, now bool, fn func()) {
+func (w *Writer) loop(every time.Duration, fn func()) {
 	defer w.wg.Done()
-	if now {
-		fn()
-	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
