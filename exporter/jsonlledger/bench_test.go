@@ -3,13 +3,11 @@ package jsonlledger
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -79,24 +77,23 @@ func stamp(td ptrace.Traces, base int64) {
 func BenchmarkExporterWrite(b *testing.B) {
 	for _, bc := range []struct {
 		name string
-		set  func(*Config)
+		set  func(*testCfg)
 	}{
-		{"defaults", func(*Config) {}}, // 256 open files, 1024 warm states
-		{"max_open_files=1024", func(c *Config) { c.MaxOpenFiles = 1024 }},
-		{"max_open_files=64", func(c *Config) { c.MaxOpenFiles = 64 }}, // LRU churn, tails re-read
+		{"defaults", func(*testCfg) {}}, // 256 open files, 1024 warm states
+		{"max_open_files=1024", func(c *testCfg) { c.MaxOpenFiles = 1024 }},
+		{"max_open_files=64", func(c *testCfg) { c.MaxOpenFiles = 64 }}, // LRU churn, tails re-read
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := createDefaultConfig().(*Config)
-			cfg.Directory = filepath.Join(b.TempDir(), "runs")
+			cfg := newTestCfg(b)
 			bc.set(cfg)
 			f := newFactory(nil)
 			set := exportertest.NewNopSettings(metadata.Type)
 			ctx := context.Background()
-			te, err := f.CreateTraces(ctx, set, cfg)
+			te, err := f.CreateTraces(ctx, set, cfg.Config)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := te.Start(ctx, componenttest.NewNopHost()); err != nil {
+			if err := te.Start(ctx, cfg.host(b)); err != nil {
 				b.Fatal(err)
 			}
 			defer func() { _ = te.Shutdown(ctx) }()

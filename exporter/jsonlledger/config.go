@@ -2,27 +2,17 @@ package jsonlledger
 
 import (
 	"errors"
-	"fmt"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
-
-	"github.com/runledger/runledger/internal/ledgerstore"
 )
 
-// Defaults of Config.
-const (
-	defaultDirectory     = "data/telemetry/runs"
-	defaultMaxOpenFiles  = 256
-	defaultFsync         = "interval"
-	defaultFsyncInterval = time.Second
-	defaultRetention     = 720 * time.Hour
-	defaultDedupeWindow  = 1024
-	maxDedupeWindow      = 1 << 20
-)
+// defaultStore is the extension that owns the ledger directory unless the
+// config names another: reportapi keeps the directory's settings and its
+// run index.
+var defaultStore = component.MustNewType("reportapi")
 
 // Config is the configuration of the jsonlledger exporter.
 type Config struct {
@@ -35,20 +25,11 @@ type Config struct {
 	// errors are retried with back-off.
 	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 
-	// Directory is the ledger root: <directory>/<YYYY-MM-DD>/<run>.jsonl.
-	Directory string `mapstructure:"directory"`
-	// MaxOpenFiles bounds open ledger files; idle ones are closed least
-	// recently used first.
-	MaxOpenFiles int `mapstructure:"max_open_files"`
-	// Fsync is never, interval or always.
-	Fsync string `mapstructure:"fsync"`
-	// FsyncInterval is the period of fsync: interval.
-	FsyncInterval time.Duration `mapstructure:"fsync_interval"`
-	// Retention removes date folders older than this; 0 keeps everything.
-	Retention time.Duration `mapstructure:"retention"`
-	// DedupeWindow is how many most recent event ids per run are remembered
-	// to drop redelivered events; 0 disables deduplication.
-	DedupeWindow int `mapstructure:"dedupe_window"`
+	// Store names the extension that owns the ledger directory (its
+	// directory, fsync, max_open_files, retention and dedupe_window) and
+	// the run index the writes update, the way exporterhelper's `storage`
+	// names a storage extension. Default reportapi.
+	Store component.ID `mapstructure:"store"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -61,37 +42,16 @@ func createDefaultConfig() component.Config {
 		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
 		QueueConfig:   configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig:   configretry.NewDefaultBackOffConfig(),
-		Directory:     defaultDirectory,
-		MaxOpenFiles:  defaultMaxOpenFiles,
-		Fsync:         defaultFsync,
-		FsyncInterval: defaultFsyncInterval,
-		Retention:     defaultRetention,
-		DedupeWindow:  defaultDedupeWindow,
+		Store:         component.NewID(defaultStore),
 	}
 }
 
 // Validate checks the exporter's own settings (the collector validates the
-// embedded exporterhelper settings).
+// embedded exporterhelper settings; the store is checked at start, when the
+// extensions exist).
 func (c *Config) Validate() error {
-	var errs []error
-	if c.Directory == "" {
-		errs = append(errs, errors.New(`"directory" must not be empty`))
+	if c.Store.Type().String() == "" {
+		return errors.New(`"store" must name the extension that owns the ledger directory, e.g. store: reportapi`)
 	}
-	if c.MaxOpenFiles < 1 {
-		errs = append(errs, fmt.Errorf(`"max_open_files" must be at least 1, got %d`, c.MaxOpenFiles))
-	}
-	mode, err := ledgerstore.ParseFsyncMode(c.Fsync)
-	if err != nil {
-		errs = append(errs, fmt.Errorf(`"fsync" must be one of never, interval, always; got %q`, c.Fsync))
-	}
-	if err == nil && mode == ledgerstore.FsyncInterval && c.FsyncInterval <= 0 {
-		errs = append(errs, fmt.Errorf(`"fsync_interval" must be positive with fsync: interval, got %s`, c.FsyncInterval))
-	}
-	if c.Retention < 0 {
-		errs = append(errs, fmt.Errorf(`"retention" must be 0 (keep everything) or positive, got %s`, c.Retention))
-	}
-	if c.DedupeWindow < 0 || c.DedupeWindow > maxDedupeWindow {
-		errs = append(errs, fmt.Errorf(`"dedupe_window" must be between 0 (off) and %d, got %d`, maxDedupeWindow, c.DedupeWindow))
-	}
-	return errors.Join(errs...)
+	return nil
 }

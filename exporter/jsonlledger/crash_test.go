@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -32,25 +31,26 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("child process of TestCrashRecovery")
 	}
-	cfg := createDefaultConfig().(*Config)
+	cfg := newTestCfg(t)
 	cfg.Directory = dir
 	cfg.RetryConfig.Enabled = false
 	cfg.MaxOpenFiles = 8 // force LRU churn
 	f := newFactory(nil)
 	ctx := context.Background()
 	set := exportertest.NewNopSettings(metadata.Type)
-	te, err := f.CreateTraces(ctx, set, cfg)
+	te, err := f.CreateTraces(ctx, set, cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	le, err := f.CreateLogs(ctx, set, cfg)
+	le, err := f.CreateLogs(ctx, set, cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := te.Start(ctx, componenttest.NewNopHost()); err != nil {
+	host := cfg.host(t)
+	if err := te.Start(ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	if err := le.Start(ctx, componenttest.NewNopHost()); err != nil {
+	if err := le.Start(ctx, host); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -156,7 +156,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	// Reopen: torn tails are cut, seq continues, acked events are there once.
-	cfg := createDefaultConfig().(*Config)
+	cfg := newTestCfg(t)
 	cfg.Directory = dir
 	cfg.RetryConfig.Enabled = false
 	h := start(t, cfg, nil)

@@ -55,60 +55,51 @@ func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledgerstore.FS) (*
 	return &ledgerExporter{cfg: cfg, logger: set.Logger, tel: tel, fs: fs}, nil
 }
 
-// Start opens the ledger directory and builds the run index. Extensions
-// that observe ledgers (ledger.Observer, e.g. reportapi) are told about every
-// append.
+// Start opens the writer of the ledger store the config names (an
+// extension, reportapi by default, that owns the directory and its run
+// index). A missing or wrong extension fails the start with a message that
+// says what to configure.
 func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
-	mode, err := ledgerstore.ParseFsyncMode(e.cfg.Fsync)
+	store, err := findStore(host, e.cfg.Store)
 	if err != nil {
 		return err
 	}
 	bg := context.Background()
-	w, err := ledgerstore.NewWriter(ledgerstore.WriterConfig{
-		Dir:           e.cfg.Directory,
-		FS:            e.fs,
-		MaxOpenFiles:  e.cfg.MaxOpenFiles,
-		Fsync:         mode,
-		FsyncInterval: e.cfg.FsyncInterval,
-		Retention:     e.cfg.Retention,
-		DedupeWindow:  e.cfg.DedupeWindow,
-		Logger:        e.logger,
+	w, err := store.OpenWriter(ledgerstore.WriterOptions{
+		Logger: e.logger,
+		FS:     e.fs,
 		Hooks: ledgerstore.Hooks{
 			FileOpened: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, 1) },
 			FileClosed: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, -1) },
 			TornLine:   func(string, int64) { e.tel.ExporterJsonlledgerTornLinesRepaired.Add(bg, 1) },
 			WriteError: func(error) { e.tel.ExporterJsonlledgerWriteErrors.Add(bg, 1) },
-			Appended:   appendedHook(host),
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("jsonlledger: %w", err)
+		return fmt.Errorf("jsonlledger: store %s: %w", e.cfg.Store, err)
 	}
 	e.w.Store(w)
-	e.logger.Info("jsonlledger writing run ledgers", zap.String("directory", e.cfg.Directory),
-		zap.Int("known_runs", w.Runs()), zap.String("fsync", mode.String()))
+	e.logger.Info("jsonlledger writing run ledgers", zap.String("store", e.cfg.Store.String()),
+		zap.String("directory", w.Dir()), zap.Int("known_runs", w.Runs()))
 	return nil
 }
 
-// appendedHook returns a hook telling every ledger.Observer extension of
-// host about an append, or nil when there is none.
-func appendedHook(host component.Host) func(*ledger.Appended) {
-	var obs []ledger.Observer
+// findStore returns the extension id of host as a ledger store.
+func findStore(host component.Host, id component.ID) (ledgerstore.Store, error) {
+	var exts map[component.ID]component.Component
 	if host != nil {
-		for _, ext := range host.GetExtensions() {
-			if o, ok := ext.(ledger.Observer); ok {
-				obs = append(obs, o)
-			}
-		}
+		exts = host.GetExtensions()
 	}
-	if len(obs) == 0 {
-		return nil
+	ext, ok := exts[id]
+	if !ok {
+		return nil, fmt.Errorf("jsonlledger: store %q is not a configured extension: add %q under extensions and service::extensions "+
+			"(reportapi owns the ledger directory), or name another with `store:`", id, id)
 	}
-	return func(a *ledger.Appended) {
-		for _, o := range obs {
-			o.LedgerAppended(a)
-		}
+	s, ok := ext.(ledgerstore.Store)
+	if !ok {
+		return nil, fmt.Errorf("jsonlledger: extension %q is not a ledger store; name the reportapi extension that owns the ledger directory", id)
 	}
+	return s, nil
 }
 
 // Shutdown syncs and closes every ledger file.

@@ -38,16 +38,15 @@ var (
 	t0     = time.Date(2026, 11, 25, 10, 1, 2, 123456789, time.UTC)
 )
 
-func testConfig(t *testing.T) *Config {
-	cfg := createDefaultConfig().(*Config)
-	cfg.Directory = filepath.Join(t.TempDir(), "runs")
+func testConfig(t *testing.T) *testCfg {
+	cfg := newTestCfg(t)
 	cfg.RetryConfig.Enabled = false // errors surface from Consume directly
 	return cfg
 }
 
 type harness struct {
 	t      *testing.T
-	cfg    *Config
+	cfg    *testCfg
 	traces exporter.Traces
 	logs   exporter.Logs
 	logObs *observer.ObservedLogs
@@ -56,7 +55,7 @@ type harness struct {
 
 // start creates and starts the traces and logs exporters of cfg from one
 // factory (sharing one instance, as in a collector).
-func start(t *testing.T, cfg *Config, fsys ledgerstore.FS) *harness {
+func start(t *testing.T, cfg *testCfg, fsys ledgerstore.FS) *harness {
 	t.Helper()
 	f := newFactory(fsys)
 	core, logs := observer.New(zapcore.InfoLevel)
@@ -67,16 +66,17 @@ func start(t *testing.T, cfg *Config, fsys ledgerstore.FS) *harness {
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	set.Logger = zap.New(core)
 	ctx := context.Background()
-	te, err := f.CreateTraces(ctx, set, cfg)
+	te, err := f.CreateTraces(ctx, set, cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	le, err := f.CreateLogs(ctx, set, cfg)
+	le, err := f.CreateLogs(ctx, set, cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	host := cfg.host(t)
 	for _, c := range []component.Component{te, le} {
-		if err := c.Start(ctx, componenttest.NewNopHost()); err != nil {
+		if err := c.Start(ctx, host); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -357,22 +357,25 @@ func TestSharedInstanceBetweenSignals(t *testing.T) {
 	cfg := testConfig(t)
 	set := exportertest.NewNopSettings(metadata.Type)
 	ctx := context.Background()
-	te, err := f.CreateTraces(ctx, set, cfg)
+	te, err := f.CreateTraces(ctx, set, cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	le, err := f.CreateLogs(ctx, set, cfg)
+	le, err := f.CreateLogs(ctx, set, cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second config gets its own instance.
+	// A second config gets its own instance, on its own store.
 	cfg2 := testConfig(t)
-	te2, err := f.CreateTraces(ctx, set, cfg2)
+	cfg2.Store = component.MustNewIDWithName("reportapi", "two")
+	te2, err := f.CreateTraces(ctx, set, cfg2.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	host := cfg.host(t).(storeHost)
+	host.exts[cfg2.Store] = cfg2.host(t).GetExtensions()[cfg2.Store]
 	for _, c := range []component.Component{te, le, te2} {
-		if err := c.Start(ctx, componenttest.NewNopHost()); err != nil {
+		if err := c.Start(ctx, host); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -423,7 +426,8 @@ func TestSeqContinuesAfterRestartAndMidnight(t *testing.T) {
 	if filepath.Base(filepath.Dir(p)) != "2026-11-25" {
 		t.Fatalf("run moved to %s", p)
 	}
-	if ents, _ := os.ReadDir(cfg.Directory); len(ents) != 1 {
+	ents, _ := os.ReadDir(cfg.Directory)
+	if ents = slices.DeleteFunc(ents, func(e os.DirEntry) bool { return !e.IsDir() }); len(ents) != 1 {
 		t.Fatalf("%d date folders", len(ents))
 	}
 }
@@ -646,54 +650,66 @@ func TestConcurrentConsume(t *testing.T) {
 	}
 }
 
-// observerHost offers one extension implementing ledger.Observer.
-type observerHost struct {
-	component.Host
-	obs *recordingObserver
-}
-
-func (h observerHost) GetExtensions() map[component.ID]component.Component {
-	return map[component.ID]component.Component{component.MustNewID("reportapi"): h.obs}
-}
-
-type recordingObserver struct {
-	component.StartFunc
-	component.ShutdownFunc
-	mu    sync.Mutex
-	paths []string
-	kinds []string
-}
-
-func (o *recordingObserver) LedgerAppended(a *ledger.Appended) {
-	o.mu.Lock()
-	o.paths = append(o.paths, a.Path)
-	for _, l := range a.Lines {
-		o.kinds = append(o.kinds, l.Kind)
-	}
-	o.mu.Unlock()
-}
-
-// An extension implementing ledger.Observer hears of every file appended to.
-func TestObserverExtensionIsNotified(t *testing.T) {
+// The store's run index hears of every append inside the write call.
+func TestStoreIndexIsNotified(t *testing.T) {
 	cfg := testConfig(t)
-	f := newFactory(nil)
-	te, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	if err != nil {
-		t.Fatal(err)
+	var mu sync.Mutex
+	var paths, kinds []string
+	cfg.appended = func(a *ledger.Appended) {
+		mu.Lock()
+		defer mu.Unlock()
+		paths = append(paths, a.Path)
+		for _, l := range a.Lines {
+			kinds = append(kinds, l.Kind)
+		}
 	}
-	obs := &recordingObserver{}
-	if err := te.Start(context.Background(), observerHost{Host: componenttest.NewNopHost(), obs: obs}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = te.Shutdown(context.Background()) }()
+	h := start(t, cfg, nil)
 	at := time.Now().UTC()
-	if err := te.ConsumeTraces(context.Background(), spanWith("r-obs", "", spanA, step{kind: "run.start", at: at})); err != nil {
+	h.consumeTraces(spanWith("r-obs", "", spanA, step{kind: "run.start", at: at}))
+	want := ledger.RunPath(cfg.Directory, at, "r-obs")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 1 || paths[0] != want || !slices.Equal(kinds, []string{"run.start"}) {
+		t.Fatalf("index heard %v %v, want [%s] [run.start]", paths, kinds, want)
+	}
+}
+
+// A config naming a missing extension, or one that is not a ledger store,
+// fails at start with a message that says what to configure; a second
+// exporter on the same store is refused (it would number seq twice).
+func TestStoreMisconfigured(t *testing.T) {
+	ctx := context.Background()
+	set := exportertest.NewNopSettings(metadata.Type)
+	cfg := testConfig(t)
+	startWith := func(host component.Host, cfg *Config) error {
+		te, err := newFactory(nil).CreateTraces(ctx, set, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = te.Start(ctx, host)
+		if err == nil {
+			t.Cleanup(func() { _ = te.Shutdown(ctx) })
+		}
+		return err
+	}
+	err := startWith(componenttest.NewNopHost(), cfg.Config)
+	if err == nil || !strings.Contains(err.Error(), `store "reportapi" is not a configured extension`) {
+		t.Fatalf("missing store: %v", err)
+	}
+	notAStore := struct {
+		component.StartFunc
+		component.ShutdownFunc
+	}{}
+	wrong := storeHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{cfg.Store: notAStore}}
+	if err := startWith(wrong, cfg.Config); err == nil || !strings.Contains(err.Error(), "is not a ledger store") {
+		t.Fatalf("wrong extension: %v", err)
+	}
+	host := cfg.host(t)
+	if err := startWith(host, cfg.Config); err != nil {
 		t.Fatal(err)
 	}
-	want := ledger.RunPath(cfg.Directory, at, "r-obs")
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if len(obs.paths) != 1 || obs.paths[0] != want || !slices.Equal(obs.kinds, []string{"run.start"}) {
-		t.Fatalf("observer heard %v %v, want [%s] [run.start]", obs.paths, obs.kinds, want)
+	other := createDefaultConfig().(*Config) // another config naming the same store
+	if err := startWith(host, other); err == nil || !strings.Contains(err.Error(), "already has a writer") {
+		t.Fatalf("second writer: %v", err)
 	}
 }

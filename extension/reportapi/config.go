@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 
+	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/report"
 )
 
@@ -17,9 +18,11 @@ type Config struct {
 	// tls, cors, auth (a collector auth extension such as bearertokenauth),
 	// timeouts... as for any collector HTTP server.
 	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
-	// Directory is the ledger directory the jsonlledger exporter writes
-	// (default data/telemetry/runs).
-	Directory string `mapstructure:"directory"`
+	// Settings are the ledger directory this extension owns: directory
+	// (default data/telemetry/runs), fsync, fsync_interval,
+	// max_open_files, retention, dedupe_window. The jsonlledger exporter
+	// writes it through this extension (`store: reportapi`).
+	ledgerstore.Settings `mapstructure:",squash"`
 	// ReportsDir is where POST /reports/runs/{run_id}/save writes
 	// <run>.json and <run>.md (default out/run_reports).
 	ReportsDir string `mapstructure:"reports_dir"`
@@ -67,9 +70,6 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.ServerConfig.NetAddr.Endpoint == "" {
 		errs = append(errs, errors.New("endpoint must not be empty"))
-	}
-	if cfg.Directory == "" {
-		errs = append(errs, errors.New("directory must not be empty"))
 	}
 	if cfg.ReportsDir == "" {
 		errs = append(errs, errors.New("reports_dir must not be empty"))

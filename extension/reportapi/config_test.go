@@ -63,7 +63,9 @@ func TestCustomConfig(t *testing.T) {
 	if cfg.ServerConfig.NetAddr.Endpoint != "127.0.0.1:9432" || cfg.Directory != "/var/lib/runledger/runs" ||
 		cfg.ReportsDir != "/var/lib/runledger/reports" || cfg.StallAfter != 2*time.Minute || cfg.IndexRefresh != time.Second ||
 		cfg.TimelineLimit != 500 || !cfg.ServerConfig.Auth.HasValue() || !cfg.ServerConfig.CORS.HasValue() ||
-		strings.Join(cfg.AllowedHosts, ",") != "reports.example.com,ops.example.com:8443" || cfg.MaxConcurrentReports != 8 {
+		strings.Join(cfg.AllowedHosts, ",") != "reports.example.com,ops.example.com:8443" || cfg.MaxConcurrentReports != 8 ||
+		cfg.MaxOpenFiles != 1024 || cfg.Fsync != "always" || cfg.Retention != 168*time.Hour || cfg.DedupeWindow != 4096 ||
+		cfg.FsyncInterval != time.Second {
 		t.Fatalf("custom: %+v", cfg)
 	}
 	want := []report.RemediationRule{
@@ -80,7 +82,8 @@ func TestInvalidConfig(t *testing.T) {
 	if err == nil {
 		t.Fatal("bad config validated")
 	}
-	for _, want := range []string{"directory must not be empty", "stall_after", "index_refresh", "bad pattern",
+	for _, want := range []string{`"directory" must not be empty`, `"max_open_files" must be at least 1`,
+		`"fsync" must be one of never, interval, always; got "sometimes"`, `"retention" must be 0`, `"dedupe_window" must be between 0`, "stall_after", "index_refresh", "bad pattern",
 		"allowed_hosts[0]", "allowed_hosts[1]", "max_concurrent_reports"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)

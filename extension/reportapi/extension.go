@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/runledger/runledger/extension/reportapi/internal/metadata"
-	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
 )
@@ -25,8 +25,12 @@ type reportAPI struct {
 	tb           *metadata.TelemetryBuilder
 	remediations *report.RemediationTable
 	index        *runindex.Index
-	now          func() time.Time
-	hosts        *hostPolicy
+	// store is the ledger directory this extension owns: the exporter
+	// opens its writer through OpenWriter, and every append reaches the
+	// index inside the write call.
+	store *ledgerstore.Dir
+	now   func() time.Time
+	hosts *hostPolicy
 	// builds holds one token per report being built (max_concurrent_reports).
 	builds chan struct{}
 
@@ -50,17 +54,20 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 	r := &reportAPI{cfg: cfg, set: set, tb: tb, remediations: tab, now: time.Now,
 		builds: make(chan struct{}, max(cfg.MaxConcurrentReports, 1))}
 	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock})
+	r.store = ledgerstore.NewDir(cfg.Settings, r.index.Appended)
 	return r, nil
 }
 
 func (r *reportAPI) clock() time.Time { return r.now() }
 
-// Start opens the listener, starts the HTTP server and the index poller.
-// LedgerAppended implements ledger.Observer: the jsonlledger exporter of the
-// same collector hands the run index every append, so the index neither
-// reads the new lines back nor polls the whole directory.
-func (r *reportAPI) LedgerAppended(a *ledger.Appended) { r.index.Appended(a) }
+// OpenWriter implements ledgerstore.Store: the jsonlledger exporter that
+// names this extension in its `store` setting writes the directory through
+// it.
+func (r *reportAPI) OpenWriter(o ledgerstore.WriterOptions) (*ledgerstore.Writer, error) {
+	return r.store.OpenWriter(o)
+}
 
+// Start opens the listener, starts the HTTP server and the index's upkeep.
 func (r *reportAPI) Start(ctx context.Context, host component.Host) error {
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
@@ -123,6 +130,11 @@ func (r *reportAPI) Shutdown(ctx context.Context) error {
 		r.cancel()
 	}
 	r.wg.Wait()
+	// The exporter closed its writer before the extensions stop; this
+	// closes one left open (an exporter that failed to shut down).
+	if cerr := r.store.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
 	r.tb.Shutdown()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
@@ -130,4 +142,4 @@ func (r *reportAPI) Shutdown(ctx context.Context) error {
 	return err
 }
 
-var _ ledger.Observer = (*reportAPI)(nil)
+var _ ledgerstore.Store = (*reportAPI)(nil)

@@ -13,13 +13,13 @@ import (
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/runledger/runledger/extension/reportapi/internal/metadata"
+	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/report"
 )
 
 // Defaults of the configuration.
 const (
 	DefaultEndpoint      = "localhost:4320"
-	DefaultDirectory     = "data/telemetry/runs"
 	DefaultReportsDir    = "out/run_reports"
 	DefaultIndexRefresh  = 500 * time.Millisecond
 	DefaultTimelineLimit = report.DefaultTimelineLimit
@@ -37,7 +37,7 @@ func createDefaultConfig() component.Config {
 	sc.NetAddr.Endpoint = DefaultEndpoint
 	return &Config{
 		ServerConfig:         sc,
-		Directory:            DefaultDirectory,
+		Settings:             ledgerstore.DefaultSettings(),
 		ReportsDir:           DefaultReportsDir,
 		StallAfter:           report.DefaultStallAfter,
 		IndexRefresh:         DefaultIndexRefresh,

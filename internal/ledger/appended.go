@@ -2,17 +2,10 @@ package ledger
 
 import "unicode/utf8"
 
-// Observer is told what was appended to ledger files. A collector extension
-// that indexes ledgers (reportapi) implements it; the jsonlledger exporter
-// finds it among the host's extensions and calls it after each write, so the
-// index learns the new lines without reading the files back or polling the
-// directory. Implementations must be cheap and must not block: they are
-// called on the write path. Observer and Appended live with the format, not
-// with the writer (internal/ledgerstore), so that indexes consume appends
-// without linking the writer and its logging.
-type Observer interface {
-	LedgerAppended(a *Appended)
-}
+// Appended lives with the format, not with the writer (internal/ledgerstore),
+// so that indexes consume appends without linking the writer and its logging.
+// The store that owns a directory (ledgerstore.Dir) hands each append to its
+// run index inside the write call.
 
 // Appended describes lines a writer appended to one ledger file.
 type Appended struct {

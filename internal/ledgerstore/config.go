@@ -69,7 +69,7 @@ type Hooks struct {
 	// WriteError is called for every failed disk operation.
 	WriteError func(err error)
 	// Appended is called after lines were appended to a run's file (see
-	// ledger.Observer), under that run's lock, so calls for one file come in file
+	// ledger.Appended), under that run's lock, so calls for one file come in file
 	// order. It must not keep a or its Lines.
 	Appended func(a *ledger.Appended)
 }

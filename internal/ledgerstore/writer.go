@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type Writer struct {
 	mu       sync.Mutex
 	closed   bool
 	isClosed atomic.Bool // closed, readable without mu
+	lock     *os.File    // holds the directory's advisory lock; nil where unsupported
 	// runs maps run ids to their state in memory. It holds the states of
 	// the states LRU plus runs being written, so its size (and the bucket
 	// array a Go map keeps after deletes) is bounded by MaxRunStates and
@@ -144,7 +146,13 @@ func newWriter(cfg WriterConfig, hashStem func(string) uint64) (*Writer, error) 
 	if err := w.fs.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create ledger directory %q: %w", cfg.Dir, err)
 	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	w.lock = lock
 	if err := w.buildIndex(); err != nil {
+		w.unlock()
 		return nil, err
 	}
 	if cfg.Fsync == FsyncInterval {
@@ -179,6 +187,9 @@ func (w *Writer) loop(every time.Duration, fn func()) {
 		}
 	}
 }
+
+// Dir returns the ledger directory the writer writes.
+func (w *Writer) Dir() string { return w.cfg.Dir }
 
 // Runs returns the number of runs in the index (every run with a ledger
 // file within retention, less the rare runs whose stem hashes collide).
@@ -401,6 +412,7 @@ func (w *Writer) Close() error {
 	w.closed = true
 	w.isClosed.Store(true)
 	w.mu.Unlock()
+	defer w.unlock() // after the last file is synced and closed
 	close(w.stop)
 	w.wg.Wait()
 
@@ -466,4 +478,15 @@ func (w *Writer) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lockName is the directory's lock file; readers skip it (not a date folder).
+const lockName = ".runledger.lock"
+
+// unlock releases the directory's lock.
+func (w *Writer) unlock() {
+	if w.lock != nil {
+		_ = w.lock.Close()
+		w.lock = nil
+	}
 }

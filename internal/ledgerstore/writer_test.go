@@ -141,9 +141,20 @@ func TestWriterSeqContinuesAfterRestart(t *testing.T) {
 func TestWriterContinuesFileItDidNotIndex(t *testing.T) {
 	dir := t.TempDir()
 	w := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
-	other := newWriter(t, ledgerstore.WriterConfig{Dir: dir})
+	// The file is written elsewhere and moved in (a restore), since a
+	// second writer cannot open a directory that has one.
+	elsewhere := t.TempDir()
+	other := newWriter(t, ledgerstore.WriterConfig{Dir: elsewhere})
 	mustWrite(t, other, events("r1", 0, 2, day1))
 	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src := ledger.RunPath(elsewhere, day1, "r1")
+	dst := ledger.RunPath(dir, day1, "r1")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(src, dst); err != nil {
 		t.Fatal(err)
 	}
 	mustWrite(t, w, events("r1", 1, 4, day1)) // event 1 is already there

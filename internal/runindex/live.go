@@ -58,7 +58,7 @@ func (ix *Index) ownPath(path string) (string, bool) {
 }
 
 // Appended applies lines a ledger.Writer of the same directory just
-// appended (ledger.Observer), without reading the file. When the index's
+// appended (the store hands it every append), without reading the file. When the index's
 // state of the file does not end where the append starts (a file it has
 // not read yet, or a refresh in between), the file is read at the next
 // poll instead. Calls for one file must come in file order.

@@ -3,8 +3,8 @@
 // status, start/end, services, kinds, event count and path. It is built by
 // scanning the date folders and kept fresh by Refresh, which reads only what
 // was appended to each file since the previous call. In the collector the
-// jsonlledger exporter hands it every append (Appended, via reportapi's
-// ledger.Observer), so it seldom reads a file; the CLI refreshes it once.
+// ledger store reportapi owns hands it every append inside the write call
+// (Appended), so it seldom reads a file; the CLI refreshes it once.
 //
 // Runs being written are live: a state per file in plain maps (live.go).
 // Finished runs settle into immutable sorted segments per date folder
