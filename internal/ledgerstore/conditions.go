@@ -80,6 +80,9 @@ func (c *conditions) success(w *Writer, dir string) {
 
 // errorClass names the condition of a disk error and says what to do.
 func errorClass(err error) (class, hint string) {
+	if errors.Is(err, ErrNotRegular) {
+		return "not_regular", "a ledger path is a symlink, FIFO, device or other non-regular file: remove it; the collector writes only regular files inside its directory"
+	}
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return "error", "see the error"
@@ -97,6 +100,8 @@ func errorClass(err error) (class, hint string) {
 		return errnoName(errno), "too many open files: lower max_open_files or raise the descriptor limit"
 	case syscall.EIO:
 		return "EIO", "the disk reports I/O errors"
+	case syscall.ELOOP:
+		return "ELOOP", "a ledger file is a symbolic link: the collector does not write through links; remove it"
 	}
 	return errnoName(errno), "see the error"
 }

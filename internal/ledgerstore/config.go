@@ -50,6 +50,11 @@ func (m FsyncMode) String() string {
 	return fmt.Sprintf("FsyncMode(%d)", int(m))
 }
 
+// ErrNotRegular is the error of a ledger path that is not a regular file
+// or whose folder is not a real directory (a symlink, a FIFO, a device):
+// the writer neither writes through it nor acknowledges the write.
+var ErrNotRegular = errors.New("not a regular file inside the ledger directory")
+
 // Default values of WriterConfig fields left zero.
 const (
 	DefaultMaxOpenFiles  = 256
@@ -68,6 +73,9 @@ type Hooks struct {
 	TornLine func(path string, bytes int64)
 	// WriteError is called for every failed disk operation.
 	WriteError func(err error)
+	// Recreated is called when a run's open file was found deleted (or
+	// replaced) by someone else and was opened again at its path.
+	Recreated func(path string)
 	// Appended is called after lines were appended to a run's file (see
 	// ledger.Appended), under that run's lock, so calls for one file come in file
 	// order. It must not keep a or its Lines.

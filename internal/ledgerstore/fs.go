@@ -18,6 +18,8 @@ type FS interface {
 	ReadDir(name string) ([]fs.DirEntry, error)
 	// Stat is os.Stat.
 	Stat(name string) (fs.FileInfo, error)
+	// Lstat is os.Lstat.
+	Lstat(name string) (fs.FileInfo, error)
 	// Remove is os.Remove.
 	Remove(name string) error
 	// RemoveAll is os.RemoveAll.
@@ -51,5 +53,6 @@ func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 func (osFS) MkdirAll(path string, perm fs.FileMode) error { return os.MkdirAll(path, perm) }
 func (osFS) ReadDir(name string) ([]fs.DirEntry, error)   { return os.ReadDir(name) }
 func (osFS) Stat(name string) (fs.FileInfo, error)        { return os.Stat(name) }
+func (osFS) Lstat(name string) (fs.FileInfo, error)       { return os.Lstat(name) }
 func (osFS) Remove(name string) error                     { return os.Remove(name) }
 func (osFS) RemoveAll(path string) error                  { return os.RemoveAll(path) }

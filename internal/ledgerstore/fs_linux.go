@@ -134,8 +134,32 @@ func (i *fdInfo) IsDir() bool        { return i.st.Mode&unix.S_IFMT == unix.S_IF
 func (i *fdInfo) Sys() any           { return &i.st }
 func (i *fdInfo) Mode() fs.FileMode {
 	m := fs.FileMode(i.st.Mode & 0o777)
-	if i.IsDir() {
+	switch i.st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
 		m |= fs.ModeDir
+	case unix.S_IFLNK:
+		m |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= fs.ModeSocket
+	case unix.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= fs.ModeDevice
 	}
 	return m
 }
+
+// linkCount returns the number of names of the file fi describes (0 once
+// it was deleted while open), when the platform tells.
+func linkCount(fi fs.FileInfo) (uint64, bool) {
+	switch st := fi.Sys().(type) {
+	case *unix.Stat_t:
+		return uint64(st.Nlink), true
+	}
+	return 0, false
+}
+
+// noFollow makes opening a symlink fail (ELOOP) instead of following it.
+const noFollow = unix.O_NOFOLLOW

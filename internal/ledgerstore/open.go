@@ -2,6 +2,7 @@ package ledgerstore
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	var f File
 	err := fs.ErrNotExist
 	if rs.warm || known {
-		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|noFollow, 0o644)
 	}
 	if known && errors.Is(err, fs.ErrNotExist) {
 		// The index entry was another run's (the stems' hashes collide) or
@@ -74,6 +75,14 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 			return w.failure(dir, "create folder", dir, err)
 		}
 	}
+	// A date folder replaced by a symlink would put new files outside the
+	// directory (and readers skip it): refuse it.
+	if derr := w.checkFolder(dir); derr != nil {
+		if f != nil {
+			_ = f.Close()
+		}
+		return w.failure(dir, "open folder", dir, derr)
+	}
 	created := false
 	if errors.Is(err, fs.ErrNotExist) {
 		f, created, err = w.create(path)
@@ -88,16 +97,25 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 	if err != nil {
 		return w.failure(dir, "open", path, err)
 	}
+	var fi fs.FileInfo
+	if !created {
+		// A FIFO would block writes (and shutdown), a device would swallow
+		// them: only regular files are ledgers. A created file is one.
+		fi, err = f.Stat()
+		if err == nil && !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%w: it is a %s", ErrNotRegular, describeType(fi.Mode()))
+		}
+		if err != nil {
+			_ = f.Close()
+			rs.warm = false
+			return w.failure(dir, "open", path, err)
+		}
+	}
 	switch {
 	case created:
 		w.resetRun(rs)
-	case rs.warm:
-		// Reuse the warm state when the file still has the size it left
-		// it at; otherwise load it from the file.
-		if fi, err := f.Stat(); err == nil && fi.Size() == rs.size {
-			break
-		}
-		fallthrough
+	case rs.warm && fi.Size() == rs.size:
+		// The warm state matches the file: reuse it.
 	default:
 		if err := w.loadTail(rs, f, path); err != nil {
 			_ = f.Close()
@@ -131,12 +149,14 @@ func (w *Writer) openRun(rs *runState, first time.Time) error {
 func (w *Writer) create(path string) (File, bool, error) {
 	w.createMu.Lock()
 	defer w.createMu.Unlock()
+	// O_EXCL fails on an existing symlink too, and the fallback open does
+	// not follow one.
 	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err == nil {
 		return f, true, nil
 	}
 	if errors.Is(err, fs.ErrExist) {
-		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|noFollow, 0o644)
 	}
 	return f, false, err
 }
@@ -204,4 +224,82 @@ func (w *Writer) closeRun(rs *runState) {
 	w.open--
 	w.mu.Unlock()
 	w.hook(w.cfg.Hooks.FileClosed)
+}
+
+// checkFolder returns an error unless dir is a directory itself, not a
+// symlink to one.
+func (w *Writer) checkFolder(dir string) error {
+	fi, err := w.fs.Lstat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // created next, or reported by the open
+		}
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: the date folder is a %s", ErrNotRegular, describeType(fi.Mode()))
+	}
+	return nil
+}
+
+// checkOpen looks at the file of rs, opened by an earlier call, before more
+// lines go into it. A file deleted (or renamed away) by someone else would
+// take acknowledged lines into an inode nobody can read: it is opened again
+// at its path. Bytes appended by someone else without a final newline
+// would glue onto our first line: the next append starts on a fresh line.
+// It returns whether to start the append with a newline. Called with rs.mu
+// held.
+func (w *Writer) checkOpen(rs *runState, first time.Time) (newline bool, err error) {
+	fi, err := rs.f.Stat()
+	if err != nil {
+		w.closeRun(rs)
+		return false, w.failure(rs.dir, "stat", rs.path, err)
+	}
+	var gone bool
+	if n, ok := linkCount(fi); ok {
+		gone = n == 0 // deleted, or replaced by a rename over it
+	} else {
+		// No link count here: compare with what the path names now.
+		pfi, perr := w.fs.Lstat(rs.path)
+		gone = errors.Is(perr, fs.ErrNotExist) || perr == nil && !os.SameFile(fi, pfi)
+	}
+	if gone {
+		path := rs.path
+		w.closeRun(rs)
+		w.logger.Warn("ledger file was deleted or replaced while open; writing to a new file at its path",
+			zap.String("path", path))
+		if w.cfg.Hooks.Recreated != nil {
+			w.cfg.Hooks.Recreated(path)
+		}
+		return false, w.openRun(rs, first)
+	}
+	if size := fi.Size(); size != rs.size {
+		if size > 0 {
+			var last [1]byte
+			if _, err := rs.f.ReadAt(last[:], size-1); err == nil && last[0] != '\n' {
+				newline = true
+			}
+		}
+		rs.size = size
+	}
+	return newline, nil
+}
+
+// describeType names the kind of file m is, for error messages.
+func describeType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m.IsDir():
+		return "directory"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return "special file"
 }

@@ -282,12 +282,19 @@ func (w *Writer) writeRun(evs []ledger.Entry, bp *[]byte, lines *[]ledger.Line, 
 	if w.isClosed.Load() {
 		return ErrClosed
 	}
+	first := time.Unix(0, evs[0].Time)
+	newline := false
 	if rs.f == nil {
-		if err := w.openRun(rs, time.Unix(0, evs[0].Time)); err != nil {
+		if err := w.openRun(rs, first); err != nil {
 			return err
 		}
+	} else if newline, err = w.checkOpen(rs, first); err != nil {
+		return err
 	}
 	b := (*bp)[:0]
+	if newline {
+		b = append(b, '\n') // ends a fragment someone else appended
+	}
 	seq := rs.seq
 	if lines != nil {
 		*lines = (*lines)[:0]
@@ -314,7 +321,7 @@ func (w *Writer) writeRun(evs []ledger.Entry, bp *[]byte, lines *[]ledger.Line, 
 		}
 	}
 	*bp = b
-	if len(b) == 0 {
+	if len(b) == 0 || newline && len(b) == 1 {
 		if w.cfg.Fsync == FsyncAlways && rs.dirty.Load() {
 			// An earlier fsync failed after its lines were written: the
 			// redelivery is deduped, but it is acked only once synced.

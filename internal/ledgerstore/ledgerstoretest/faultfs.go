@@ -136,6 +136,14 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 	return f.base.Stat(name)
 }
 
+// Lstat implements ledgerstore.FS.
+func (f *FaultFS) Lstat(name string) (fs.FileInfo, error) {
+	if err := f.check(OpStat, name); err != nil {
+		return nil, err
+	}
+	return f.base.Lstat(name)
+}
+
 // Remove implements ledgerstore.FS.
 func (f *FaultFS) Remove(name string) error {
 	if err := f.check(OpRemove, name); err != nil {
