@@ -11,6 +11,7 @@ import (
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 type reportFlags struct {
@@ -109,6 +110,11 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 		return writeJSON(stdout, res)
 	}
 	if f.server != "" {
+		if f.format == "md" {
+			// Escaped here too: a server of another version may not have.
+			// termsafe leaves already escaped text as it is.
+			raw = []byte(termsafe.String(string(raw)))
+		}
 		_, err := stdout.Write(raw)
 		return err
 	}

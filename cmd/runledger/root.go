@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 // Exit codes.
@@ -70,7 +71,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
-		fmt.Fprintf(stderr, "runledger: %v\n", err)
+		// Errors quote run ids and server responses: escape them too.
+		fmt.Fprintf(stderr, "runledger: %s\n", termsafe.String(err.Error()))
 		if code == ExitUsage {
 			fmt.Fprintln(stderr, "Run 'runledger --help' for usage.")
 		}

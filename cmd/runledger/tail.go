@@ -10,12 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/termsafe"
 )
+
+// maxTailDetail is how many runes of a step's detail tail prints.
+const maxTailDetail = 300
 
 type tailFlags struct {
 	common
@@ -112,31 +117,34 @@ func runTail(cmd *cobra.Command, id string, f *tailFlags, stdout, stderr io.Writ
 
 // formatLine renders one step for humans:
 // time  #seq  kind  STATUS  duration  [code]  sizes  resources  service  detail
+// Producer text is escaped (termsafe.Line) before it is padded or cut.
 func formatLine(l *ledger.Line) string {
+	safe := termsafe.Line
 	var b strings.Builder
 	b.WriteString(l.TS.UTC().Format("2006-01-02T15:04:05.000Z"))
-	fmt.Fprintf(&b, "  #%-4d %-20s %-9s", l.Seq, l.Kind, strings.ToUpper(l.Status))
+	fmt.Fprintf(&b, "  #%-4d %-20s %-9s", l.Seq, safe(l.Kind), strings.ToUpper(safe(l.Status)))
 	if l.DurationMS != nil {
 		b.WriteString(" " + strconv.FormatFloat(*l.DurationMS, 'f', -1, 64) + "ms")
 	}
 	if l.ErrorCode != "" {
-		b.WriteString(" [" + l.ErrorCode + "]")
+		b.WriteString(" [" + safe(l.ErrorCode) + "]")
 	}
 	for _, k := range slices.Sorted(maps.Keys(l.Sizes)) {
-		b.WriteString(" " + k + "=" + strconv.FormatFloat(l.Sizes[k], 'f', -1, 64))
+		b.WriteString(" " + safe(k) + "=" + strconv.FormatFloat(l.Sizes[k], 'f', -1, 64))
 	}
 	for _, k := range slices.Sorted(maps.Keys(l.Resources)) {
-		b.WriteString(" " + k + "=" + l.Resources[k])
+		b.WriteString(" " + safe(k) + "=" + safe(l.Resources[k]))
 	}
 	if l.Service != "" {
-		b.WriteString(" (" + l.Service + ")")
+		b.WriteString(" (" + safe(l.Service) + ")")
 	}
 	if l.Detail != "" {
-		d := strings.NewReplacer("\r", " ", "\n", " ").Replace(l.Detail)
-		if len(d) > 300 {
-			d = d[:300] + "..."
+		// Line breaks read better as spaces on one line than as \n.
+		d := safe(strings.NewReplacer("\r\n", " ", "\n", " ").Replace(l.Detail))
+		if utf8.RuneCountInString(d) > maxTailDetail {
+			d = string([]rune(d)[:maxTailDetail]) + "..."
 		}
-		b.WriteString("  " + strings.ToValidUTF8(d, "\uFFFD"))
+		b.WriteString("  " + d)
 	}
 	b.WriteByte('\n')
 	return b.String()

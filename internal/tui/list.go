@@ -9,6 +9,7 @@ import (
 
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 // listHeaderLines is the number of lines above the first run row: title,
@@ -255,8 +256,16 @@ func (m *model) listView() []string {
 	}
 
 	// Column header.
-	idW := max(w-3-colStatus-colStarted-colDur-colEvents-5-12, 12)
-	svcW := max(w-3-colStatus-idW-colStarted-colDur-colEvents-5, 0)
+	// The run column grows to the longest id on screen, leaving the
+	// services at least 6 cells (a ULID fits at 80 columns); longer ids keep
+	// their start and end.
+	rest := w - 3 - colStatus - colStarted - colDur - colEvents - 5
+	longest := 0
+	for i := m.listOffset; i < len(m.visible) && i < m.listOffset+m.listBodyHeight(); i++ {
+		longest = max(longest, lipglossWidth(safe(m.visible[i].RunID)))
+	}
+	idW := clamp(max(longest, rest-12), 12, max(rest-6, 12))
+	svcW := max(rest-idW, 0)
 	hdr := "   " + fit("STATUS", colStatus) + " " + fit("RUN", idW) + " " + fit("STARTED UTC", colStarted) + " " +
 		padLeft("DUR", colDur) + " " + padLeft("EVENTS", colEvents) + " " + fit("SERVICES", svcW)
 	lines = append(lines, m.st.header.Render(fit(hdr, w)))
@@ -270,7 +279,7 @@ func (m *model) listView() []string {
 	case !m.listLoaded:
 		lines = append(lines, m.st.dim.Render("  reading runs…"))
 	case len(m.visible) == 0 && len(m.runs) == 0:
-		lines = append(lines, m.st.dim.Render("  no runs yet in "+m.src.Name()+" (refreshing every second)"))
+		lines = append(lines, m.st.dim.Render("  no runs yet in "+safe(m.src.Name())+" (refreshing every second)"))
 	case len(m.visible) == 0:
 		lines = append(lines, m.st.dim.Render("  no run matches the filter"))
 	}
@@ -291,15 +300,15 @@ func (m *model) listView() []string {
 			mark = "✗"
 		}
 		cells := func() string {
-			return fit(e.RunID, idW) + " " + fit(fmtTime(e.StartedAt), colStarted) + " " +
+			return fit(termsafe.Clip(safe(e.RunID), idW), idW) + " " + fit(fmtTime(e.StartedAt), colStarted) + " " +
 				padLeft(dur, colDur) + " " + padLeft(fmt.Sprint(e.EventCount), colEvents) + " " +
-				fit(strings.Join(e.Services, ","), svcW)
+				fit(safe(strings.Join(e.Services, ",")), svcW)
 		}
 		if i == m.listCursor {
-			lines = append(lines, m.st.selected.Render(fit("›"+mark+" "+fit(e.Status, colStatus)+" "+cells(), w)))
+			lines = append(lines, m.st.selected.Render(fit("›"+mark+" "+fit(safe(e.Status), colStatus)+" "+cells(), w)))
 			continue
 		}
-		lines = append(lines, " "+m.st.failed.Render(mark)+" "+m.st.forStatus(e.Status).Render(fit(e.Status, colStatus))+" "+cells())
+		lines = append(lines, " "+m.st.failed.Render(mark)+" "+m.st.forStatus(e.Status).Render(fit(safe(e.Status), colStatus))+" "+cells())
 	}
 	for len(lines) < listHeaderLines+h {
 		lines = append(lines, "")

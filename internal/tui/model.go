@@ -384,6 +384,8 @@ func (m *model) footer(hints string) string {
 // titleBar renders the reverse-video first line.
 func (m *model) titleBar(left, right string) string {
 	w := m.width
+	// Titles carry run ids, kinds and statuses: escape them all.
+	left, right = safe(left), safe(right)
 	right = cut(right, w/2)
 	left = cut(left, w-lipglossWidth(right)-1)
 	pad := w - lipglossWidth(left) - lipglossWidth(right)

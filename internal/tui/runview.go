@@ -158,13 +158,13 @@ func (m *model) runHeader() []string {
 	lines := []string{m.titleBar(title, right)}
 
 	sr := r.StopReason
-	stop := m.st.forStatus(sr.Category).Render(strings.ToUpper(sr.Category))
+	stop := m.st.forStatus(sr.Category).Render(strings.ToUpper(safe(sr.Category)))
 	var parts []string
 	if sr.Kind != "" {
-		parts = append(parts, "at "+sr.Kind)
+		parts = append(parts, "at "+safe(sr.Kind))
 	}
 	if sr.ErrorCode != "" {
-		parts = append(parts, "code "+sr.ErrorCode)
+		parts = append(parts, "code "+safe(sr.ErrorCode))
 	}
 	meta := sr.Confidence
 	if meta != "" {
@@ -373,24 +373,24 @@ func (m *model) rowView(i int) string {
 	r := m.tl.rows[i]
 	switch r.kind {
 	case rowTrace:
-		name := "trace " + r.traceID
+		name := "trace " + safe(r.traceID)
 		if r.traceID == "" {
 			name = "no trace context"
 		}
 		s := " · " + plural(r.steps, "step")
 		if r.service != "" {
-			s = " · " + r.service + s
+			s = " · " + safe(r.service) + s
 		}
 		if r.failed > 0 {
 			s += m.st.failed.Render(fmt.Sprintf(" · %d failed", r.failed))
 		}
 		return "  " + m.st.header.Render("▾ "+name) + m.st.dim.Render(cut(s, max(w-len(name)-4, 0)))
 	case rowSpan:
-		name := r.name
+		name := safe(r.name)
 		if name == "" {
 			name = "(unnamed)"
 		}
-		s := fmt.Sprintf("    ▸ span %s · %s", strings.TrimSpace(name+" "+shortID(r.spanID, 8)), plural(r.steps, "step"))
+		s := fmt.Sprintf("    ▸ span %s · %s", strings.TrimSpace(name+" "+safe(shortID(r.spanID, 8))), plural(r.steps, "step"))
 		if r.failed > 0 {
 			s += fmt.Sprintf(" · %d failed", r.failed)
 		}
@@ -403,10 +403,11 @@ func (m *model) rowView(i int) string {
 	}
 	root := r.line == m.tl.root
 	failed := l.Status == stepschema.StatusFailed
-	code := l.ErrorCode
+	code := safe(l.ErrorCode)
 	if code == "" {
-		code = l.Status
+		code = safe(l.Status)
 	}
+	kind := safe(l.Kind)
 	dur := ""
 	if l.DurationMS != nil {
 		dur = fmtMS(*l.DurationMS)
@@ -423,14 +424,14 @@ func (m *model) rowView(i int) string {
 		cursor = "› "
 	}
 	seq := padLeft("#"+strconv.FormatUint(l.Seq, 10), 5) + " "
-	text := indent + stepMark(l, root) + " " + seq + fit(l.Kind, wfKind) + " " + fit(code, wfCode) + " " + padLeft(dur, wfDur) + " "
+	text := indent + stepMark(l, root) + " " + seq + fit(kind, wfKind) + " " + fit(code, wfCode) + " " + padLeft(dur, wfDur) + " "
 	if selected {
 		return m.st.selected.Render(fit(cursor+text+bar, w))
 	}
 	if failed || root {
 		return cursor + m.st.failed.Render(text) + m.st.barFail.Render(bar)
 	}
-	return cursor + m.st.forStatus(l.Status).Render(indent+stepMark(l, false)) + " " + seq + fit(l.Kind, wfKind) + " " +
+	return cursor + m.st.forStatus(l.Status).Render(indent+stepMark(l, false)) + " " + seq + fit(kind, wfKind) + " " +
 		m.st.dim.Render(fit(code, wfCode)) + " " + padLeft(dur, wfDur) + " " + m.st.bar.Render(bar)
 }
 
@@ -482,7 +483,7 @@ func (m *model) summaryLines() []string {
 			}
 			return fmtMS(v)
 		}
-		line := row(s.Kind, strconv.Itoa(s.Count), strconv.Itoa(s.Failed), ms(s.TotalMS), ms(s.P95MS), ms(s.MaxMS), fmtSizes(s.Sizes))
+		line := row(safe(s.Kind), strconv.Itoa(s.Count), strconv.Itoa(s.Failed), ms(s.TotalMS), ms(s.P95MS), ms(s.MaxMS), fmtSizes(s.Sizes))
 		if s.Failed > 0 {
 			line = m.st.failed.Render(fit("✗ "+line, w))
 		} else {
@@ -495,7 +496,7 @@ func (m *model) summaryLines() []string {
 		out = append(out, "  none")
 	}
 	for _, e := range r.Errors {
-		s := fmt.Sprintf("  #%d %s %s", e.Seq, e.Kind, e.ErrorCode)
+		s := fmt.Sprintf("  #%d %s %s", e.Seq, safe(e.Kind), safe(e.ErrorCode))
 		if e.Recovered {
 			s += " (recovered)"
 		}
@@ -508,18 +509,18 @@ func (m *model) summaryLines() []string {
 		out = append(out, "", m.st.header.Render("resources"))
 		for _, stage := range slices.Sorted(maps.Keys(r.Resources)) {
 			for _, name := range slices.Sorted(maps.Keys(r.Resources[stage])) {
-				out = append(out, cut(fmt.Sprintf("  %s.%s = %s", stage, name, strings.Join(r.Resources[stage][name], ", ")), w))
+				out = append(out, cut(fmt.Sprintf("  %s.%s = %s", safe(stage), safe(name), safe(strings.Join(r.Resources[stage][name], ", "))), w))
 			}
 		}
 	}
 	sr := r.StopReason
 	out = append(out, "", m.st.header.Render("stop reason"))
-	head := "  " + sr.Category
+	head := "  " + safe(sr.Category)
 	if sr.Kind != "" {
-		head += " at " + sr.Kind
+		head += " at " + safe(sr.Kind)
 	}
 	if sr.ErrorCode != "" {
-		head += " code " + sr.ErrorCode
+		head += " code " + safe(sr.ErrorCode)
 	}
 	if sr.Confidence != "" {
 		head += " (" + sr.Confidence + " confidence)"
@@ -535,10 +536,10 @@ func (m *model) summaryLines() []string {
 		}
 	}
 	for _, e := range sr.Evidence {
-		out = append(out, cut(fmt.Sprintf("  evidence #%d %s: %s", e.Seq, e.Kind, e.Note), w))
+		out = append(out, cut(fmt.Sprintf("  evidence #%d %s: %s", e.Seq, safe(e.Kind), oneLine(e.Note)), w))
 	}
 	out = append(out, "", m.st.dim.Render(cut(fmt.Sprintf("started %s · ended %s · ledger %s", fmtPtrTime(r.StartedAt),
-		fmtPtrTime(r.EndedAt), r.LedgerPath), w)))
+		fmtPtrTime(r.EndedAt), safe(r.LedgerPath)), w)))
 	return out
 }
 
