@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/stepschema"
 )
 
@@ -158,25 +159,7 @@ func (m *model) runHeader() []string {
 	lines := []string{m.titleBar(title, right)}
 
 	sr := r.StopReason
-	stop := m.st.forStatus(sr.Category).Render(strings.ToUpper(safe(sr.Category)))
-	var parts []string
-	if sr.Kind != "" {
-		parts = append(parts, "at "+safe(sr.Kind))
-	}
-	if sr.ErrorCode != "" {
-		parts = append(parts, "code "+safe(sr.ErrorCode))
-	}
-	meta := sr.Confidence
-	if meta != "" {
-		meta += " confidence"
-	}
-	if sr.EventSeq != nil {
-		meta = strings.TrimPrefix(meta+", seq "+strconv.FormatUint(*sr.EventSeq, 10), ", ")
-	}
-	if meta != "" {
-		parts = append(parts, "("+meta+")")
-	}
-	lines = append(lines, m.st.key.Render("stop ")+stop+" "+cut(strings.Join(parts, " "), w-6-len(sr.Category)))
+	lines = append(lines, m.stopLines(sr)...)
 	if sr.Detail != "" {
 		lines = append(lines, "     "+m.st.dim.Render(cut(oneLine(sr.Detail), w-5)))
 	}
@@ -188,6 +171,14 @@ func (m *model) runHeader() []string {
 				lines = append(lines, "     "+m.st.ok.Render(l))
 			}
 		}
+	}
+	for i, wn := range r.Warnings {
+		if i == maxHeaderWarnings-1 && len(r.Warnings) > maxHeaderWarnings {
+			lines = append(lines, m.st.key.Render("warn ")+m.st.warn.Render(cut(fmt.Sprintf("%d more warnings (tab shows them)",
+				len(r.Warnings)-i), w-5)))
+			break
+		}
+		lines = append(lines, m.st.key.Render("warn ")+m.st.warn.Render(cut(oneLine(wn), w-5)))
 	}
 	tab := func(name string, p pane) string {
 		if m.pane == p {
@@ -208,6 +199,87 @@ func (m *model) runHeader() []string {
 	info += " · started " + fmtPtrTime(r.StartedAt)
 	lines = append(lines, tab("timeline", paneTimeline)+" "+tab("stages", paneStages)+"  "+m.st.dim.Render(info))
 	return lines
+}
+
+// maxHeaderWarnings bounds the warning lines above the pane; the stages
+// pane lists them all.
+const maxHeaderWarnings = 2
+
+// stopWhere says where the run stopped: "at <kind>" for a run that ended,
+// "after <kind>" for a stalled or in_progress one (its last step reported
+// fine; the next never came), and the error code.
+func stopWhere(sr report.StopReason) string {
+	var parts []string
+	switch {
+	case sr.AfterKind != "":
+		parts = append(parts, "after "+safe(sr.AfterKind))
+	case sr.Kind != "":
+		parts = append(parts, "at "+safe(sr.Kind))
+	case sr.Stage != "":
+		parts = append(parts, "at stage "+safe(sr.Stage))
+	}
+	if sr.ErrorCode != "" {
+		parts = append(parts, "code "+safe(sr.ErrorCode))
+	}
+	return strings.Join(parts, " ")
+}
+
+// missingStage is "stage <stage> never reported" for a stalled or
+// in_progress run whose producer declared a stage that never came.
+func missingStage(sr report.StopReason) string {
+	if sr.AfterKind == "" || sr.Stage == "" {
+		return ""
+	}
+	return "stage " + safe(sr.Stage) + " never reported"
+}
+
+// stopLines are "stop CATEGORY <where> (confidence, seq N)" and, when it
+// does not fit there, the missing stage on a line of its own. Too long a
+// <where> is cut in the middle of the line: the category and the confidence
+// always stay visible.
+func (m *model) stopLines(sr report.StopReason) []string {
+	cat := strings.ToUpper(safe(sr.Category))
+	meta := ""
+	if sr.Confidence != "" {
+		meta = safe(sr.Confidence) + " confidence"
+	}
+	seq := ""
+	if sr.EventSeq != nil {
+		seq = "seq " + strconv.FormatUint(*sr.EventSeq, 10)
+	}
+	paren := func(parts ...string) string {
+		var keep []string
+		for _, p := range parts {
+			if p != "" {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) == 0 {
+			return ""
+		}
+		return " (" + strings.Join(keep, ", ") + ")"
+	}
+	tail := paren(meta, seq)
+	where, stage := stopWhere(sr), missingStage(sr)
+	room := m.width - lipglossWidth("stop "+cat+" ")
+	var extra []string
+	if stage != "" {
+		joined := where + " · " + stage
+		switch {
+		case lipglossWidth(joined+tail) <= room:
+			where = joined
+		case lipglossWidth(joined+paren(meta)) <= room:
+			where, tail = joined, paren(meta)
+		default:
+			extra = append(extra, "     "+m.st.warn.Render(cut(stage, m.width-5)))
+		}
+	}
+	if lipglossWidth(where+tail) > room {
+		tail = paren(meta) // the seq is in the timeline too
+	}
+	where = cut(where, max(room-lipglossWidth(tail), 0))
+	first := m.st.key.Render("stop ") + m.st.forStatus(sr.Category).Render(cat) + " " + where + tail
+	return append([]string{first}, extra...)
 }
 
 func (m *model) runBodyHeight() int {
@@ -475,7 +547,21 @@ func (m *model) summaryLines() []string {
 		return fit(kind, kindW) + " " + padLeft(n, 5) + " " + padLeft(failed, 5) + " " + padLeft(total, 8) + " " +
 			padLeft(p95, 8) + " " + padLeft(mx, 8) + "  " + fit(sizes, sizesW)
 	}
-	out := []string{m.st.header.Render(fit(row("STAGE KIND", "N", "FAIL", "TOTAL", "P95", "MAX", "SIZES"), w))}
+	var out []string
+	if len(r.Warnings) > 0 {
+		out = append(out, m.st.warn.Render(fmt.Sprintf("warnings (%d)", len(r.Warnings))))
+		for _, wn := range r.Warnings {
+			for i, l := range wrap(oneLine(wn), w-4, 0) {
+				lead := "    "
+				if i == 0 {
+					lead = "  ! "
+				}
+				out = append(out, lead+m.st.warn.Render(l))
+			}
+		}
+		out = append(out, "")
+	}
+	out = append(out, m.st.header.Render(fit(row("STAGE KIND", "N", "FAIL", "TOTAL", "P95", "MAX", "SIZES"), w)))
 	for _, s := range r.Stages {
 		ms := func(v float64) string {
 			if s.Timed == 0 {
@@ -516,11 +602,11 @@ func (m *model) summaryLines() []string {
 	sr := r.StopReason
 	out = append(out, "", m.st.header.Render("stop reason"))
 	head := "  " + safe(sr.Category)
-	if sr.Kind != "" {
-		head += " at " + safe(sr.Kind)
+	if where := stopWhere(sr); where != "" {
+		head += " " + where
 	}
-	if sr.ErrorCode != "" {
-		head += " code " + safe(sr.ErrorCode)
+	if stage := missingStage(sr); stage != "" {
+		head += " · " + stage
 	}
 	if sr.Confidence != "" {
 		head += " (" + sr.Confidence + " confidence)"
