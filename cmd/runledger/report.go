@@ -86,6 +86,9 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 			return serverError(err)
 		}
 	} else {
+		if err := f.checkLedgerDir(cmd); err != nil {
+			return err
+		}
 		path, err := ledger.FindRun(f.ledgerDir, id)
 		if err != nil {
 			return fmt.Errorf("search ledger directory %q: %w", f.ledgerDir, err)

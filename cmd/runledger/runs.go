@@ -99,6 +99,9 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 		}
 		page = *p
 	} else {
+		if err := f.checkLedgerDir(cmd); err != nil {
+			return err
+		}
 		ix := runindex.New(f.ledgerDir, runindex.Options{StallAfter: f.stallAfter})
 		if _, err := ix.Refresh(); err != nil {
 			fmt.Fprintf(stderr, "runledger: warning: %s\n", termsafe.String(err.Error()))

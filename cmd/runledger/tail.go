@@ -54,6 +54,9 @@ func runTail(cmd *cobra.Command, id string, f *tailFlags, stdout, stderr io.Writ
 	if f.poll <= 0 {
 		return usageError("--poll must be positive")
 	}
+	if err := f.checkLedgerDir(cmd); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	wait := func() bool {
 		select {

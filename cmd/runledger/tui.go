@@ -33,7 +33,11 @@ Colours are off when NO_COLOR is set.`,
 				return usageError("--ledger-dir and --server are exclusive")
 			}
 			opts.LedgerDir = c.ledgerDir
-			if c.server != "" {
+			if c.server == "" {
+				if err := c.checkLedgerDir(cmd); err != nil {
+					return err
+				}
+			} else {
 				cl, err := c.client(tuiTimeout)
 				if err != nil {
 					return err
