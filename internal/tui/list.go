@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -121,6 +122,40 @@ func (m *model) applyFilter() {
 	m.clampList()
 }
 
+// refilter applies a changed filter and, when it changed the statuses the
+// index is asked for, reloads the list: the list may hold only the newest
+// MaxListRuns runs, so status filters must not only sift those.
+func (m *model) refilter() tea.Cmd {
+	m.applyFilter()
+	if m.listLoading || slices.Equal(m.listQuery().Statuses, m.loadedStatuses) {
+		return nil // a load in flight for other statuses is redone by onRuns
+	}
+	return m.loadRuns()
+}
+
+// listQuery is what the run list asks the index for: the statuses that the
+// quick status filter and the filter's status: words allow. Everything else
+// is matched on the loaded runs.
+func (m *model) listQuery() runindex.Query {
+	f := parseFilter(m.filterInput.Value())
+	quick := statusCycleValues[m.statusCycle]
+	var statuses []string
+	for _, st := range statusCycleValues[1:] {
+		if quick != "" && st != quick {
+			continue
+		}
+		if len(f.statuses) > 0 && !anyMatch(f.statuses, func(p string) bool { return strings.HasPrefix(st, p) }) {
+			continue
+		}
+		statuses = append(statuses, st)
+	}
+	if len(statuses) == len(statusCycleValues)-1 || len(statuses) == 0 {
+		// Every status, or none (the filter matches nothing anyway).
+		return runindex.Query{}
+	}
+	return runindex.Query{Statuses: statuses}
+}
+
 func (m *model) filterActive() bool {
 	return m.statusCycle != 0 || strings.TrimSpace(m.filterInput.Value()) != ""
 }
@@ -156,8 +191,7 @@ func (m *model) onFilterKey(msg tea.KeyMsg) tea.Cmd {
 		m.filtering = false
 		m.filterInput.Blur()
 		m.filterInput.SetValue("")
-		m.applyFilter()
-		return nil
+		return m.refilter()
 	case tea.KeyUp, tea.KeyDown:
 		m.filtering = false
 		m.filterInput.Blur()
@@ -165,8 +199,7 @@ func (m *model) onFilterKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.filterInput, cmd = m.filterInput.Update(msg)
-	m.applyFilter()
-	return cmd
+	return tea.Batch(cmd, m.refilter())
 }
 
 func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
@@ -178,8 +211,7 @@ func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
 		if m.filterActive() {
 			m.filterInput.SetValue("")
 			m.statusCycle = 0
-			m.applyFilter()
-			return nil
+			return m.refilter()
 		}
 		return tea.Quit
 	case key.Matches(msg, k.Up):
@@ -203,14 +235,13 @@ func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
 		return m.filterInput.Focus()
 	case key.Matches(msg, k.Status):
 		m.statusCycle = (m.statusCycle + 1) % len(statusCycleValues)
-		m.applyFilter()
+		return m.refilter()
 	case key.Matches(msg, k.Export):
 		if e, ok := m.selectedRun(); ok {
 			return m.export(e.RunID, nil)
 		}
 	case key.Matches(msg, k.Refresh):
 		if !m.listLoading {
-			m.listLoading = true
 			return m.loadRuns()
 		}
 	}
@@ -228,9 +259,15 @@ const (
 
 func (m *model) listView() []string {
 	w := m.width
-	count := fmt.Sprintf("%d runs", len(m.runs))
-	if m.filterActive() {
-		count = fmt.Sprintf("%d of %d runs", len(m.visible), len(m.runs))
+	count := fmt.Sprintf("%d runs", m.total)
+	switch {
+	case m.filterActive():
+		count = fmt.Sprintf("%d of %d runs", len(m.visible), m.total)
+		if m.matched > len(m.runs) {
+			count += fmt.Sprintf(" (newest %d read)", len(m.runs))
+		}
+	case m.matched > len(m.runs):
+		count = fmt.Sprintf("newest %d of %d runs", len(m.runs), m.total)
 	}
 	live := "live"
 	if m.interval <= 0 {
