@@ -382,7 +382,10 @@ func (m *model) View() string {
 	return strings.Join(lines, "\n")
 }
 
-// footer is the last line: the flash message, or key hints.
+// footer is the last line: the flash message, or key hints. Hints are
+// " · "-separated, most useful first; the last two (help, back or quit)
+// always stay, and when the line is too narrow the ones before them go,
+// whole, rather than the line being cut.
 func (m *model) footer(hints string) string {
 	if m.flash != "" {
 		if m.flashErr {
@@ -390,7 +393,16 @@ func (m *model) footer(hints string) string {
 		}
 		return m.st.info.Render(cut(oneLine(m.flash), m.width))
 	}
-	return m.st.dim.Render(cut(hints, m.width))
+	return m.st.dim.Render(cut(fitHints(hints, m.width), m.width))
+}
+
+// fitHints drops whole hints before the last two until hints fit width.
+func fitHints(hints string, width int) string {
+	parts := strings.Split(hints, " · ")
+	for lipglossWidth(strings.Join(parts, " · ")) > width && len(parts) > 2 {
+		parts = slices.Delete(parts, len(parts)-3, len(parts)-2)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // titleBar renders the reverse-video first line.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
@@ -164,7 +165,15 @@ func (m *model) runHeader() []string {
 		lines = append(lines, "     "+m.st.dim.Render(cut(oneLine(sr.Detail), w-5)))
 	}
 	if sr.Remediation != "" {
-		for i, l := range wrap(oneLine(sr.Remediation), w-5, 2) {
+		fix := wrap(oneLine(sr.Remediation), w-5, 0)
+		if len(fix) > maxFixLines {
+			// Cut deliberately at a word, and say where the whole text is.
+			const more = " … (w: all)"
+			rest := strings.Join(fix[maxFixLines-1:], " ")
+			last := wrap(rest, max(w-5-lipglossWidth(more), 1), 0)
+			fix = append(fix[:maxFixLines-1:maxFixLines-1], last[0]+more)
+		}
+		for i, l := range fix {
 			if i == 0 {
 				lines = append(lines, m.st.key.Render("fix  ")+m.st.ok.Render(l))
 			} else {
@@ -200,6 +209,23 @@ func (m *model) runHeader() []string {
 	lines = append(lines, tab("timeline", paneTimeline)+" "+tab("stages", paneStages)+"  "+m.st.dim.Render(info))
 	return lines
 }
+
+// maxFixLines bounds the remediation lines above the pane; w shows it
+// whole.
+const maxFixLines = 2
+
+// stopReasonRow is the line of the stages pane where the full stop reason
+// starts.
+func (m *model) stopReasonRow() int {
+	for i, l := range m.summaryLines() {
+		if ansi.Strip(l) == stopReasonTitle {
+			return i
+		}
+	}
+	return 0
+}
+
+const stopReasonTitle = "stop reason"
 
 // maxHeaderWarnings bounds the warning lines above the pane; the stages
 // pane lists them all.
@@ -362,6 +388,13 @@ func (m *model) onRunKey(msg tea.KeyMsg) tea.Cmd {
 		m.nextError(1)
 	case key.Matches(msg, k.PrevError):
 		m.nextError(-1)
+	case key.Matches(msg, k.Why):
+		// The stages pane scrolled to the whole stop reason: what the
+		// header cuts (detail, remediation, evidence).
+		if m.data != nil {
+			m.pane, m.follow = paneStages, false
+			m.sumOffset = m.stopReasonRow()
+		}
 	case key.Matches(msg, k.Follow):
 		m.follow = !m.follow
 		if m.follow {
@@ -415,9 +448,11 @@ func (m *model) runView() []string {
 	for len(lines) < m.height-1 {
 		lines = append(lines, "")
 	}
-	hints := "↑↓ move · enter step · e/n errors · f follow · tab stages · x export · ? · q back"
+	// Most useful first: the footer drops hints from the end, keeping
+	// "? help" and "q back" (see fitHints).
+	hints := "↑↓ move · enter step · e/n errors · tab stages · w why · f follow · x export · ? help · q back"
 	if m.pane == paneStages {
-		hints = "↑↓ scroll · tab timeline · e first error · x export · ? help · q back"
+		hints = "↑↓ scroll · tab timeline · w why · e first error · x export · ? help · q back"
 	}
 	return append(lines, m.footer(hints))
 }
@@ -600,7 +635,7 @@ func (m *model) summaryLines() []string {
 		}
 	}
 	sr := r.StopReason
-	out = append(out, "", m.st.header.Render("stop reason"))
+	out = append(out, "", m.st.header.Render(stopReasonTitle))
 	head := "  " + safe(sr.Category)
 	if where := stopWhere(sr); where != "" {
 		head += " " + where
