@@ -11,6 +11,7 @@ import (
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 type reportFlags struct {
@@ -85,6 +86,9 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 			return serverError(err)
 		}
 	} else {
+		if err := f.checkLedgerDir(cmd); err != nil {
+			return err
+		}
 		path, err := ledger.FindRun(f.ledgerDir, id)
 		if err != nil {
 			return fmt.Errorf("search ledger directory %q: %w", f.ledgerDir, err)
@@ -109,6 +113,11 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 		return writeJSON(stdout, res)
 	}
 	if f.server != "" {
+		if f.format == "md" {
+			// Escaped here too: a server of another version may not have.
+			// termsafe leaves already escaped text as it is.
+			raw = []byte(termsafe.String(string(raw)))
+		}
 		_, err := stdout.Write(raw)
 		return err
 	}

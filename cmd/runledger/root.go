@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 // Exit codes.
@@ -70,7 +72,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
-		fmt.Fprintf(stderr, "runledger: %v\n", err)
+		// Errors quote run ids and server responses: escape them too.
+		fmt.Fprintf(stderr, "runledger: %s\n", termsafe.String(err.Error()))
 		if code == ExitUsage {
 			fmt.Fprintln(stderr, "Run 'runledger --help' for usage.")
 		}
@@ -101,6 +104,38 @@ func (c *common) registerLedgerDir(cmd *cobra.Command) {
 		def = DefaultLedgerDir
 	}
 	cmd.Flags().StringVar(&c.ledgerDir, "ledger-dir", def, "ledger directory to read when no --server is given (env RUNLEDGER_LEDGER_DIR)")
+}
+
+// checkLedgerDir returns an error naming the ledger directory, where its
+// value came from and how to set it when it does not exist or is not a
+// directory: read as is, a missing directory would list no runs and find
+// none, which looks like an empty one.
+func (c *common) checkLedgerDir(cmd *cobra.Command) error {
+	fi, err := os.Stat(c.ledgerDir)
+	if err == nil && fi.IsDir() {
+		return nil
+	}
+	from := "the default"
+	switch {
+	case cmd.Flags().Changed("ledger-dir"):
+		from = "from --ledger-dir"
+	case os.Getenv("RUNLEDGER_LEDGER_DIR") != "":
+		from = "from RUNLEDGER_LEDGER_DIR"
+	}
+	if !filepath.IsAbs(c.ledgerDir) {
+		if wd, werr := os.Getwd(); werr == nil {
+			from += ", relative to " + wd
+		}
+	}
+	what := "does not exist"
+	switch {
+	case err == nil:
+		what = "is not a directory"
+	case !errors.Is(err, os.ErrNotExist):
+		what = "cannot be read: " + err.Error()
+	}
+	return fmt.Errorf("ledger directory %q (%s) %s; point --ledger-dir or RUNLEDGER_LEDGER_DIR at the collector's ledger directory, or use --server",
+		c.ledgerDir, from, what)
 }
 
 // registerServer adds --server and --token, defaulting to RUNLEDGER_TOKEN.

@@ -12,7 +12,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/runindex"
+	"github.com/runledger/runledger/internal/termsafe"
 )
+
+// Widths, in runes, past which table cells are clipped: run ids and
+// service lists come from producers, and tabwriter pads every row to the
+// widest cell. 48 keeps ULIDs (26) and UUIDs (36) whole.
+const (
+	maxIDWidth       = 48
+	maxServicesWidth = 60
+)
+
+// cell makes producer text one safe table cell of at most width runes,
+// escaping first so the width is that of what is printed.
+func cell(s string, width int) string { return termsafe.Clip(termsafe.Line(s), width) }
 
 type runsFlags struct {
 	common
@@ -86,9 +99,12 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 		}
 		page = *p
 	} else {
+		if err := f.checkLedgerDir(cmd); err != nil {
+			return err
+		}
 		ix := runindex.New(f.ledgerDir, runindex.Options{StallAfter: f.stallAfter})
 		if _, err := ix.Refresh(); err != nil {
-			fmt.Fprintf(stderr, "runledger: warning: %v\n", err)
+			fmt.Fprintf(stderr, "runledger: warning: %s\n", termsafe.String(err.Error()))
 		}
 		if page, err = ix.List(q); err != nil {
 			return usageError("%v", err)
@@ -104,8 +120,9 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 		if e.EndedAt != nil {
 			end = *e.EndedAt
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.RunID, e.Status, e.StartedAt.Format(time.RFC3339),
-			end.Sub(e.StartedAt).Round(time.Millisecond), e.EventCount, strings.Join(e.Services, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", cell(e.RunID, maxIDWidth), termsafe.Line(e.Status),
+			e.StartedAt.Format(time.RFC3339), end.Sub(e.StartedAt).Round(time.Millisecond), e.EventCount,
+			cell(strings.Join(e.Services, ","), maxServicesWidth))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"io"
+	"os"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/runledger/runledger/internal/tui"
@@ -12,6 +15,24 @@ import (
 // tuiTimeout bounds one request of the TUI: it re-reads every second, so a
 // hung server should show as an error soon rather than freeze the refresh.
 const tuiTimeout = 15 * time.Second
+
+// needTerminal returns a usage error when the TUI's input or output is a
+// file that is not a terminal (a pipe, /dev/null, a redirect): Bubble Tea
+// would switch screens and then fail to read keys. Readers and writers that
+// are not files were handed over by the embedding program (the tests drive
+// the TUI over io.Pipe) and are taken as they are.
+func needTerminal(in io.Reader, out io.Writer) error {
+	for _, s := range []struct {
+		name string
+		v    any
+	}{{"stdin", in}, {"stdout", out}} {
+		if f, ok := s.v.(*os.File); ok && !term.IsTerminal(f.Fd()) {
+			return usageError("runledger tui needs a terminal, and %s is not one; "+
+				"for scripts use runledger runs list, report run or tail", s.name)
+		}
+	}
+	return nil
+}
 
 func newTUICmd() *cobra.Command {
 	var c common
@@ -33,7 +54,11 @@ Colours are off when NO_COLOR is set.`,
 				return usageError("--ledger-dir and --server are exclusive")
 			}
 			opts.LedgerDir = c.ledgerDir
-			if c.server != "" {
+			if c.server == "" {
+				if err := c.checkLedgerDir(cmd); err != nil {
+					return err
+				}
+			} else {
 				cl, err := c.client(tuiTimeout)
 				if err != nil {
 					return err
@@ -42,6 +67,9 @@ Colours are off when NO_COLOR is set.`,
 			}
 			opts.Input = cmd.InOrStdin()
 			opts.Output = cmd.OutOrStdout()
+			if err := needTerminal(opts.Input, opts.Output); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()

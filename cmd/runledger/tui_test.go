@@ -172,3 +172,13 @@ func TestServerToken(t *testing.T) {
 		t.Fatalf("with RUNLEDGER_TOKEN: exit %d stdout %q stderr %q", code, out, errOut)
 	}
 }
+
+// TestBinaryTUIWithoutTerminal: `runledger tui` on pipes says it needs a
+// terminal (exit 2) instead of switching screens and failing in Bubble Tea.
+func TestBinaryTUIWithoutTerminal(t *testing.T) {
+	r := runBinary(t, "tui", "--ledger-dir", testLedgers)
+	if r.code != ExitUsage || r.stdout != "" || !strings.Contains(r.stderr, "runledger tui needs a terminal") ||
+		strings.Contains(r.stderr, "epoll") {
+		t.Fatalf("tui on pipes: %+v", r)
+	}
+}

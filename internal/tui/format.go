@@ -10,7 +10,14 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/runledger/runledger/internal/termsafe"
 )
+
+// safe escapes producer text (run ids, kinds, codes, resources) for one
+// line of the screen. Call it before fit or cut, so that widths are those
+// of what is printed.
+func safe(s string) string { return termsafe.Line(s) }
 
 // fit cuts s (which may hold escape sequences) to width cells and pads it
 // with spaces to exactly width cells.
@@ -40,20 +47,22 @@ func cut(s string, width int) string {
 	return ansi.Truncate(s, width, "…")
 }
 
-// oneLine folds newlines and tabs into spaces.
+// oneLine folds newlines and tabs into spaces and escapes what is left
+// that could control the terminal.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return safe(strings.Join(strings.Fields(s), " "))
 }
 
 // wrap breaks plain s into lines of at most width cells, keeping at most
 // maxLines (0: all); the last kept line ends with "…" when text was cut.
+// Each line of s is escaped (safe) before it is wrapped.
 func wrap(s string, width, maxLines int) []string {
 	if width <= 0 {
 		return nil
 	}
 	var out []string
 	for para := range strings.SplitSeq(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
-		para = strings.ReplaceAll(para, "\t", "    ")
+		para = safe(strings.ReplaceAll(para, "\t", "    "))
 		wrapped := ansi.Wrap(para, width, " ")
 		out = append(out, strings.Split(wrapped, "\n")...)
 	}
@@ -112,7 +121,7 @@ func fmtNum(f float64) string {
 func fmtSizes(m map[string]float64) string {
 	parts := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, k+"="+fmtNum(m[k]))
+		parts = append(parts, safe(k)+"="+fmtNum(m[k]))
 	}
 	return strings.Join(parts, " ")
 }

@@ -25,13 +25,19 @@ func NewHTTPSource(client *reportclient.Client) *HTTPSource {
 // Name implements Source.
 func (s *HTTPSource) Name() string { return "server " + s.client.BaseURL() }
 
-// Runs implements Source.
-func (s *HTTPSource) Runs(ctx context.Context) ([]runindex.Entry, error) {
-	page, err := s.client.ListRuns(ctx, runindex.Query{Limit: runindex.MaxLimit})
+// Runs implements Source: it follows the listing's cursor page by page.
+func (s *HTTPSource) Runs(ctx context.Context, q runindex.Query) (RunList, error) {
+	list, err := listAll(ctx, runindex.Query{Statuses: q.Statuses}, func(ctx context.Context, q runindex.Query) (runindex.Page, error) {
+		p, err := s.client.ListRuns(ctx, q)
+		if err != nil {
+			return runindex.Page{}, err
+		}
+		return *p, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
+		return RunList{}, fmt.Errorf("list runs: %w", err)
 	}
-	return page.Runs, nil
+	return list, nil
 }
 
 // Run implements Source. When the server does not serve the raw ledger,

@@ -9,6 +9,7 @@ type keyMap struct {
 	Filter, Status, Refresh                 key.Binding
 	Pane, FirstError, NextError, PrevError  key.Binding
 	Follow, Export, PrevStep, NextStep      key.Binding
+	Why                                     key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -38,6 +39,7 @@ func newKeyMap() keyMap {
 		Export:     b("x", "export JSON+Markdown", "x"),
 		PrevStep:   b("[", "previous step", "["),
 		NextStep:   b("]", "next step", "]"),
+		Why:        b("w", "why: the whole stop reason", "w"),
 	}
 }
 
@@ -52,7 +54,7 @@ func (k keyMap) helpSections() []struct {
 	}{
 		{"everywhere", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit, k.Back, k.ForceQuit}},
 		{"run list", []key.Binding{k.Open, k.Filter, k.Status, k.FirstError, k.Export, k.Refresh}},
-		{"run view", []key.Binding{k.Open, k.Pane, k.FirstError, k.NextError, k.Follow, k.Export, k.Refresh}},
+		{"run view", []key.Binding{k.Open, k.Pane, k.Why, k.FirstError, k.NextError, k.Follow, k.Export, k.Refresh}},
 		{"step pane", []key.Binding{k.PrevStep, k.NextStep, k.FirstError, k.Export}},
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
+	"github.com/runledger/runledger/internal/termsafe"
 )
 
 // listHeaderLines is the number of lines above the first run row: title,
@@ -120,6 +122,40 @@ func (m *model) applyFilter() {
 	m.clampList()
 }
 
+// refilter applies a changed filter and, when it changed the statuses the
+// index is asked for, reloads the list: the list may hold only the newest
+// MaxListRuns runs, so status filters must not only sift those.
+func (m *model) refilter() tea.Cmd {
+	m.applyFilter()
+	if m.listLoading || slices.Equal(m.listQuery().Statuses, m.loadedStatuses) {
+		return nil // a load in flight for other statuses is redone by onRuns
+	}
+	return m.loadRuns()
+}
+
+// listQuery is what the run list asks the index for: the statuses that the
+// quick status filter and the filter's status: words allow. Everything else
+// is matched on the loaded runs.
+func (m *model) listQuery() runindex.Query {
+	f := parseFilter(m.filterInput.Value())
+	quick := statusCycleValues[m.statusCycle]
+	var statuses []string
+	for _, st := range statusCycleValues[1:] {
+		if quick != "" && st != quick {
+			continue
+		}
+		if len(f.statuses) > 0 && !anyMatch(f.statuses, func(p string) bool { return strings.HasPrefix(st, p) }) {
+			continue
+		}
+		statuses = append(statuses, st)
+	}
+	if len(statuses) == len(statusCycleValues)-1 || len(statuses) == 0 {
+		// Every status, or none (the filter matches nothing anyway).
+		return runindex.Query{}
+	}
+	return runindex.Query{Statuses: statuses}
+}
+
 func (m *model) filterActive() bool {
 	return m.statusCycle != 0 || strings.TrimSpace(m.filterInput.Value()) != ""
 }
@@ -155,8 +191,7 @@ func (m *model) onFilterKey(msg tea.KeyMsg) tea.Cmd {
 		m.filtering = false
 		m.filterInput.Blur()
 		m.filterInput.SetValue("")
-		m.applyFilter()
-		return nil
+		return m.refilter()
 	case tea.KeyUp, tea.KeyDown:
 		m.filtering = false
 		m.filterInput.Blur()
@@ -164,8 +199,7 @@ func (m *model) onFilterKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.filterInput, cmd = m.filterInput.Update(msg)
-	m.applyFilter()
-	return cmd
+	return tea.Batch(cmd, m.refilter())
 }
 
 func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
@@ -177,8 +211,7 @@ func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
 		if m.filterActive() {
 			m.filterInput.SetValue("")
 			m.statusCycle = 0
-			m.applyFilter()
-			return nil
+			return m.refilter()
 		}
 		return tea.Quit
 	case key.Matches(msg, k.Up):
@@ -202,14 +235,13 @@ func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
 		return m.filterInput.Focus()
 	case key.Matches(msg, k.Status):
 		m.statusCycle = (m.statusCycle + 1) % len(statusCycleValues)
-		m.applyFilter()
+		return m.refilter()
 	case key.Matches(msg, k.Export):
 		if e, ok := m.selectedRun(); ok {
 			return m.export(e.RunID, nil)
 		}
 	case key.Matches(msg, k.Refresh):
 		if !m.listLoading {
-			m.listLoading = true
 			return m.loadRuns()
 		}
 	}
@@ -227,9 +259,15 @@ const (
 
 func (m *model) listView() []string {
 	w := m.width
-	count := fmt.Sprintf("%d runs", len(m.runs))
-	if m.filterActive() {
-		count = fmt.Sprintf("%d of %d runs", len(m.visible), len(m.runs))
+	count := fmt.Sprintf("%d runs", m.total)
+	switch {
+	case m.filterActive():
+		count = fmt.Sprintf("%d of %d runs", len(m.visible), m.total)
+		if m.matched > len(m.runs) {
+			count += fmt.Sprintf(" (newest %d read)", len(m.runs))
+		}
+	case m.matched > len(m.runs):
+		count = fmt.Sprintf("newest %d of %d runs", len(m.runs), m.total)
 	}
 	live := "live"
 	if m.interval <= 0 {
@@ -255,8 +293,16 @@ func (m *model) listView() []string {
 	}
 
 	// Column header.
-	idW := max(w-3-colStatus-colStarted-colDur-colEvents-5-12, 12)
-	svcW := max(w-3-colStatus-idW-colStarted-colDur-colEvents-5, 0)
+	// The run column grows to the longest id on screen, leaving the
+	// services at least 6 cells (a ULID fits at 80 columns); longer ids keep
+	// their start and end.
+	rest := w - 3 - colStatus - colStarted - colDur - colEvents - 5
+	longest := 0
+	for i := m.listOffset; i < len(m.visible) && i < m.listOffset+m.listBodyHeight(); i++ {
+		longest = max(longest, lipglossWidth(safe(m.visible[i].RunID)))
+	}
+	idW := clamp(max(longest, rest-12), 12, max(rest-6, 12))
+	svcW := max(rest-idW, 0)
 	hdr := "   " + fit("STATUS", colStatus) + " " + fit("RUN", idW) + " " + fit("STARTED UTC", colStarted) + " " +
 		padLeft("DUR", colDur) + " " + padLeft("EVENTS", colEvents) + " " + fit("SERVICES", svcW)
 	lines = append(lines, m.st.header.Render(fit(hdr, w)))
@@ -270,7 +316,7 @@ func (m *model) listView() []string {
 	case !m.listLoaded:
 		lines = append(lines, m.st.dim.Render("  reading runs…"))
 	case len(m.visible) == 0 && len(m.runs) == 0:
-		lines = append(lines, m.st.dim.Render("  no runs yet in "+m.src.Name()+" (refreshing every second)"))
+		lines = append(lines, m.st.dim.Render("  no runs yet in "+safe(m.src.Name())+" (refreshing every second)"))
 	case len(m.visible) == 0:
 		lines = append(lines, m.st.dim.Render("  no run matches the filter"))
 	}
@@ -291,15 +337,15 @@ func (m *model) listView() []string {
 			mark = "✗"
 		}
 		cells := func() string {
-			return fit(e.RunID, idW) + " " + fit(fmtTime(e.StartedAt), colStarted) + " " +
+			return fit(termsafe.Clip(safe(e.RunID), idW), idW) + " " + fit(fmtTime(e.StartedAt), colStarted) + " " +
 				padLeft(dur, colDur) + " " + padLeft(fmt.Sprint(e.EventCount), colEvents) + " " +
-				fit(strings.Join(e.Services, ","), svcW)
+				fit(safe(strings.Join(e.Services, ",")), svcW)
 		}
 		if i == m.listCursor {
-			lines = append(lines, m.st.selected.Render(fit("›"+mark+" "+fit(e.Status, colStatus)+" "+cells(), w)))
+			lines = append(lines, m.st.selected.Render(fit("›"+mark+" "+fit(safe(e.Status), colStatus)+" "+cells(), w)))
 			continue
 		}
-		lines = append(lines, " "+m.st.failed.Render(mark)+" "+m.st.forStatus(e.Status).Render(fit(e.Status, colStatus))+" "+cells())
+		lines = append(lines, " "+m.st.failed.Render(mark)+" "+m.st.forStatus(e.Status).Render(fit(safe(e.Status), colStatus))+" "+cells())
 	}
 	for len(lines) < listHeaderLines+h {
 		lines = append(lines, "")

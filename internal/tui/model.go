@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,8 +42,9 @@ const (
 type (
 	tickMsg time.Time
 	runsMsg struct {
-		runs []runindex.Entry
-		err  error
+		statuses []string // of the query the runs answer
+		list     RunList
+		err      error
 	}
 	runMsg struct {
 		gen   int
@@ -76,16 +78,19 @@ type model struct {
 	flashErr      bool
 
 	// run list
-	runs        []runindex.Entry
-	visible     []runindex.Entry
-	listCursor  int
-	listOffset  int
-	listErr     error
-	listLoading bool
-	listLoaded  bool
-	filterInput textinput.Model
-	filtering   bool
-	statusCycle int // index into statusCycleValues
+	runs           []runindex.Entry
+	total          int      // runs in the index
+	matched        int      // runs matching loadedStatuses; more than len(runs) when cut
+	loadedStatuses []string // the statuses runs were asked for
+	visible        []runindex.Entry
+	listCursor     int
+	listOffset     int
+	listErr        error
+	listLoading    bool
+	listLoaded     bool
+	filterInput    textinput.Model
+	filtering      bool
+	statusCycle    int // index into statusCycleValues
 
 	// run view
 	runID      string
@@ -147,11 +152,13 @@ func (m *model) tick() tea.Cmd {
 	return tea.Tick(m.interval, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
+// loadRuns reads the run list for the current filter's statuses.
 func (m *model) loadRuns() tea.Cmd {
-	ctx, src := m.ctx, m.src
+	ctx, src, q := m.ctx, m.src, m.listQuery()
+	m.listLoading = true
 	return func() tea.Msg {
-		runs, err := src.Runs(ctx)
-		return runsMsg{runs: runs, err: err}
+		list, err := src.Runs(ctx, q)
+		return runsMsg{statuses: q.Statuses, list: list, err: err}
 	}
 }
 
@@ -174,7 +181,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		return m, m.onTick()
 	case runsMsg:
-		m.onRuns(msg)
+		return m, m.onRuns(msg)
 	case runMsg:
 		m.onRun(msg)
 	case exportMsg:
@@ -198,7 +205,6 @@ func (m *model) setFlash(s string, isErr bool) { m.flash, m.flashErr = s, isErr 
 func (m *model) onTick() tea.Cmd {
 	var cmds []tea.Cmd
 	if !m.listLoading {
-		m.listLoading = true
 		cmds = append(cmds, m.loadRuns())
 	}
 	if m.screen != screenList && m.runID != "" && !m.runLoading && (m.live || m.follow || m.data == nil) {
@@ -208,15 +214,21 @@ func (m *model) onTick() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *model) onRuns(msg runsMsg) {
+// onRuns takes a loaded run list, and asks again when the filter's
+// statuses changed while it was loading.
+func (m *model) onRuns(msg runsMsg) tea.Cmd {
 	m.listLoading = false
+	if !slices.Equal(msg.statuses, m.listQuery().Statuses) {
+		return m.loadRuns()
+	}
 	m.listErr = msg.err
-	if msg.runs == nil && msg.err != nil {
-		return
+	if msg.list.Runs == nil && msg.err != nil {
+		return nil
 	}
 	m.listLoaded = true
-	m.runs = msg.runs
+	m.runs, m.total, m.matched, m.loadedStatuses = msg.list.Runs, msg.list.Total, msg.list.Matched, msg.statuses
 	m.applyFilter()
+	return nil
 }
 
 func (m *model) onRun(msg runMsg) {
@@ -370,7 +382,10 @@ func (m *model) View() string {
 	return strings.Join(lines, "\n")
 }
 
-// footer is the last line: the flash message, or key hints.
+// footer is the last line: the flash message, or key hints. Hints are
+// " · "-separated, most useful first; the last two (help, back or quit)
+// always stay, and when the line is too narrow the ones before them go,
+// whole, rather than the line being cut.
 func (m *model) footer(hints string) string {
 	if m.flash != "" {
 		if m.flashErr {
@@ -378,12 +393,23 @@ func (m *model) footer(hints string) string {
 		}
 		return m.st.info.Render(cut(oneLine(m.flash), m.width))
 	}
-	return m.st.dim.Render(cut(hints, m.width))
+	return m.st.dim.Render(cut(fitHints(hints, m.width), m.width))
+}
+
+// fitHints drops whole hints before the last two until hints fit width.
+func fitHints(hints string, width int) string {
+	parts := strings.Split(hints, " · ")
+	for lipglossWidth(strings.Join(parts, " · ")) > width && len(parts) > 2 {
+		parts = slices.Delete(parts, len(parts)-3, len(parts)-2)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // titleBar renders the reverse-video first line.
 func (m *model) titleBar(left, right string) string {
 	w := m.width
+	// Titles carry run ids, kinds and statuses: escape them all.
+	left, right = safe(left), safe(right)
 	right = cut(right, w/2)
 	left = cut(left, w-lipglossWidth(right)-1)
 	pad := w - lipglossWidth(left) - lipglossWidth(right)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/stepschema"
 )
 
@@ -158,36 +160,34 @@ func (m *model) runHeader() []string {
 	lines := []string{m.titleBar(title, right)}
 
 	sr := r.StopReason
-	stop := m.st.forStatus(sr.Category).Render(strings.ToUpper(sr.Category))
-	var parts []string
-	if sr.Kind != "" {
-		parts = append(parts, "at "+sr.Kind)
-	}
-	if sr.ErrorCode != "" {
-		parts = append(parts, "code "+sr.ErrorCode)
-	}
-	meta := sr.Confidence
-	if meta != "" {
-		meta += " confidence"
-	}
-	if sr.EventSeq != nil {
-		meta = strings.TrimPrefix(meta+", seq "+strconv.FormatUint(*sr.EventSeq, 10), ", ")
-	}
-	if meta != "" {
-		parts = append(parts, "("+meta+")")
-	}
-	lines = append(lines, m.st.key.Render("stop ")+stop+" "+cut(strings.Join(parts, " "), w-6-len(sr.Category)))
+	lines = append(lines, m.stopLines(sr)...)
 	if sr.Detail != "" {
 		lines = append(lines, "     "+m.st.dim.Render(cut(oneLine(sr.Detail), w-5)))
 	}
 	if sr.Remediation != "" {
-		for i, l := range wrap(oneLine(sr.Remediation), w-5, 2) {
+		fix := wrap(oneLine(sr.Remediation), w-5, 0)
+		if len(fix) > maxFixLines {
+			// Cut deliberately at a word, and say where the whole text is.
+			const more = " … (w: all)"
+			rest := strings.Join(fix[maxFixLines-1:], " ")
+			last := wrap(rest, max(w-5-lipglossWidth(more), 1), 0)
+			fix = append(fix[:maxFixLines-1:maxFixLines-1], last[0]+more)
+		}
+		for i, l := range fix {
 			if i == 0 {
 				lines = append(lines, m.st.key.Render("fix  ")+m.st.ok.Render(l))
 			} else {
 				lines = append(lines, "     "+m.st.ok.Render(l))
 			}
 		}
+	}
+	for i, wn := range r.Warnings {
+		if i == maxHeaderWarnings-1 && len(r.Warnings) > maxHeaderWarnings {
+			lines = append(lines, m.st.key.Render("warn ")+m.st.warn.Render(cut(fmt.Sprintf("%d more warnings (tab shows them)",
+				len(r.Warnings)-i), w-5)))
+			break
+		}
+		lines = append(lines, m.st.key.Render("warn ")+m.st.warn.Render(cut(oneLine(wn), w-5)))
 	}
 	tab := func(name string, p pane) string {
 		if m.pane == p {
@@ -208,6 +208,104 @@ func (m *model) runHeader() []string {
 	info += " · started " + fmtPtrTime(r.StartedAt)
 	lines = append(lines, tab("timeline", paneTimeline)+" "+tab("stages", paneStages)+"  "+m.st.dim.Render(info))
 	return lines
+}
+
+// maxFixLines bounds the remediation lines above the pane; w shows it
+// whole.
+const maxFixLines = 2
+
+// stopReasonRow is the line of the stages pane where the full stop reason
+// starts.
+func (m *model) stopReasonRow() int {
+	for i, l := range m.summaryLines() {
+		if ansi.Strip(l) == stopReasonTitle {
+			return i
+		}
+	}
+	return 0
+}
+
+const stopReasonTitle = "stop reason"
+
+// maxHeaderWarnings bounds the warning lines above the pane; the stages
+// pane lists them all.
+const maxHeaderWarnings = 2
+
+// stopWhere says where the run stopped: "at <kind>" for a run that ended,
+// "after <kind>" for a stalled or in_progress one (its last step reported
+// fine; the next never came), and the error code.
+func stopWhere(sr report.StopReason) string {
+	var parts []string
+	switch {
+	case sr.AfterKind != "":
+		parts = append(parts, "after "+safe(sr.AfterKind))
+	case sr.Kind != "":
+		parts = append(parts, "at "+safe(sr.Kind))
+	case sr.Stage != "":
+		parts = append(parts, "at stage "+safe(sr.Stage))
+	}
+	if sr.ErrorCode != "" {
+		parts = append(parts, "code "+safe(sr.ErrorCode))
+	}
+	return strings.Join(parts, " ")
+}
+
+// missingStage is "stage <stage> never reported" for a stalled or
+// in_progress run whose producer declared a stage that never came.
+func missingStage(sr report.StopReason) string {
+	if sr.AfterKind == "" || sr.Stage == "" {
+		return ""
+	}
+	return "stage " + safe(sr.Stage) + " never reported"
+}
+
+// stopLines are "stop CATEGORY <where> (confidence, seq N)" and, when it
+// does not fit there, the missing stage on a line of its own. Too long a
+// <where> is cut in the middle of the line: the category and the confidence
+// always stay visible.
+func (m *model) stopLines(sr report.StopReason) []string {
+	cat := strings.ToUpper(safe(sr.Category))
+	meta := ""
+	if sr.Confidence != "" {
+		meta = safe(sr.Confidence) + " confidence"
+	}
+	seq := ""
+	if sr.EventSeq != nil {
+		seq = "seq " + strconv.FormatUint(*sr.EventSeq, 10)
+	}
+	paren := func(parts ...string) string {
+		var keep []string
+		for _, p := range parts {
+			if p != "" {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) == 0 {
+			return ""
+		}
+		return " (" + strings.Join(keep, ", ") + ")"
+	}
+	tail := paren(meta, seq)
+	where, stage := stopWhere(sr), missingStage(sr)
+	room := m.width - lipglossWidth("stop "+cat+" ")
+	var extra []string
+	if stage != "" {
+		joined := where + " · " + stage
+		switch {
+		case lipglossWidth(joined+tail) <= room:
+			where = joined
+		case lipglossWidth(joined+paren(meta)) <= room:
+			where, tail = joined, paren(meta)
+		default:
+			extra = append(extra, "     "+m.st.warn.Render(cut(stage, m.width-5)))
+		}
+	}
+	if lipglossWidth(where+tail) > room {
+		tail = paren(meta) // the seq is in the timeline too
+	}
+	where = cut(where, max(room-lipglossWidth(tail), 0))
+	first := m.st.key.Render("stop ") + m.st.forStatus(sr.Category).Render(cat) + " " + where + tail
+	return append([]string{first}, extra...)
 }
 
 func (m *model) runBodyHeight() int {
@@ -290,6 +388,13 @@ func (m *model) onRunKey(msg tea.KeyMsg) tea.Cmd {
 		m.nextError(1)
 	case key.Matches(msg, k.PrevError):
 		m.nextError(-1)
+	case key.Matches(msg, k.Why):
+		// The stages pane scrolled to the whole stop reason: what the
+		// header cuts (detail, remediation, evidence).
+		if m.data != nil {
+			m.pane, m.follow = paneStages, false
+			m.sumOffset = m.stopReasonRow()
+		}
 	case key.Matches(msg, k.Follow):
 		m.follow = !m.follow
 		if m.follow {
@@ -343,9 +448,11 @@ func (m *model) runView() []string {
 	for len(lines) < m.height-1 {
 		lines = append(lines, "")
 	}
-	hints := "↑↓ move · enter step · e/n errors · f follow · tab stages · x export · ? · q back"
+	// Most useful first: the footer drops hints from the end, keeping
+	// "? help" and "q back" (see fitHints).
+	hints := "↑↓ move · enter step · e/n errors · tab stages · w why · f follow · x export · ? help · q back"
 	if m.pane == paneStages {
-		hints = "↑↓ scroll · tab timeline · e first error · x export · ? help · q back"
+		hints = "↑↓ scroll · tab timeline · w why · e first error · x export · ? help · q back"
 	}
 	return append(lines, m.footer(hints))
 }
@@ -373,24 +480,24 @@ func (m *model) rowView(i int) string {
 	r := m.tl.rows[i]
 	switch r.kind {
 	case rowTrace:
-		name := "trace " + r.traceID
+		name := "trace " + safe(r.traceID)
 		if r.traceID == "" {
 			name = "no trace context"
 		}
 		s := " · " + plural(r.steps, "step")
 		if r.service != "" {
-			s = " · " + r.service + s
+			s = " · " + safe(r.service) + s
 		}
 		if r.failed > 0 {
 			s += m.st.failed.Render(fmt.Sprintf(" · %d failed", r.failed))
 		}
 		return "  " + m.st.header.Render("▾ "+name) + m.st.dim.Render(cut(s, max(w-len(name)-4, 0)))
 	case rowSpan:
-		name := r.name
+		name := safe(r.name)
 		if name == "" {
 			name = "(unnamed)"
 		}
-		s := fmt.Sprintf("    ▸ span %s · %s", strings.TrimSpace(name+" "+shortID(r.spanID, 8)), plural(r.steps, "step"))
+		s := fmt.Sprintf("    ▸ span %s · %s", strings.TrimSpace(name+" "+safe(shortID(r.spanID, 8))), plural(r.steps, "step"))
 		if r.failed > 0 {
 			s += fmt.Sprintf(" · %d failed", r.failed)
 		}
@@ -403,10 +510,11 @@ func (m *model) rowView(i int) string {
 	}
 	root := r.line == m.tl.root
 	failed := l.Status == stepschema.StatusFailed
-	code := l.ErrorCode
+	code := safe(l.ErrorCode)
 	if code == "" {
-		code = l.Status
+		code = safe(l.Status)
 	}
+	kind := safe(l.Kind)
 	dur := ""
 	if l.DurationMS != nil {
 		dur = fmtMS(*l.DurationMS)
@@ -423,14 +531,14 @@ func (m *model) rowView(i int) string {
 		cursor = "› "
 	}
 	seq := padLeft("#"+strconv.FormatUint(l.Seq, 10), 5) + " "
-	text := indent + stepMark(l, root) + " " + seq + fit(l.Kind, wfKind) + " " + fit(code, wfCode) + " " + padLeft(dur, wfDur) + " "
+	text := indent + stepMark(l, root) + " " + seq + fit(kind, wfKind) + " " + fit(code, wfCode) + " " + padLeft(dur, wfDur) + " "
 	if selected {
 		return m.st.selected.Render(fit(cursor+text+bar, w))
 	}
 	if failed || root {
 		return cursor + m.st.failed.Render(text) + m.st.barFail.Render(bar)
 	}
-	return cursor + m.st.forStatus(l.Status).Render(indent+stepMark(l, false)) + " " + seq + fit(l.Kind, wfKind) + " " +
+	return cursor + m.st.forStatus(l.Status).Render(indent+stepMark(l, false)) + " " + seq + fit(kind, wfKind) + " " +
 		m.st.dim.Render(fit(code, wfCode)) + " " + padLeft(dur, wfDur) + " " + m.st.bar.Render(bar)
 }
 
@@ -474,7 +582,21 @@ func (m *model) summaryLines() []string {
 		return fit(kind, kindW) + " " + padLeft(n, 5) + " " + padLeft(failed, 5) + " " + padLeft(total, 8) + " " +
 			padLeft(p95, 8) + " " + padLeft(mx, 8) + "  " + fit(sizes, sizesW)
 	}
-	out := []string{m.st.header.Render(fit(row("STAGE KIND", "N", "FAIL", "TOTAL", "P95", "MAX", "SIZES"), w))}
+	var out []string
+	if len(r.Warnings) > 0 {
+		out = append(out, m.st.warn.Render(fmt.Sprintf("warnings (%d)", len(r.Warnings))))
+		for _, wn := range r.Warnings {
+			for i, l := range wrap(oneLine(wn), w-4, 0) {
+				lead := "    "
+				if i == 0 {
+					lead = "  ! "
+				}
+				out = append(out, lead+m.st.warn.Render(l))
+			}
+		}
+		out = append(out, "")
+	}
+	out = append(out, m.st.header.Render(fit(row("STAGE KIND", "N", "FAIL", "TOTAL", "P95", "MAX", "SIZES"), w)))
 	for _, s := range r.Stages {
 		ms := func(v float64) string {
 			if s.Timed == 0 {
@@ -482,7 +604,7 @@ func (m *model) summaryLines() []string {
 			}
 			return fmtMS(v)
 		}
-		line := row(s.Kind, strconv.Itoa(s.Count), strconv.Itoa(s.Failed), ms(s.TotalMS), ms(s.P95MS), ms(s.MaxMS), fmtSizes(s.Sizes))
+		line := row(safe(s.Kind), strconv.Itoa(s.Count), strconv.Itoa(s.Failed), ms(s.TotalMS), ms(s.P95MS), ms(s.MaxMS), fmtSizes(s.Sizes))
 		if s.Failed > 0 {
 			line = m.st.failed.Render(fit("✗ "+line, w))
 		} else {
@@ -495,7 +617,7 @@ func (m *model) summaryLines() []string {
 		out = append(out, "  none")
 	}
 	for _, e := range r.Errors {
-		s := fmt.Sprintf("  #%d %s %s", e.Seq, e.Kind, e.ErrorCode)
+		s := fmt.Sprintf("  #%d %s %s", e.Seq, safe(e.Kind), safe(e.ErrorCode))
 		if e.Recovered {
 			s += " (recovered)"
 		}
@@ -508,18 +630,18 @@ func (m *model) summaryLines() []string {
 		out = append(out, "", m.st.header.Render("resources"))
 		for _, stage := range slices.Sorted(maps.Keys(r.Resources)) {
 			for _, name := range slices.Sorted(maps.Keys(r.Resources[stage])) {
-				out = append(out, cut(fmt.Sprintf("  %s.%s = %s", stage, name, strings.Join(r.Resources[stage][name], ", ")), w))
+				out = append(out, cut(fmt.Sprintf("  %s.%s = %s", safe(stage), safe(name), safe(strings.Join(r.Resources[stage][name], ", "))), w))
 			}
 		}
 	}
 	sr := r.StopReason
-	out = append(out, "", m.st.header.Render("stop reason"))
-	head := "  " + sr.Category
-	if sr.Kind != "" {
-		head += " at " + sr.Kind
+	out = append(out, "", m.st.header.Render(stopReasonTitle))
+	head := "  " + safe(sr.Category)
+	if where := stopWhere(sr); where != "" {
+		head += " " + where
 	}
-	if sr.ErrorCode != "" {
-		head += " code " + sr.ErrorCode
+	if stage := missingStage(sr); stage != "" {
+		head += " · " + stage
 	}
 	if sr.Confidence != "" {
 		head += " (" + sr.Confidence + " confidence)"
@@ -535,10 +657,10 @@ func (m *model) summaryLines() []string {
 		}
 	}
 	for _, e := range sr.Evidence {
-		out = append(out, cut(fmt.Sprintf("  evidence #%d %s: %s", e.Seq, e.Kind, e.Note), w))
+		out = append(out, cut(fmt.Sprintf("  evidence #%d %s: %s", e.Seq, safe(e.Kind), oneLine(e.Note)), w))
 	}
 	out = append(out, "", m.st.dim.Render(cut(fmt.Sprintf("started %s · ended %s · ledger %s", fmtPtrTime(r.StartedAt),
-		fmtPtrTime(r.EndedAt), r.LedgerPath), w)))
+		fmtPtrTime(r.EndedAt), safe(r.LedgerPath)), w)))
 	return out
 }
 

@@ -14,6 +14,65 @@ import (
 	"github.com/runledger/runledger/internal/runindex"
 )
 
+// MaxListRuns bounds the runs the run list holds: it pages through the
+// index up to this many every refresh. Beyond it the newest are shown, the
+// title says how many there are, and status filters are asked of the index
+// (RunQuery.Statuses), so they still find every match.
+const MaxListRuns = 20_000
+
+// RunList is what Source.Runs returns: the runs matching a query, newest
+// first, and how many there are.
+type RunList struct {
+	Runs []runindex.Entry
+	// Matched is the number of runs matching the query; more than
+	// len(Runs) when MaxListRuns cut the list.
+	Matched int
+	// Total is the number of runs in the index, matching or not.
+	Total int
+}
+
+// Truncated reports whether runs matching the query were left out.
+func (l RunList) Truncated() bool { return l.Matched > len(l.Runs) }
+
+// listAll pages through list with the cursor until the listing ends or
+// MaxListRuns runs are read, and counts the runs of the whole index.
+func listAll(ctx context.Context, q runindex.Query, list func(context.Context, runindex.Query) (runindex.Page, error)) (RunList, error) {
+	q.Limit, q.Cursor = runindex.MaxLimit, ""
+	var out RunList
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		page, err := list(ctx, q)
+		if err != nil {
+			return out, err
+		}
+		if first {
+			out.Matched = page.Matched
+		}
+		out.Runs = append(out.Runs, page.Runs...)
+		if page.NextCursor == "" || len(out.Runs) >= MaxListRuns {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	if len(out.Runs) > MaxListRuns {
+		out.Runs = out.Runs[:MaxListRuns]
+	}
+	// Runs that arrived while paging can make the pages hold more than the
+	// first page counted.
+	out.Matched = max(out.Matched, len(out.Runs))
+	out.Total = out.Matched
+	if len(q.Statuses) > 0 {
+		page, err := list(ctx, runindex.Query{Limit: 1})
+		if err != nil {
+			return out, err
+		}
+		out.Total = max(page.Matched, out.Matched)
+	}
+	return out, nil
+}
+
 // MaxLines bounds the ledger lines a run view keeps for its waterfall and
 // step pane; the report itself always covers the whole ledger.
 const MaxLines = 200_000
@@ -28,8 +87,9 @@ type Source interface {
 	// Name describes the source for the title bar ("ledger data/..." or
 	// "server http://...").
 	Name() string
-	// Runs returns the runs, newest first (at most runindex.MaxLimit).
-	Runs(ctx context.Context) ([]runindex.Entry, error)
+	// Runs returns the runs matching q (only q.Statuses is used), newest
+	// first, at most MaxListRuns, and how many runs there are.
+	Runs(ctx context.Context, q runindex.Query) (RunList, error)
 	// Run returns the report and the ledger lines of one run; a run the
 	// source does not know is ErrRunNotFound.
 	Run(ctx context.Context, runID string) (*RunData, error)
@@ -85,16 +145,18 @@ func (s *DirSource) Name() string { return "ledger " + s.dir }
 // Runs implements Source: it refreshes the index (reading only what the
 // ledgers gained) and lists it. Errors reading single files are returned
 // together with the runs that could be listed.
-func (s *DirSource) Runs(ctx context.Context) ([]runindex.Entry, error) {
+func (s *DirSource) Runs(ctx context.Context, q runindex.Query) (RunList, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return RunList{}, err
 	}
 	_, rerr := s.index.Refresh()
-	page, err := s.index.List(runindex.Query{Limit: runindex.MaxLimit})
+	list, err := listAll(ctx, runindex.Query{Statuses: q.Statuses}, func(_ context.Context, q runindex.Query) (runindex.Page, error) {
+		return s.index.List(q)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list runs in %q: %w", s.dir, err)
+		return RunList{}, fmt.Errorf("list runs in %q: %w", s.dir, err)
 	}
-	return page.Runs, rerr
+	return list, rerr
 }
 
 // Run implements Source. The report is built in the same pass that collects

@@ -100,10 +100,11 @@ func TestHTTPSource(t *testing.T) {
 		t.Fatalf("name %q", src.Name())
 	}
 	ctx := context.Background()
-	runs, err := src.Runs(ctx)
+	list, err := src.Runs(ctx, runindex.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	runs := list.Runs
 	if len(runs) != 2 || runs[0].RunID != "team/run 1" || runs[1].Status != report.StatusFailed {
 		t.Fatalf("runs %+v", runs)
 	}
@@ -156,7 +157,7 @@ func TestHTTPSourceErrors(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	src := httpSource(t, l.Addr().String())
-	_, err = src.Runs(context.Background())
+	_, err = src.Runs(context.Background(), runindex.Query{})
 	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "index is warming up") {
 		t.Fatalf("listing error: %v", err)
 	}
@@ -169,7 +170,7 @@ func TestDirSourceCachesUnchangedLedgers(t *testing.T) {
 	writeRun(t, dir, waterfallRun("r-wf", base)...)
 	src := NewDirSource(dir)
 	ctx := context.Background()
-	if _, err := src.Runs(ctx); err != nil {
+	if _, err := src.Runs(ctx, runindex.Query{}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := src.Run(ctx, "r-wf")

@@ -32,7 +32,7 @@ func (m *model) stepLines(l *ledger.Line, idx int) []string {
 			}
 		}
 	}
-	status := l.Status
+	status := safe(l.Status)
 	if l.Status == stepschema.StatusFailed {
 		status = m.st.failed.Render("✗ failed")
 	}
@@ -63,13 +63,13 @@ func (m *model) stepLines(l *ledger.Line, idx int) []string {
 		out = append(out, m.st.header.Render(title))
 		kw := 4
 		for _, k := range keys {
-			kw = max(kw, len(k))
+			kw = max(kw, lipglossWidth(safe(k)))
 		}
 		kw = min(kw, w/3)
 		for _, k := range keys {
 			for i, s := range wrap(val(k), max(w-kw-3, 10), 0) {
 				if i == 0 {
-					out = append(out, "  "+fit(k, kw)+" "+s)
+					out = append(out, "  "+fit(safe(k), kw)+" "+s)
 				} else {
 					out = append(out, strings.Repeat(" ", kw+3)+s)
 				}
