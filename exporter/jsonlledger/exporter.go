@@ -73,6 +73,7 @@ func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
 			FileClosed: func() { e.tel.ExporterJsonlledgerRunsOpen.Add(bg, -1) },
 			TornLine:   func(string, int64) { e.tel.ExporterJsonlledgerTornLinesRepaired.Add(bg, 1) },
 			WriteError: func(error) { e.tel.ExporterJsonlledgerWriteErrors.Add(bg, 1) },
+			Recreated:  func(string) { e.tel.ExporterJsonlledgerFilesRecreated.Add(bg, 1) },
 		},
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ type TelemetryBuilder struct {
 	ExporterJsonlledgerTornLinesRepaired metric.Int64Counter
 	// ExporterJsonlledgerWriteErrors counts failed disk operations.
 	ExporterJsonlledgerWriteErrors metric.Int64Counter
+	// ExporterJsonlledgerFilesRecreated counts run files found deleted or
+	// replaced while open and opened again at their path.
+	ExporterJsonlledgerFilesRecreated metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -99,6 +102,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_jsonlledger_torn_lines_repaired",
 		metric.WithDescription("Torn last lines (no trailing newline) cut off when a ledger file was opened. [Development]"),
 		metric.WithUnit("{line}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterJsonlledgerFilesRecreated, err = builder.meter.Int64Counter(
+		"otelcol_exporter_jsonlledger_files_recreated",
+		metric.WithDescription("Run ledger files found deleted or replaced while open and opened again at their path. [Development]"),
+		metric.WithUnit("{file}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterJsonlledgerWriteErrors, err = builder.meter.Int64Counter(

@@ -24,10 +24,12 @@ func TestTelemetryBuilder(t *testing.T) {
 	tb.ExporterJsonlledgerEventsDeduped.Add(ctx, 1)
 	tb.ExporterJsonlledgerTornLinesRepaired.Add(ctx, 1)
 	tb.ExporterJsonlledgerWriteErrors.Add(ctx, 1)
+	tb.ExporterJsonlledgerFilesRecreated.Add(ctx, 1)
 	for _, name := range []string{
 		"otelcol_exporter_jsonlledger_lines_written", "otelcol_exporter_jsonlledger_bytes_written",
 		"otelcol_exporter_jsonlledger_runs_open", "otelcol_exporter_jsonlledger_events_deduped",
 		"otelcol_exporter_jsonlledger_torn_lines_repaired", "otelcol_exporter_jsonlledger_write_errors",
+		"otelcol_exporter_jsonlledger_files_recreated",
 	} {
 		if _, err := tel.GetMetric(name); err != nil {
 			t.Errorf("%s: %v", name, err)
