@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
 // logsProcessor is the logs pipeline side of a steproute component.
@@ -109,7 +111,7 @@ func (p *logsProcessor) processRecord(b *batch, held *logsHeld, rl plog.Resource
 		b.st.noise++
 		return true
 	}
-	n.normalize(m, kind, lr.Body(), &b.st.fixes)
+	n.normalize(m, kind, lr.Body(), &b.step, &b.st.fixes)
 	tid := lr.TraceID()
 	id, src := n.runID(m), srcEvent
 	if id == "" {
@@ -125,7 +127,7 @@ func (p *logsProcessor) processRecord(b *batch, held *logsHeld, rl plog.Resource
 		}
 		id, src = c.fallbackID(tid), srcFallback
 	}
-	setRunID(m, id)
+	stepattrs.SetRunID(m, id)
 	b.st.sources[src]++
 	b.st.accepted++
 	return false
@@ -225,7 +227,7 @@ func (hl *heldLogs) assign(runID string) error {
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				setRunID(lrs.At(k).Attributes(), runID)
+				stepattrs.SetRunID(lrs.At(k).Attributes(), runID)
 			}
 		}
 	}

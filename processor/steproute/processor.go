@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
 
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
 	"github.com/runledger/runledger/processor/steproute/internal/tracecache"
@@ -287,6 +288,8 @@ type batch struct {
 
 	// pend lists, per span, the indices of step events without a run id.
 	pend []int
+	// step is normalize's scratch space, reused across the call's events.
+	step stepattrs.Step
 
 	slot bool // holds a core.releasing slot
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
 	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
 // tracesProcessor is the traces pipeline side of a steproute component.
@@ -137,7 +138,7 @@ func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.Reso
 			continue
 		}
 		steps++
-		n.normalize(m, kind, c.noBody, &b.st.fixes)
+		n.normalize(m, kind, c.noBody, &b.step, &b.st.fixes)
 		id, src := n.runID(m), srcEvent
 		switch {
 		case id != "":
@@ -151,7 +152,7 @@ func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.Reso
 			b.pend = append(b.pend, i)
 			continue
 		}
-		setRunID(m, id)
+		stepattrs.SetRunID(m, id)
 		b.st.sources[src]++
 	}
 	if len(b.pend) == 0 {
@@ -164,7 +165,7 @@ func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.Reso
 	}
 	fb := c.fallbackID(tid)
 	for _, i := range b.pend {
-		setRunID(events.At(i).Attributes(), fb)
+		stepattrs.SetRunID(events.At(i).Attributes(), fb)
 	}
 	b.st.sources[srcFallback] += int64(len(b.pend))
 	b.st.accepted += int64(steps)
@@ -334,12 +335,12 @@ func (ht *heldTraces) assign(runID string) error {
 				events := spans.At(k).Events()
 				if next < len(ht.pending) && int(ht.pending[next].item) == item {
 					for m := ht.pending[next].mask; m != 0; m &= m - 1 {
-						setRunID(events.At(bits.TrailingZeros32(m)).Attributes(), runID)
+						stepattrs.SetRunID(events.At(bits.TrailingZeros32(m)).Attributes(), runID)
 					}
 					next++
 				}
 				for ; far < len(ht.far) && int(ht.far[far].item) == item; far++ {
-					setRunID(events.At(int(ht.far[far].event)).Attributes(), runID)
+					stepattrs.SetRunID(events.At(int(ht.far[far].event)).Attributes(), runID)
 				}
 				item++
 			}
