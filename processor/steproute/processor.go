@@ -98,9 +98,9 @@ func (c *core) Start(context.Context, component.Host) error {
 		var err error
 		switch {
 		case le.Signal == signalTraces && c.traces != nil:
-			p, err = c.traces.replayedTraces(le.Payload, tid)
+			p, err = c.traces.replay(le.Payload, tid)
 		case le.Signal == signalLogs && c.logs != nil:
-			p, err = c.logs.replayedLogs(le.Payload, tid)
+			p, err = c.logs.replay(le.Payload, tid)
 		default:
 			kept++ // its pipeline is not configured: stays in the log
 			continue
