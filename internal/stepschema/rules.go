@@ -74,33 +74,23 @@ func (r Rule) Rank() int {
 
 const stepPrefix = "step."
 
-// Lookup returns the rule of attribute key k. With lookupStep and
-// lookupOther it is the one table of step keys: every key or prefix the
-// contract names has its row there.
+// Lookup returns the rule of attribute key k. It is the one table of step
+// keys: every key or prefix the contract names has its row here.
 func Lookup(k string) Rule {
-	// Split so that this part inlines: it runs for every attribute.
-	if len(k) >= len(stepPrefix) && k[:len(stepPrefix)] == stepPrefix {
-		return lookupStep(k)
+	if len(k) < len(stepPrefix) || k[:len(stepPrefix)] != stepPrefix {
+		switch k {
+		case AttrRunID:
+			return Rule{Field: FieldRunID}
+		case AttrDetailTruncated:
+			return Rule{Field: FieldDetailTruncated}
+		case AttrStatusRaw:
+			return Rule{Field: FieldStatusRaw}
+		case AttrAttributesDropped:
+			// Rewritten by the cap, so it never counts against it.
+			return Rule{Field: FieldAttributesDropped}
+		}
+		return Rule{Field: FieldOther}
 	}
-	return lookupOther(k)
-}
-
-func lookupOther(k string) Rule {
-	switch k {
-	case AttrRunID:
-		return Rule{Field: FieldRunID}
-	case AttrDetailTruncated:
-		return Rule{Field: FieldDetailTruncated}
-	case AttrStatusRaw:
-		return Rule{Field: FieldStatusRaw}
-	case AttrAttributesDropped:
-		// Rewritten by the cap, so it never counts against it.
-		return Rule{Field: FieldAttributesDropped}
-	}
-	return Rule{Field: FieldOther}
-}
-
-func lookupStep(k string) Rule {
 	switch k {
 	case AttrKind:
 		return Rule{Field: FieldKind}
