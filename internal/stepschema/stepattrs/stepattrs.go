@@ -326,15 +326,20 @@ func (sc *scan) has(f stepschema.Field) bool { return sc.seen&(1<<f) != 0 }
 func (sc *scan) attr(k string, v pcommon.Value) {
 	s := &sc.Step
 	sc.count++
-	if !utf8.ValidString(k) {
-		sc.badUTF8 = true
-		k, _ = stepschema.ValidUTF8(k)
+	r := stepschema.Lookup(k)
+	// A key the contract spells in full is valid UTF-8; others are checked
+	// and looked up again once sanitised.
+	if r.Field <= stepschema.FieldUndefined || r.Field == stepschema.FieldSize || r.Field == stepschema.FieldResource {
+		if !utf8.ValidString(k) {
+			sc.badUTF8 = true
+			k, _ = stepschema.ValidUTF8(k)
+			r = stepschema.Lookup(k)
+		}
 	}
 	t := v.Type()
 	if sc.collect && k == sc.runKey && t == pcommon.ValueTypeStr {
 		s.RunID = v.Str()
 	}
-	r := stepschema.Lookup(k)
 	sc.seen |= 1 << r.Field
 	switch r.Field {
 	case stepschema.FieldKind:
