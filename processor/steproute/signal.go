@@ -2,6 +2,7 @@ package steproute
 
 import (
 	"context"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/processor/processorhelper"
@@ -157,6 +158,7 @@ type heldData[T any] struct {
 // added counts an item moved in: n events, steps of them step events, of
 // which those at the indices pend (within the item) wait for the run id.
 func (h *heldData[T]) added(n, steps int, pend []int) {
+	h.pending = slices.Grow(h.pending, len(pend))
 	for _, i := range pend {
 		h.pending = append(h.pending, int32(h.events+i))
 	}
