@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
@@ -55,9 +57,11 @@ func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg 
 	if err != nil {
 		return nil, err
 	}
-	p := &tracesProcessor{core: comp.Unwrap, next: next, tel: tel}
+	p := &tracesProcessor{core: comp.Unwrap, next: next.ConsumeTraces, tel: tel, a: tracesSignal{}}
 	comp.Unwrap.traces = p
-	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
+	return processorhelper.NewTraces(ctx, set, cfg, next, func(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+		return tracesSignal{}.consume(ctx, p, td)
+	},
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithStart(comp.Start),
 		processorhelper.WithShutdown(func(ctx context.Context) error {
@@ -72,9 +76,11 @@ func (f *factory) createLogs(ctx context.Context, set processor.Settings, cfg co
 	if err != nil {
 		return nil, err
 	}
-	p := &logsProcessor{core: comp.Unwrap, next: next, tel: tel}
+	p := &logsProcessor{core: comp.Unwrap, next: next.ConsumeLogs, tel: tel, a: logsSignal{}}
 	comp.Unwrap.logs = p
-	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
+	return processorhelper.NewLogs(ctx, set, cfg, next, func(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+		return logsSignal{}.consume(ctx, p, ld)
+	},
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithStart(comp.Start),
 		processorhelper.WithShutdown(func(ctx context.Context) error {

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/runledger/runledger/internal/churnmap"
 	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/spancodec"
 )
@@ -102,7 +101,9 @@ type holder struct {
 	head    int
 	live    int
 	byTrace map[pcommon.TraceID][]*heldEntry
-	churn   churnmap.Counter // deletes from byTrace
+	// peak is byTrace's largest size since it was made: a map never
+	// shrinks, so one that held a burst is made anew once it empties.
+	peak    int
 	seq     uint64
 	closed  bool
 	running bool
@@ -160,11 +161,11 @@ func (h *holder) add(e *heldEntry, out []emission, st *stats) []emission {
 		}
 		out = append(out, emission{e: old, runID: h.c.fallbackID(old.trace), src: srcFallback, kind: emitFallback, reason: reasonPressure})
 	}
-	h.byTrace = churnmap.Compact(h.byTrace, &h.churn)
 	h.seq++
 	e.seq = h.seq
 	h.queue = append(h.queue, e)
 	h.byTrace[e.trace] = append(h.byTrace[e.trace], e)
+	h.peak = max(h.peak, len(h.byTrace))
 	h.live++
 	st.held += int64(e.n)
 	if !h.running {
@@ -193,8 +194,7 @@ func (h *holder) release(learned []traceRun, out []emission) []emission {
 		if !ok {
 			continue
 		}
-		delete(h.byTrace, tr.trace)
-		h.churn.Deleted(1)
+		h.untrack(tr.trace)
 		for _, e := range list {
 			h.retire(e)
 			out = append(out, emission{e: e, runID: tr.runID, src: srcWait, kind: emitReleased})
@@ -261,13 +261,20 @@ func (h *holder) popOldest() *heldEntry {
 		}
 	}
 	if len(list) == 0 {
-		delete(h.byTrace, e.trace)
-		h.churn.Deleted(1)
+		h.untrack(e.trace)
 	} else {
 		h.byTrace[e.trace] = list
 	}
 	h.retire(e)
 	return e
+}
+
+// untrack forgets the held entries of trace tid. Callers hold mu.
+func (h *holder) untrack(tid pcommon.TraceID) {
+	delete(h.byTrace, tid)
+	if len(h.byTrace) == 0 && h.peak > 1024 {
+		h.byTrace, h.peak = map[pcommon.TraceID][]*heldEntry{}, 0
+	}
 }
 
 // retire marks e as no longer held. Callers hold mu and unlink e from

@@ -30,8 +30,8 @@ func holdingCore(t *testing.T) *core {
 // with the run id on exactly the step events that waited for it.
 func TestHeldTracesCompactRoundTrip(t *testing.T) {
 	td := ptrace.NewTraces()
-	var held tracesHeld
-	p := &tracesProcessor{core: holdingCore(t)}
+	var held heldSet[ptrace.Traces]
+	p := &tracesProcessor{core: holdingCore(t), a: tracesSignal{}}
 	want := ptrace.NewTraces()
 	for r := 0; r < 2; r++ {
 		rs := td.ResourceSpans().AppendEmpty()
@@ -66,7 +66,7 @@ func TestHeldTracesCompactRoundTrip(t *testing.T) {
 		rs := td.ResourceSpans().At(r)
 		ss := rs.ScopeSpans().At(0)
 		for s := 0; s < 2; s++ {
-			held.add(p, rs, ss, r+1, r+1, ss.Spans().At(s), 3, []int{0, 2})
+			holdSpan(p, &held, rs, ss, r+1, r+1, ss.Spans().At(s), 3, []int{0, 2})
 		}
 	}
 	ht := held.order[0]
@@ -78,7 +78,7 @@ func TestHeldTracesCompactRoundTrip(t *testing.T) {
 	if err := ht.assign("r-1"); err != nil {
 		t.Fatal(err)
 	}
-	gotB, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(ht.td)
+	gotB, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(ht.data)
 	wantB, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(want)
 	if string(gotB) != string(wantB) {
 		t.Fatalf("after compact and assign:\n%s\nwant\n%s", gotB, wantB)
@@ -91,15 +91,15 @@ func TestHeldTracesCompactRoundTrip(t *testing.T) {
 // A compacted payload that does not decode is an error of assign (the
 // caller counts its events as lost), not a panic.
 func TestHeldTracesCorruptPayload(t *testing.T) {
-	p := &tracesProcessor{core: holdingCore(t)}
-	var held tracesHeld
+	p := &tracesProcessor{core: holdingCore(t), a: tracesSignal{}}
+	var held heldSet[ptrace.Traces]
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	ss := rs.ScopeSpans().AppendEmpty()
 	span := ss.Spans().AppendEmpty()
 	span.SetTraceID(traceID(1))
 	span.Events().AppendEmpty().Attributes().PutStr("step.kind", "stage.k")
-	held.add(p, rs, ss, 1, 1, span, 1, []int{0})
+	holdSpan(p, &held, rs, ss, 1, 1, span, 1, []int{0})
 	ht := held.order[0]
 	spillRestore(t, ht)
 	require.NotNil(t, ht.raw)
@@ -124,9 +124,10 @@ func TestHeldLogsCompactRoundTrip(t *testing.T) {
 		want.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(i).Attributes().PutStr("run.id", "r-1")
 	}
 	// add moves the records one by one, as processLogs does.
-	var held logsHeld
+	var held heldSet[plog.Logs]
+	lp := &logsProcessor{core: holdingCore(t), a: logsSignal{}}
 	for i := 0; i < sl.LogRecords().Len(); i++ {
-		held.add(&logsProcessor{core: holdingCore(t)}, rl, sl, 1, 1, sl.LogRecords().At(i))
+		holdRecord(lp, &held, rl, sl, 1, 1, sl.LogRecords().At(i), &batch{})
 	}
 	hl := held.order[0]
 	spillRestore(t, hl)
@@ -136,7 +137,7 @@ func TestHeldLogsCompactRoundTrip(t *testing.T) {
 	if err := hl.assign("r-1"); err != nil {
 		t.Fatal(err)
 	}
-	gotB, _ := (&plog.JSONMarshaler{}).MarshalLogs(hl.ld)
+	gotB, _ := (&plog.JSONMarshaler{}).MarshalLogs(hl.data)
 	wantB, _ := (&plog.JSONMarshaler{}).MarshalLogs(want)
 	if string(gotB) != string(wantB) {
 		t.Fatalf("after compact and assign:\n%s\nwant\n%s", gotB, wantB)
@@ -159,11 +160,11 @@ func TestLargeHoldIsCompactedAndReleasedIntact(t *testing.T) {
 	require.NoError(t, c.Start(context.Background(), nil))
 	defer func() { _ = c.Shutdown(context.Background()) }()
 	sink := new(consumertest.TracesSink)
-	p := &tracesProcessor{core: c, next: sink, tel: c.tel}
+	p := &tracesProcessor{core: c, next: sink.ConsumeTraces, tel: c.tel, a: tracesSignal{}}
 	const traces, steps = 2500, 25 // 62,500 held events
 	send := func(td ptrace.Traces) {
 		t.Helper()
-		out, err := p.processTraces(context.Background(), td)
+		out, err := tracesSignal{}.consume(context.Background(), p, td)
 		if err == nil {
 			require.NoError(t, sink.ConsumeTraces(context.Background(), out))
 		} else if !errors.Is(err, processorhelper.ErrSkipProcessingData) {
@@ -184,7 +185,7 @@ func TestLargeHoldIsCompactedAndReleasedIntact(t *testing.T) {
 	c.hold.mu.Lock()
 	for _, list := range c.hold.byTrace {
 		for _, e := range list {
-			if !e.spilled || e.payload.(*heldTraces).raw != nil {
+			if !e.spilled || e.payload.(*heldData[ptrace.Traces]).raw != nil {
 				inMemory++
 			}
 		}

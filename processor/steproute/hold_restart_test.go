@@ -83,10 +83,10 @@ func TestHoldWriteFailureRefusesCall(t *testing.T) {
 	require.NoError(t, c.Start(ctx, nil))
 	defer func() { _ = c.Shutdown(ctx) }()
 	sink := new(consumertest.TracesSink)
-	p := &tracesProcessor{core: c, next: sink, tel: c.tel}
+	p := &tracesProcessor{core: c, next: sink.ConsumeTraces, tel: c.tel, a: tracesSignal{}}
 	// Close the hold log under the processor, as a failed disk would.
 	require.NoError(t, c.log.Close())
-	_, err = p.processTraces(ctx, buildTraces(t, nil,
+	_, err = tracesSignal{}.consume(ctx, p, buildTraces(t, nil,
 		spanSpec{trace: traceID(1), id: 1, attrs: map[string]any{"run.id": "r"}, events: []map[string]any{step("own")}},
 		spanSpec{trace: traceID(2), id: 2, events: []map[string]any{step("waits")}}))
 	require.ErrorContains(t, err, "store held step events")

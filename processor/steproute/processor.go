@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
 
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
 	"github.com/runledger/runledger/processor/steproute/internal/tracecache"
@@ -97,9 +98,9 @@ func (c *core) Start(context.Context, component.Host) error {
 		var err error
 		switch {
 		case le.Signal == signalTraces && c.traces != nil:
-			p, err = c.traces.replayedTraces(le.Payload, tid)
+			p, err = c.traces.replay(le.Payload, tid)
 		case le.Signal == signalLogs && c.logs != nil:
-			p, err = c.logs.replayedLogs(le.Payload, tid)
+			p, err = c.logs.replay(le.Payload, tid)
 		default:
 			kept++ // its pipeline is not configured: stays in the log
 			continue
@@ -287,6 +288,8 @@ type batch struct {
 
 	// pend lists, per span, the indices of step events without a run id.
 	pend []int
+	// step is normalize's scratch space, reused across the call's events.
+	step stepattrs.Step
 
 	slot bool // holds a core.releasing slot
 }

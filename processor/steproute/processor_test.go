@@ -591,8 +591,9 @@ func TestNestedReleasingCallsDoNotDeadlock(t *testing.T) {
 	assert.Equal(t, 2*calls, sink.SpanCount(), "every held and resolving span passed on")
 }
 
-// A held span with more step events than fit the per-span pending mask
-// (32) gets the run id on every one of them when it is released.
+// A held span with many step events (more than 32, the width of the
+// per-span mask steproute once used) gets the run id on every one of them
+// when it is released.
 func TestHeldSpanWithManyStepEventsReleasedWhole(t *testing.T) {
 	p := newPipelines(t, waitConfig(time.Hour, nil), nopSettings())
 	ctx := context.Background()

@@ -6,6 +6,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
 )
 
@@ -52,7 +54,7 @@ var reasonNames = [numReasons]string{
 // attribute options precomputed, so recording allocates nothing.
 type telemetry struct {
 	tb         *metadata.TelemetryBuilder
-	fixOpts    [numFixes][]metric.AddOption
+	fixOpts    [stepschema.NumFixes][]metric.AddOption
 	sourceOpts [numSources][]metric.AddOption
 	reasonOpts [numReasons][]metric.AddOption
 	sizeOpts   []metric.AddOption
@@ -65,8 +67,8 @@ func attrOpt(key, value string) []metric.AddOption {
 
 func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 	t := &telemetry{tb: tb, sizeOpts: attrOpt("reason", "size"), ttlOpts: attrOpt("reason", "ttl")}
-	for i, name := range fixNames {
-		t.fixOpts[i] = attrOpt("fix", name)
+	for i := range t.fixOpts {
+		t.fixOpts[i] = attrOpt("fix", stepschema.Fix(i).String())
 	}
 	for i, name := range sourceNames {
 		t.sourceOpts[i] = attrOpt("source", name)
@@ -85,7 +87,7 @@ type stats struct {
 	held     int64
 	released int64
 	timedOut [numReasons]int64
-	fixes    [numFixes]int64
+	fixes    stepattrs.Fixes
 	sources  [numSources]int64
 }
 

@@ -2,27 +2,43 @@ package steproute
 
 import (
 	"context"
-	"math/bits"
 
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 
 	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
 // tracesProcessor is the traces pipeline side of a steproute component.
-type tracesProcessor struct {
-	core *core
-	next consumer.Traces
-	tel  *telemetry
+type tracesProcessor = signal[ptrace.Traces]
+
+// tracesSignal adapts the traces signal: step events are span events, and a span
+// is what is held.
+type tracesSignal struct{}
+
+func (tracesSignal) name() string                  { return "traces" }
+func (tracesSignal) code() byte                    { return signalTraces }
+func (tracesSignal) empty() ptrace.Traces          { return ptrace.NewTraces() }
+func (tracesSignal) isEmpty(td ptrace.Traces) bool { return td.ResourceSpans().Len() == 0 }
+func (tracesSignal) moveAll(src, dst ptrace.Traces) {
+	src.ResourceSpans().MoveAndAppendTo(dst.ResourceSpans())
+}
+func (tracesSignal) decode(h *holder, raw []byte) (ptrace.Traces, error) { return h.decodeSpans(raw) }
+func (tracesSignal) encode(h *holder, td ptrace.Traces) ([]byte, error)  { return h.encodeSpans(td) }
+
+// consume is the traces pipeline's processorhelper function.
+func (tracesSignal) consume(ctx context.Context, p *tracesProcessor, td ptrace.Traces) (ptrace.Traces, error) {
+	b := batch{c: p.core, now: p.core.now()}
+	defer b.done()
+	var held heldSet[ptrace.Traces]
+	processTraces(p, &b, &held, td)
+	return p.finishCall(ctx, &b, &held, td)
 }
 
-func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+// processTraces filters, normalises and resolves the step events of td in
+// place, moving the spans that wait for a run id to held.
+func processTraces(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], td ptrace.Traces) {
 	c := p.core
-	b := batch{c: c, now: c.now()}
-	defer b.done()
 	rss := td.ResourceSpans()
 
 	// Pass 1: learn the run ids that spans, resources (and, on spans without
@@ -54,7 +70,6 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 
 	// Pass 2: filter, normalise, resolve; spans waiting for a run id move
 	// to per-trace payloads.
-	var held tracesHeld
 	rsSeq, ssSeq := 0, 0
 	rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
 		rsSeq++
@@ -62,55 +77,17 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
 			ssSeq++
 			ss.Spans().RemoveIf(func(span ptrace.Span) bool {
-				return p.processSpan(&b, &held, rs, ss, rsSeq, ssSeq, span, resID)
+				return processSpan(p, b, held, rs, ss, rsSeq, ssSeq, span, resID)
 			})
 			return ss.Spans().Len() == 0
 		})
 		return rs.ScopeSpans().Len() == 0
 	})
-
-	var out ptrace.Traces
-	var released []*emission
-	if err := b.finish(ctx, p.tel, held.entries(), signalTraces, func(em *emission) bool {
-		ht, ok := em.e.payload.(*heldTraces)
-		if !ok || ht.p != p {
-			return false
-		}
-		if _, err := c.prepare(em); err != nil {
-			c.logKept(ht.signal(), 1, em.runID, ht.steps, err)
-			return true
-		}
-		if len(released) == 0 {
-			out = ptrace.NewTraces()
-		}
-		ht.td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
-		em.e.payload = nil
-		released = append(released, em)
-		return true
-	}); err != nil {
-		return td, err
-	}
-	if len(released) > 0 {
-		// Released spans go first (older data), in one request with this
-		// call's spans, sent here rather than by processorhelper. The held
-		// part was acknowledged on receipt, so the client giving up on this
-		// request does not cut it short, and an error goes back to the
-		// client only when the call brought spans of its own to retry.
-		own := rss.Len() > 0
-		rss.MoveAndAppendTo(out.ResourceSpans())
-		return td, c.sendMerged("traces", released, own, func() error {
-			return p.next.ConsumeTraces(b.sendCtx(ctx), out)
-		})
-	}
-	if rss.Len() == 0 {
-		return td, processorhelper.ErrSkipProcessingData
-	}
-	return td, nil
 }
 
 // processSpan handles one span and reports whether it leaves the batch
 // (noise, or moved to a held payload).
-func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
+func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
 	rsSeq, ssSeq int, span ptrace.Span, resID string,
 ) bool {
 	c := p.core
@@ -137,7 +114,7 @@ func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.Reso
 			continue
 		}
 		steps++
-		n.normalize(m, kind, c.noBody, &b.st.fixes)
+		n.normalize(m, kind, c.noBody, &b.step, &b.st.fixes)
 		id, src := n.runID(m), srcEvent
 		switch {
 		case id != "":
@@ -151,7 +128,7 @@ func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.Reso
 			b.pend = append(b.pend, i)
 			continue
 		}
-		setRunID(m, id)
+		stepattrs.SetRunID(m, id)
 		b.st.sources[src]++
 	}
 	if len(b.pend) == 0 {
@@ -159,199 +136,81 @@ func (p *tracesProcessor) processSpan(b *batch, held *tracesHeld, rs ptrace.Reso
 		return false
 	}
 	if c.hold != nil && !tid.IsEmpty() {
-		held.add(p, rs, ss, rsSeq, ssSeq, span, steps, b.pend)
+		holdSpan(p, held, rs, ss, rsSeq, ssSeq, span, steps, b.pend)
 		return true
 	}
 	fb := c.fallbackID(tid)
 	for _, i := range b.pend {
-		setRunID(events.At(i).Attributes(), fb)
+		stepattrs.SetRunID(events.At(i).Attributes(), fb)
 	}
 	b.st.sources[srcFallback] += int64(len(b.pend))
 	b.st.accepted += int64(steps)
 	return false
 }
 
-// tracesHeld collects, during one call, the spans that wait for a run id,
-// one payload per trace.
-type tracesHeld struct {
-	byTrace map[pcommon.TraceID]*heldTraces
-	order   []*heldTraces
-}
-
-func (h *tracesHeld) add(p *tracesProcessor, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
+// holdSpan moves span (of resource rs and scope ss) to the held payload of
+// its trace; steps of its events are step events, those at pend waiting.
+func holdSpan(p *tracesProcessor, held *heldSet[ptrace.Traces], rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
 	rsSeq, ssSeq int, span ptrace.Span, steps int, pend []int,
 ) {
-	tid := span.TraceID()
-	if h.byTrace == nil {
-		h.byTrace = map[pcommon.TraceID]*heldTraces{}
+	h, newRes, newScope := held.slot(p, span.TraceID(), rsSeq, ssSeq)
+	rss := h.data.ResourceSpans()
+	if newRes {
+		dst := rss.AppendEmpty()
+		rs.Resource().CopyTo(dst.Resource())
+		dst.SetSchemaUrl(rs.SchemaUrl())
 	}
-	ht := h.byTrace[tid]
-	if ht == nil {
-		ht = &heldTraces{p: p, td: ptrace.NewTraces(), trace: tid}
-		h.byTrace[tid] = ht
-		h.order = append(h.order, ht)
+	sss := rss.At(rss.Len() - 1).ScopeSpans()
+	if newScope {
+		dst := sss.AppendEmpty()
+		ss.Scope().CopyTo(dst.Scope())
+		dst.SetSchemaUrl(ss.SchemaUrl())
 	}
-	if ht.rsSeq != rsSeq {
-		ht.rs = ht.td.ResourceSpans().AppendEmpty()
-		rs.Resource().CopyTo(ht.rs.Resource())
-		ht.rs.SetSchemaUrl(rs.SchemaUrl())
-		ht.rsSeq, ht.ssSeq = rsSeq, 0
-	}
-	if ht.ssSeq != ssSeq {
-		ht.ss = ht.rs.ScopeSpans().AppendEmpty()
-		ss.Scope().CopyTo(ht.ss.Scope())
-		ht.ss.SetSchemaUrl(ss.SchemaUrl())
-		ht.ssSeq = ssSeq
-	}
-	span.MoveTo(ht.ss.Spans().AppendEmpty())
-	ht.addSpan(steps, pend)
+	n := span.Events().Len()
+	span.MoveTo(sss.At(sss.Len() - 1).Spans().AppendEmpty())
+	h.added(n, steps, pend)
 }
 
-func (h *tracesHeld) entries() []*heldEntry {
-	if len(h.order) == 0 {
-		return nil
-	}
-	out := make([]*heldEntry, len(h.order))
-	for i, ht := range h.order {
-		out[i] = &heldEntry{trace: ht.trace, n: ht.steps, payload: ht}
-	}
-	return out
-}
-
-// heldTraces is the held payload of one trace from one ConsumeTraces call.
-type heldTraces struct {
-	p     *tracesProcessor
-	td    ptrace.Traces // nil orig while spilled
-	raw   []byte        // td's compressed encoding, read back from the hold log
-	trace pcommon.TraceID
-	rs    ptrace.ResourceSpans
-	ss    ptrace.ScopeSpans
-	rsSeq int
-	ssSeq int
-	spans int
-	// pending marks the step events waiting for the run id: per span, a
-	// bit per event among its first 32 (8 bytes a span instead of 8 an
-	// event: hundreds of thousands of events may be held), the rest in far.
-	pending []spanPend
-	far     []heldPos
-	npend   int
-	steps   int
-}
-
-// spanPend marks the waiting events of the item-th held span: bit i is
-// event i.
-type spanPend struct {
-	item int32
-	mask uint32
-}
-
-// heldPos locates a step event waiting for its run id beyond a span's
-// first 32: the span in payload order and the event's index.
-type heldPos struct{ item, event int32 }
-
-func (ht *heldTraces) spill() ([]byte, error) {
-	raw, err := ht.p.core.hold.encodeSpans(ht.td)
-	if err != nil {
-		return nil, err
-	}
-	ht.td = ptrace.Traces{}
-	ht.rs, ht.ss = ptrace.ResourceSpans{}, ptrace.ScopeSpans{}
-	return raw, nil
-}
-
-func (ht *heldTraces) restore(raw []byte) { ht.raw = raw }
-
-// addSpan counts the next span of the payload, with steps step events of
-// which those at the indices pend wait for the run id.
-func (ht *heldTraces) addSpan(steps int, pend []int) {
-	sp := spanPend{item: int32(ht.spans)}
-	for _, i := range pend {
-		if i < 32 {
-			sp.mask |= 1 << i
-		} else {
-			ht.far = append(ht.far, heldPos{item: int32(ht.spans), event: int32(i)})
+func (tracesSignal) waiting(n *normalizer, td ptrace.Traces) (steps int, pending []int32) {
+	ord := int32(0)
+	forEachSpan(td, func(span ptrace.Span) {
+		events := span.Events()
+		for e := 0; e < events.Len(); e++ {
+			m := events.At(e).Attributes()
+			if n.eventKind(m) == "" {
+				continue
+			}
+			steps++
+			if _, ok := m.Get(stepschema.AttrRunID); !ok {
+				pending = append(pending, ord+int32(e))
+			}
 		}
-	}
-	if sp.mask != 0 {
-		ht.pending = append(ht.pending, sp)
-	}
-	ht.npend += len(pend)
-	ht.spans++
-	ht.steps += steps
+		ord += int32(events.Len())
+	})
+	return steps, pending
 }
 
-// replayedTraces rebuilds a held payload from its hold-log encoding: the
-// step events without a run id are the ones waiting.
-func (p *tracesProcessor) replayedTraces(raw []byte, trace pcommon.TraceID) (heldPayload, error) {
-	td, err := p.core.hold.decodeSpans(raw)
-	if err != nil {
-		return nil, err
-	}
-	ht := &heldTraces{p: p, trace: trace}
-	n := &p.core.norm
-	var pend []int
+func (tracesSignal) assign(td ptrace.Traces, pending []int32, runID string) {
+	ord, next := int32(0), 0
+	forEachSpan(td, func(span ptrace.Span) {
+		events := span.Events()
+		end := ord + int32(events.Len())
+		for ; next < len(pending) && pending[next] < end; next++ {
+			stepattrs.SetRunID(events.At(int(pending[next]-ord)).Attributes(), runID)
+		}
+		ord = end
+	})
+}
+
+func forEachSpan(td ptrace.Traces, f func(ptrace.Span)) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				events := spans.At(k).Events()
-				steps := 0
-				pend = pend[:0]
-				for e := 0; e < events.Len(); e++ {
-					m := events.At(e).Attributes()
-					if n.eventKind(m) == "" {
-						continue
-					}
-					steps++
-					if _, ok := m.Get(stepschema.AttrRunID); !ok {
-						pend = append(pend, e)
-					}
-				}
-				ht.addSpan(steps, pend)
+				f(spans.At(k))
 			}
 		}
 	}
-	return ht, nil
 }
-
-func (ht *heldTraces) assign(runID string) error {
-	if ht.raw != nil {
-		td, err := ht.p.core.hold.decodeSpans(ht.raw)
-		if err != nil {
-			return err
-		}
-		ht.td, ht.raw = td, nil
-	}
-	item, next, far := 0, 0, 0
-	rss := ht.td.ResourceSpans()
-	for i := 0; i < rss.Len() && (next < len(ht.pending) || far < len(ht.far)); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len() && (next < len(ht.pending) || far < len(ht.far)); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				events := spans.At(k).Events()
-				if next < len(ht.pending) && int(ht.pending[next].item) == item {
-					for m := ht.pending[next].mask; m != 0; m &= m - 1 {
-						setRunID(events.At(bits.TrailingZeros32(m)).Attributes(), runID)
-					}
-					next++
-				}
-				for ; far < len(ht.far) && int(ht.far[far].item) == item; far++ {
-					setRunID(events.At(int(ht.far[far].event)).Attributes(), runID)
-				}
-				item++
-			}
-		}
-	}
-	return nil
-}
-
-func (ht *heldTraces) send(ctx context.Context) error { return ht.p.next.ConsumeTraces(ctx, ht.td) }
-
-func (ht *heldTraces) counts() (int, int) { return ht.steps, ht.npend }
-
-func (ht *heldTraces) telemetry() *telemetry { return ht.p.tel }
-
-func (ht *heldTraces) signal() string { return "traces" }

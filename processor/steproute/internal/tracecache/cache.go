@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-
-	"github.com/runledger/runledger/internal/churnmap"
 )
 
 const none = int32(-1)
@@ -27,11 +25,12 @@ type entry struct {
 // Cache maps trace ids to run ids. All methods are safe for concurrent use.
 // Times are nanoseconds on any monotonic clock chosen by the caller.
 type Cache struct {
-	mu      sync.Mutex
-	size    int
-	ttl     int64
+	mu   sync.Mutex
+	size int
+	ttl  int64
+	// index holds at most size entries; a plain map is fine under churn at
+	// that bound, since Go's maps reuse deleted slots before they grow.
 	index   map[pcommon.TraceID]int32
-	churn   churnmap.Counter // deletes from index (it only grows otherwise)
 	entries []entry
 	head    int32 // most recently used
 	tail    int32 // least recently used
@@ -135,8 +134,6 @@ func (c *Cache) remove(i int32) {
 	delete(c.index, c.entries[i].key)
 	c.entries[i] = entry{prev: none, next: c.free}
 	c.free = i
-	c.churn.Deleted(1)
-	c.index = churnmap.Compact(c.index, &c.churn)
 }
 
 func (c *Cache) unlink(i int32) {
