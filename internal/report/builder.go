@@ -438,6 +438,8 @@ func (b *Builder) AddPage(l *ledger.Line) error {
 
 func timelineEvent(l *ledger.Line) TimelineEvent {
 	ev := TimelineEvent{
+		V:         l.V,
+		RunID:     strings.Clone(l.RunID),
 		Seq:       l.Seq,
 		TS:        l.TS,
 		Kind:      strings.Clone(l.Kind),
@@ -447,9 +449,11 @@ func timelineEvent(l *ledger.Line) TimelineEvent {
 		Sizes:     cleanSizes(l.Sizes),
 		Resources: cloneStrMap(l.Resources),
 		Attrs:     maps.Clone(l.Attrs),
-		Service:   strings.Clone(l.Service),
-		SpanName:  strings.Clone(l.SpanName),
 		TraceID:   strings.Clone(l.TraceID),
+		SpanID:    strings.Clone(l.SpanID),
+		SpanName:  strings.Clone(l.SpanName),
+		Service:   strings.Clone(l.Service),
+		EventID:   strings.Clone(l.EventID),
 	}
 	if l.DurationMS != nil {
 		if d, ok, _ := sanitize(*l.DurationMS, MaxDurationMS); ok {

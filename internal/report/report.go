@@ -261,22 +261,11 @@ type Timeline struct {
 	Events     []TimelineEvent `json:"events"`
 }
 
-// TimelineEvent is one ledger line in the timeline.
-type TimelineEvent struct {
-	Seq        uint64             `json:"seq"`
-	TS         time.Time          `json:"ts"`
-	Kind       string             `json:"kind"`
-	Status     string             `json:"status"`
-	ErrorCode  string             `json:"error_code,omitempty"`
-	Detail     string             `json:"detail,omitempty"`
-	DurationMS *float64           `json:"duration_ms,omitempty"`
-	Sizes      map[string]float64 `json:"sizes,omitempty"`
-	Resources  map[string]string  `json:"resources,omitempty"`
-	Attrs      map[string]any     `json:"attrs,omitempty"`
-	Service    string             `json:"service,omitempty"`
-	SpanName   string             `json:"span_name,omitempty"`
-	TraceID    string             `json:"trace_id,omitempty"`
-}
+// TimelineEvent is one ledger line in the timeline: the line itself, so
+// the report carries every field the ledger has (span and event ids
+// included) without a second struct to keep in step; durations and sizes
+// are bounded as in the stage statistics.
+type TimelineEvent = ledger.Line
 
 // Stage returns the stage of a kind: its first dotted component.
 func Stage(kind string) string {
