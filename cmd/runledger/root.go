@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/termsafe"
 )
@@ -26,7 +27,7 @@ const (
 
 // DefaultLedgerDir is the ledger directory of every command, the TUI's
 // included, when neither --ledger-dir nor RUNLEDGER_LEDGER_DIR is set.
-const DefaultLedgerDir = "data/telemetry/runs"
+const DefaultLedgerDir = ledger.DefaultDirectory
 
 // exitError carries an exit code through cobra.
 type exitError struct {
