@@ -50,17 +50,7 @@ func (s *HTTPSource) Run(ctx context.Context, runID string) (*RunData, error) {
 	data := &RunData{Report: rep}
 	lb, err := s.client.Ledger(ctx, runID)
 	if err == nil {
-		_, err = ledger.Read(lb, 0, func(l *ledger.Line) error {
-			if l.RunID != runID {
-				return nil
-			}
-			if len(data.Lines) >= MaxLines {
-				data.Truncated++
-				return nil
-			}
-			data.Lines = append(data.Lines, *l)
-			return nil
-		})
+		_, err = ledger.Read(lb, 0, data.keeper(runID))
 		lb.Close()
 	}
 	if err != nil || len(data.Lines) == 0 && rep.EventCount > 0 {

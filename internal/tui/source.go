@@ -210,19 +210,10 @@ func (s *DirSource) Run(ctx context.Context, runID string) (*RunData, error) {
 func buildDirRun(path, runID string, now time.Time) (*RunData, error) {
 	b := report.NewBuilder(report.Options{RunID: runID, LedgerPath: path, Now: func() time.Time { return now }})
 	data := &RunData{}
+	keep := data.keeper(runID)
 	st, err := ledger.ReadFile(path, func(l *ledger.Line) error {
 		_ = b.Add(l)
-		if l.RunID != runID {
-			return nil
-		}
-		if len(data.Lines) >= MaxLines {
-			data.Truncated++
-			return nil
-		}
-		// ReadFile decodes each line into a zeroed Line, so a shallow copy
-		// owns its maps and strings.
-		data.Lines = append(data.Lines, *l)
-		return nil
+		return keep(l)
 	})
 	if err != nil {
 		return nil, err
@@ -238,4 +229,21 @@ func buildDirRun(path, runID string, now time.Time) (*RunData, error) {
 // without anyone noticing from the file alone.
 func isOpenStatus(status string) bool {
 	return status == report.StatusInProgress || status == report.StatusStalled
+}
+
+// keeper returns a ledger.Read callback that keeps the lines of runID, up
+// to MaxLines (the rest counted in Truncated). Readers decode each line
+// into a zeroed Line, so a shallow copy owns its maps and strings.
+func (d *RunData) keeper(runID string) func(*ledger.Line) error {
+	return func(l *ledger.Line) error {
+		if l.RunID != runID {
+			return nil
+		}
+		if len(d.Lines) >= MaxLines {
+			d.Truncated++
+			return nil
+		}
+		d.Lines = append(d.Lines, *l)
+		return nil
+	}
 }
