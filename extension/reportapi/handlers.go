@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -26,6 +25,7 @@ import (
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
+	"github.com/runledger/runledger/internal/stepschema"
 )
 
 // Routes served by the extension (docs/design.md §4).
@@ -41,8 +41,9 @@ const (
 // HeaderRunID carries the run id for the header-addressed report route.
 const HeaderRunID = "X-Run-Id"
 
-// MaxRunIDBytes bounds a run id accepted over HTTP.
-const MaxRunIDBytes = 1024
+// MaxRunIDBytes bounds a run id accepted over HTTP: the bound ingest
+// applies.
+const MaxRunIDBytes = stepschema.MaxRunIDBytes
 
 const (
 	contentJSON     = "application/json"
@@ -224,22 +225,18 @@ func truncateID(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// checkRunID rejects run ids that cannot name a run: empty, too long, not
-// UTF-8, or with control characters. Any other id is looked up through
-// ledger.FindRun, whose file names never leave the ledger directory.
+// checkRunID rejects run ids that cannot name a run, by the rule ingest
+// applies too (stepschema.ValidRunID), so every stored run can be asked
+// for. Any other id is looked up through ledger.FindRun, whose file names
+// never leave the ledger directory.
 func checkRunID(id string) error {
 	switch {
 	case id == "":
 		return errors.New("run id is empty")
 	case len(id) > MaxRunIDBytes:
 		return fmt.Errorf("run id is longer than %d bytes", MaxRunIDBytes)
-	case !utf8.ValidString(id):
-		return errors.New("run id is not valid UTF-8")
-	}
-	for _, c := range id {
-		if c < 0x20 || c == 0x7f {
-			return errors.New("run id contains control characters")
-		}
+	case !stepschema.ValidRunID(id):
+		return errors.New("run id is not valid UTF-8 or contains control characters")
 	}
 	return nil
 }

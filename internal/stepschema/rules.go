@@ -236,3 +236,23 @@ func CapAllowance(perRank [NumRanks]int, budget int) [NumRanks]int {
 	allow[RankOther] = max(0, budget-allow[RankContract]-allow[RankNamed])
 	return allow
 }
+
+// MaxRunIDBytes bounds a run id. Ingest and lookup share the bound (and
+// ValidRunID), so every run the collector stores can be asked for.
+const MaxRunIDBytes = 1024
+
+// ValidRunID reports whether s can name a run: non-empty, at most
+// MaxRunIDBytes, valid UTF-8, without control characters (a NUL or an ESC
+// cannot travel in a URL path or a terminal). Step events whose run id is
+// not valid go to the fallback run.
+func ValidRunID(s string) bool {
+	if s == "" || len(s) > MaxRunIDBytes || !utf8.ValidString(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -152,8 +152,12 @@ func RunID(m pcommon.Map, key string) string {
 	if !ok || v.Type() != pcommon.ValueTypeStr {
 		return ""
 	}
-	s, _ := stepschema.ValidUTF8(v.Str())
-	return s
+	// An id the API could not look up (control characters, invalid
+	// UTF-8, too long) names no run: the event goes to the fallback run.
+	if s := v.Str(); stepschema.ValidRunID(s) {
+		return s
+	}
+	return ""
 }
 
 // SetRunID writes the resolved run id under run.id, unless it is already
