@@ -7,16 +7,16 @@ import (
 
 func TestValidRunID(t *testing.T) {
 	for id, want := range map[string]bool{
-		"r-42":                       true,
-		"01JDXKQ7Z8M3N4P5Q6R7S8T9VW": true,
-		"../../etc/passwd":           true, // a name, escaped on disk
-		"ünï ✓":                      true,
-		"":                           false,
-		"r\x00":                      false,
-		"r\x1b[2J":                   false,
-		"r\r\n":                      false,
-		"r\x7f":                      false,
-		"r\xff":                      false,
+		"r-42":                               true,
+		"01JDXKQ7Z8M3N4P5Q6R7S8T9VW":         true,
+		"../../etc/passwd":                   true, // a name, escaped on disk
+		"ünï ✓":                              true,
+		"":                                   false,
+		"r\x00":                              false,
+		"r\x1b[2J":                           false,
+		"r\r\n":                              false,
+		"r\x7f":                              false,
+		"r\xff":                              false,
 		strings.Repeat("x", MaxRunIDBytes):   true,
 		strings.Repeat("x", MaxRunIDBytes+1): false,
 	} {
