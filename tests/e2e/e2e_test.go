@@ -283,10 +283,18 @@ func TestHostileRunIDs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.dir, "etc")); err == nil {
 		t.Errorf("a run id created a folder outside the ledger directory")
 	}
-	// Invalid UTF-8 is replaced on the way in; the other ids stay as sent.
-	for _, id := range []string{"../../etc/passwd", "/abs/path", "CON", strings.Repeat("x", 10000), "bad\x00id\n", "caf\ufffd"} {
+	// Invalid UTF-8 is replaced on the way in; ids the report API could not
+	// look up (over 1024 bytes, control characters) go to their trace's
+	// fallback run; the other ids stay as sent.
+	for _, id := range []string{"../../etc/passwd", "/abs/path", "CON", "caf\ufffd",
+		"trace-" + traceID(13).String(), "trace-" + traceID(14).String()} {
 		if !seen[id] {
-			t.Errorf("no ledger line keeps run id %q", id)
+			t.Errorf("no ledger line keeps run id %q (seen %v)", id, seen)
+		}
+	}
+	for id := range seen {
+		if strings.ContainsRune(id, 0) || len(id) > 1024 {
+			t.Errorf("a ledger line keeps the unreachable run id %q", id)
 		}
 	}
 	status, body := c.get("/admin/index/observability/run/report", "X-Run-Id", "../../etc/passwd")

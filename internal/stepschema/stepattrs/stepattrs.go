@@ -154,7 +154,8 @@ func RunID(m pcommon.Map, key string) string {
 	}
 	// An id the API could not look up (control characters, invalid
 	// UTF-8, too long) names no run: the event goes to the fallback run.
-	if s := v.Str(); stepschema.ValidRunID(s) {
+	// Invalid UTF-8 is repaired as in any attribute.
+	if s, _ := stepschema.ValidUTF8(v.Str()); stepschema.ValidRunID(s) {
 		return s
 	}
 	return ""
