@@ -16,8 +16,9 @@ type Appended struct {
 	From, To int64
 	// Lines are the appended lines in file order with the fields an index
 	// needs, equal to what ReadSummaryFrom decodes from the file: V, RunID,
-	// Seq, TS, Kind, Status and Service. Other fields are empty. The slice
-	// is only valid during the call.
+	// Seq, TS, Kind, Status, ErrorCode and Service (ErrorCode only when the
+	// producer set Entry.ErrorCode). Other fields are empty. The slice is
+	// only valid during the call.
 	Lines []Line
 }
 

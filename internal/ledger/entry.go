@@ -23,6 +23,11 @@ type Entry struct {
 	// Kind, Status and Service are the kind, status and service written in
 	// Tail (Service empty when Tail has none): what Summary reports.
 	Kind, Status, Service string
+	// ErrorCode is the error_code written in Tail (empty when it has none).
+	// Summary reports it so that a run index can say why a run stopped
+	// without reading the file; a producer that leaves it empty gives
+	// summaries without it, and the index then names no error code.
+	ErrorCode string
 	// Tail is the rest of the line after seq: it begins with `,"ts":`, has
 	// the remaining keys in schema order and ends with the closing brace,
 	// without newline (see AppendTail).
@@ -41,18 +46,19 @@ func AppendEntry(dst []byte, e *Entry, seq uint64) []byte {
 }
 
 // Summary returns the line AppendEntry writes for e with seq as a summary
-// decoder (ReadSummaryFrom) reads it back: V, RunID, Seq, TS, Kind, Status
-// and Service, texts with invalid UTF-8 as the encoder rewrites it. It
-// allocates only for such texts.
+// decoder (ReadSummaryFrom) reads it back: V, RunID, Seq, TS, Kind, Status,
+// ErrorCode and Service, texts with invalid UTF-8 as the encoder rewrites
+// it. It allocates only for such texts.
 func (e *Entry) Summary(seq uint64) Line {
 	return Line{
-		V:       Version,
-		RunID:   decodedText(e.RunID),
-		Seq:     seq,
-		TS:      time.Unix(0, e.Time).UTC(),
-		Kind:    decodedText(e.Kind),
-		Status:  decodedText(e.Status),
-		Service: decodedText(e.Service),
+		V:         Version,
+		RunID:     decodedText(e.RunID),
+		Seq:       seq,
+		TS:        time.Unix(0, e.Time).UTC(),
+		Kind:      decodedText(e.Kind),
+		Status:    decodedText(e.Status),
+		ErrorCode: decodedText(e.ErrorCode),
+		Service:   decodedText(e.Service),
 	}
 }
 
@@ -60,7 +66,8 @@ func (e *Entry) Summary(seq uint64) Line {
 // parsed from l.EventID (zero when that is not an event id). For tools that
 // rewrite ledgers and for tests; V and Seq of l are not used.
 func NewEntry(l *Line) Entry {
-	e := Entry{RunID: l.RunID, Kind: l.Kind, Status: l.Status, Service: l.Service, Tail: AppendTail(nil, l)}
+	e := Entry{RunID: l.RunID, Kind: l.Kind, Status: l.Status, Service: l.Service, ErrorCode: l.ErrorCode,
+		Tail: AppendTail(nil, l)}
 	if e.Status == "" {
 		e.Status = stepschema.StatusOK
 	}
