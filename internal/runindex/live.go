@@ -24,6 +24,9 @@ type fileState struct {
 	// so readers may hold them.
 	svc   *[]string
 	kinds *[]string
+	// stop is the digest of the run's failures for its stop reason
+	// (stop.go); nil for the common run that never failed.
+	stop *stopState
 }
 
 // notifyOwn records that the file at p (spelled with the index's
@@ -107,6 +110,7 @@ func (ix *Index) observe(work *fileState, l *ledger.Line) {
 		return
 	}
 	work.tracker.Observe(l)
+	ix.observeStop(work, l)
 	if l.Service != "" {
 		work.svc = ix.addSorted(work.svc, l.Service)
 	}
@@ -243,5 +247,6 @@ func (ix *Index) rel(path string) string {
 func (f *fileState) clone() *fileState {
 	c := *f
 	c.tracker = f.tracker.Clone()
+	c.stop = f.stop.clone()
 	return &c
 }

@@ -30,6 +30,12 @@ type Query struct {
 	// Kind keeps runs with a step of this kind; it also matches a stage
 	// ("embed" matches "embed.vllm") and may be a path.Match glob.
 	Kind string
+	// Stops keeps runs whose stop category (Entry.StopCategory) is any of
+	// these.
+	Stops []string
+	// ErrorCode keeps runs whose stop reason has this error code, compared
+	// as report.NormalizeCode spells codes ("HTTP 503" matches http_503).
+	ErrorCode string
 	// Since and Until keep runs that started at or after Since and before
 	// Until.
 	Since, Until time.Time
@@ -56,29 +62,28 @@ var ErrBadQuery = errors.New("invalid query")
 var validStatuses = []string{report.StatusCompleted, report.StatusFailed, report.StatusCancelled,
 	report.StatusInProgress, report.StatusStalled}
 
+var validStops = []string{report.CategoryCompleted, report.CategoryError, report.CategoryTimeout,
+	report.CategoryCancelled, report.CategoryStalled, report.CategoryInProgress}
+
 // QueryParams returns the URL parameters ParseQuery reads.
 func QueryParams() []string {
-	return []string{"status", "service", "kind", "since", "until", "limit", "cursor"}
+	return []string{"status", "stop", "error_code", "service", "kind", "since", "until", "limit", "cursor"}
 }
 
-// ParseQuery reads a Query from URL parameters: status (comma-separated or
-// repeated), service, kind, since, until, limit, cursor. since and until take
-// RFC 3339 times, dates (2026-11-25) or a duration back from now ("90m",
-// "36h", "7d").
+// ParseQuery reads a Query from URL parameters: status and stop
+// (comma-separated or repeated), error_code, service, kind, since, until,
+// limit, cursor. since and until take RFC 3339 times, dates (2026-11-25) or
+// a duration back from now ("90m", "36h", "7d").
 func ParseQuery(v url.Values, now time.Time) (Query, error) {
 	var q Query
-	for _, s := range v["status"] {
-		for st := range strings.SplitSeq(s, ",") {
-			st = strings.TrimSpace(st)
-			if st == "" {
-				continue
-			}
-			if !slices.Contains(validStatuses, st) {
-				return q, fmt.Errorf("%w: status %q is not one of %s", ErrBadQuery, st, strings.Join(validStatuses, ", "))
-			}
-			q.Statuses = append(q.Statuses, st)
-		}
+	var err error
+	if q.Statuses, err = parseList(v["status"], "status", validStatuses); err != nil {
+		return q, err
 	}
+	if q.Stops, err = parseList(v["stop"], "stop", validStops); err != nil {
+		return q, err
+	}
+	q.ErrorCode = v.Get("error_code")
 	q.Service = v.Get("service")
 	q.Kind = v.Get("kind")
 	if q.Kind != "" {
@@ -86,7 +91,6 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 			return q, fmt.Errorf("%w: kind %q: %v", ErrBadQuery, q.Kind, err)
 		}
 	}
-	var err error
 	if q.Since, err = ParseTime(v.Get("since"), now); err != nil {
 		return q, fmt.Errorf("%w: since: %v", ErrBadQuery, err)
 	}
@@ -109,6 +113,25 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 	return q, nil
 }
 
+// parseList reads the comma-separated or repeated values of parameter
+// name, each of which must be one of valid.
+func parseList(vals []string, name string, valid []string) ([]string, error) {
+	var out []string
+	for _, s := range vals {
+		for x := range strings.SplitSeq(s, ",") {
+			x = strings.TrimSpace(x)
+			if x == "" {
+				continue
+			}
+			if !slices.Contains(valid, x) {
+				return nil, fmt.Errorf("%w: %s %q is not one of %s", ErrBadQuery, name, x, strings.Join(valid, ", "))
+			}
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
 // Values is the inverse of ParseQuery for the fields that are set.
 func (q Query) Values() url.Values {
 	v := url.Values{}
@@ -120,6 +143,10 @@ func (q Query) Values() url.Values {
 			v.Set(k, s)
 		}
 	}
+	if len(q.Stops) > 0 {
+		v.Set("stop", strings.Join(q.Stops, ","))
+	}
+	set("error_code", q.ErrorCode)
 	set("service", q.Service)
 	set("kind", q.Kind)
 	if !q.Since.IsZero() {
@@ -177,10 +204,19 @@ func decodeCursor(c string) (int64, string, error) {
 	return n, id, nil
 }
 
+// wantsStop reports whether the filters need a run's stop reason.
+func (q *Query) wantsStop() bool { return len(q.Stops) > 0 || q.ErrorCode != "" }
+
 // matches reports whether a run passes the filters; status is computed once
-// by the caller.
-func (q *Query) matches(first time.Time, status string, services, kinds []string) bool {
+// by the caller, and so is stop when wantsStop. q.ErrorCode is normalised.
+func (q *Query) matches(first time.Time, status string, stop *Stop, services, kinds []string) bool {
 	if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, status) {
+		return false
+	}
+	if len(q.Stops) > 0 && !slices.Contains(q.Stops, stop.Category) {
+		return false
+	}
+	if q.ErrorCode != "" && report.NormalizeCode(stop.ErrorCode) != q.ErrorCode {
 		return false
 	}
 	if !q.Since.IsZero() && first.Before(q.Since) {
@@ -223,6 +259,8 @@ func (ix *Index) List(q Query) (Page, error) {
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
+	// Normalised once here rather than per run in matches.
+	q.ErrorCode = report.NormalizeCode(q.ErrorCode)
 	var after func(first int64, id string) bool // past the cursor
 	if q.Cursor != "" {
 		ts, id, err := decodeCursor(q.Cursor)
@@ -248,7 +286,11 @@ func (ix *Index) List(q Query) (Page, error) {
 	heads = append(heads, len(cands))
 	for i, f := range live {
 		status := f.tracker.Status(now, ix.opts.StallAfter)
-		if !q.matches(f.tracker.First(), status, f.services(), f.kindList()) {
+		var stop Stop
+		if q.wantsStop() {
+			stop = f.stopReason(status)
+		}
+		if !q.matches(f.tracker.First(), status, &stop, f.services(), f.kindList()) {
 			continue
 		}
 		page.Matched++
@@ -264,7 +306,7 @@ func (ix *Index) List(q Query) (Page, error) {
 		heads = append(heads, len(cands))
 		for i := range s.runs {
 			r := &s.runs[i]
-			if !s.alive(i) || !q.matches(time.Unix(0, r.first), settledStatuses[r.status], s.list(r.svc), s.list(r.kinds)) {
+			if !s.alive(i) || !q.matches(time.Unix(0, r.first), settledStatuses[r.status], &s.stops[r.stop], s.list(r.svc), s.list(r.kinds)) {
 				continue
 			}
 			page.Matched++

@@ -142,6 +142,18 @@ type Entry struct {
 	// SkippedLines counts lines that could not be parsed.
 	SkippedLines int    `json:"skipped_lines"`
 	Path         string `json:"path"`
+	// StopCategory, StopStage and StopErrorCode are the category, stage
+	// and error_code of the run report's stop_reason, from the summary
+	// lines the index reads (see Stop for where they can differ).
+	StopCategory  string `json:"stop_category"`
+	StopStage     string `json:"stop_stage,omitempty"`
+	StopErrorCode string `json:"stop_error_code,omitempty"`
+}
+
+// withStop returns e with the stop reason st.
+func (e Entry) withStop(st Stop) Entry {
+	e.StopCategory, e.StopStage, e.StopErrorCode = st.Category, st.Stage, st.ErrorCode
+	return e
 }
 
 func (ix *Index) entry(f *fileState, now time.Time) Entry {
@@ -161,7 +173,7 @@ func (ix *Index) entry(f *fileState, now time.Time) Entry {
 		end = end.UTC()
 		e.EndedAt = &end
 	}
-	return e.withLists()
+	return e.withStop(f.stopReason(status)).withLists()
 }
 
 // withLists returns e with empty service and kind lists rather than nil

@@ -38,6 +38,7 @@ type settledRun struct {
 	size             int64
 	events, skipped  uint32
 	svc, kinds       uint32 // index in segment.lists; 0 is the empty list
+	stop             uint32 // index in segment.stops
 	idOff            uint32 // the run id is segment.ids[idOff:idOff+idLen]
 	idLen            uint8
 	status           uint8 // index in settledStatuses
@@ -51,7 +52,10 @@ type segment struct {
 	byID  []uint32     // indexes into runs, by run id
 	ids   string       // the run ids, concatenated
 	lists []*[]string  // interned service and kind lists; lists[0] is nil
-	dead  []uint64     // bit i set: run i was dropped; nil: none
+	// stops are the distinct stop reasons of the runs: few per folder (a
+	// handful of categories, stages and codes), so a run holds an index.
+	stops []Stop
+	dead  []uint64 // bit i set: run i was dropped; nil: none
 	ndead int
 }
 
@@ -142,7 +146,7 @@ func (s *segment) entry(dir string, i int) Entry {
 		SkippedLines: int(r.skipped),
 		Path:         filepath.Join(dir, s.day, id+ledger.FileExt),
 	}
-	return e.withLists()
+	return e.withStop(s.stops[r.stop]).withLists()
 }
 
 // builder assembles a segment from runs added in listing order.
@@ -204,19 +208,34 @@ func newSegment(day string, fs []*fileState) *segment {
 		}
 		return id
 	}
+	stopID := map[Stop]uint32{}
 	for _, f := range fs {
 		status := f.tracker.Status(time.Time{}, 0)
 		end, _ := f.tracker.EndTime(status)
 		b.add(settledRun{first: f.tracker.First().UnixNano(), last: f.tracker.Last().UnixNano(), end: end.UnixNano(),
 			size: f.size, events: uint32(f.tracker.Events()), skipped: uint32(f.skipped),
-			svc: ref(f.svc), kinds: ref(f.kinds), status: uint8(slices.Index(settledStatuses[:], status))}, f.runID)
+			svc: ref(f.svc), kinds: ref(f.kinds), stop: b.stopRef(stopID, f.stopReason(status)),
+			status: uint8(slices.Index(settledStatuses[:], status))}, f.runID)
 	}
 	return b.finish(nil)
 }
 
+// stopRef returns the index of st in the segment's stops, adding it; ids
+// maps the stops added so far to their index.
+func (b *builder) stopRef(ids map[Stop]uint32, st Stop) uint32 {
+	id, ok := ids[st]
+	if !ok {
+		id = uint32(len(b.seg.stops))
+		ids[st] = id
+		b.seg.stops = append(b.seg.stops, st)
+	}
+	return id
+}
+
 // canMerge reports whether a and b fit in one segment (offsets are 32-bit).
 func canMerge(a, b *segment) bool {
-	return len(a.ids)+len(b.ids) <= math.MaxUint32 && len(a.runs)+len(b.runs) <= math.MaxUint32
+	return len(a.ids)+len(b.ids) <= math.MaxUint32 && len(a.runs)+len(b.runs) <= math.MaxUint32 &&
+		len(a.stops)+len(b.stops) <= math.MaxUint32
 }
 
 // merge returns a segment of the runs of a and b, of one folder, in
@@ -238,6 +257,16 @@ func merge(a, b *segment) *segment {
 		}
 		bList[i] = id
 	}
+	// Likewise a's stops, then b's that a lacks.
+	out.seg.stops = slices.Clone(a.stops)
+	stopID := make(map[Stop]uint32, len(a.stops)+len(b.stops))
+	for i, st := range a.stops {
+		stopID[st] = uint32(i)
+	}
+	bStop := make([]uint32, len(b.stops))
+	for i, st := range b.stops {
+		bStop[i] = out.stopRef(stopID, st)
+	}
 	// The new index of each run of a and b; dropped runs are left out.
 	const dropped = math.MaxUint32
 	na, nb := make([]uint32, len(a.runs)), make([]uint32, len(b.runs))
@@ -254,7 +283,7 @@ func merge(a, b *segment) *segment {
 		nb[j] = dropped
 		if b.alive(j) {
 			r := b.runs[j]
-			r.svc, r.kinds = bList[r.svc], bList[r.kinds]
+			r.svc, r.kinds, r.stop = bList[r.svc], bList[r.kinds], bStop[r.stop]
 			nb[j] = out.add(r, b.id(j))
 		}
 		j++
@@ -304,6 +333,7 @@ func (s *segment) without(gone func(i int) bool) *segment {
 	}
 	out := newBuilder(s.day, kept, idBytes)
 	out.seg.lists = s.lists // a list no run refers to any more costs a pointer
+	out.seg.stops = s.stops // and so does a stop reason
 	for i := range s.runs {
 		if idx[i] != dropped {
 			idx[i] = out.add(s.runs[i], s.id(i))
