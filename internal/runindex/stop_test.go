@@ -249,7 +249,9 @@ func stopOfLines(t *testing.T, lines ...ledger.Line) Stop {
 
 // The rules the report's test data do not reach.
 func TestStopRules(t *testing.T) {
-	l := func(kind, status, code string) ledger.Line { return ledger.Line{Kind: kind, Status: status, ErrorCode: code} }
+	l := func(kind, status, code string) ledger.Line {
+		return ledger.Line{Kind: kind, Status: status, ErrorCode: code}
+	}
 	for _, c := range []struct {
 		name  string
 		lines []ledger.Line
