@@ -21,6 +21,9 @@ import (
 const (
 	maxIDWidth       = 48
 	maxServicesWidth = 60
+	// maxStopWidth bounds the STOP cell (category, stage and error code,
+	// the latter two from producers).
+	maxStopWidth = 48
 )
 
 // cell makes producer text one safe table cell of at most width runes,
@@ -29,14 +32,16 @@ func cell(s string, width int) string { return termsafe.Clip(termsafe.Line(s), w
 
 type runsFlags struct {
 	common
-	statuses []string
-	service  string
-	kind     string
-	since    string
-	until    string
-	limit    int
-	cursor   string
-	format   string
+	statuses  []string
+	stops     []string
+	errorCode string
+	service   string
+	kind      string
+	since     string
+	until     string
+	limit     int
+	cursor    string
+	format    string
 }
 
 func newRunsCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -47,9 +52,12 @@ func newRunsCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "List runs, newest first, with filters",
 		Long: `List runs newest first from the ledger directory (or from reportapi with
 --server). --since and --until take RFC 3339 times, dates (2026-11-25) or
-durations back from now (90m, 36h, 7d). When more runs match than --limit,
-the cursor of the next page is printed on stderr; pass it with --cursor.`,
+durations back from now (90m, 36h, 7d). STOP says why a run stopped, as
+its report's stop_reason does: the category, then the root cause's
+stage/error_code. When more runs match than --limit, the cursor of the next
+page is printed on stderr; pass it with --cursor.`,
 		Example: `  runledger runs list --status failed --since 24h
+  runledger runs list --stop timeout,error --error-code index_not_found
   runledger runs list --service retriever --kind embed --format json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -58,6 +66,8 @@ the cursor of the next page is printed on stderr; pass it with --cursor.`,
 	}
 	f.register(list, true)
 	list.Flags().StringSliceVar(&f.statuses, "status", nil, "keep runs with this status (completed, failed, cancelled, in_progress, stalled); repeat or comma-separate")
+	list.Flags().StringSliceVar(&f.stops, "stop", nil, "keep runs that stopped this way (completed, error, timeout, cancelled, stalled, in_progress); repeat or comma-separate")
+	list.Flags().StringVar(&f.errorCode, "error-code", "", "keep runs whose root cause has this error code (http_503 matches \"HTTP 503\")")
 	list.Flags().StringVar(&f.service, "service", "", "keep runs with an event from this service")
 	list.Flags().StringVar(&f.kind, "kind", "", "keep runs with a step of this kind, stage (embed) or glob (ann.*)")
 	list.Flags().StringVar(&f.since, "since", "", "keep runs started at or after this time")
@@ -77,7 +87,10 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 	if len(f.statuses) > 0 {
 		v.Set("status", strings.Join(f.statuses, ","))
 	}
-	for k, s := range map[string]string{"service": f.service, "kind": f.kind, "since": f.since, "until": f.until, "cursor": f.cursor} {
+	if len(f.stops) > 0 {
+		v.Set("stop", strings.Join(f.stops, ","))
+	}
+	for k, s := range map[string]string{"error_code": f.errorCode, "service": f.service, "kind": f.kind, "since": f.since, "until": f.until, "cursor": f.cursor} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -114,14 +127,14 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 		return writeJSON(stdout, page)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN ID\tSTATUS\tSTARTED\tDURATION\tEVENTS\tSERVICES")
+	fmt.Fprintln(tw, "RUN ID\tSTATUS\tSTOP\tSTARTED\tDURATION\tEVENTS\tSERVICES")
 	for _, e := range page.Runs {
 		end := e.LastEventAt
 		if e.EndedAt != nil {
 			end = *e.EndedAt
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", cell(e.RunID, maxIDWidth), termsafe.Line(e.Status),
-			e.StartedAt.Format(time.RFC3339), end.Sub(e.StartedAt).Round(time.Millisecond), e.EventCount,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cell(e.RunID, maxIDWidth), termsafe.Line(e.Status),
+			cell(e.StopText(), maxStopWidth), e.StartedAt.Format(time.RFC3339), end.Sub(e.StartedAt).Round(time.Millisecond), e.EventCount,
 			cell(strings.Join(e.Services, ","), maxServicesWidth))
 	}
 	if err := tw.Flush(); err != nil {

@@ -473,7 +473,16 @@ func TestListRoute(t *testing.T) {
 	check("service=nobody", 0)
 	check("since="+url.QueryEscape(t0.Add(6*time.Hour).Format(time.RFC3339)), 6)
 	check("until="+url.QueryEscape(t0.Add(6*time.Hour).Format(time.RFC3339))+"&status=failed", 2)
-	for _, q := range []string{"status=bogus", "limit=0", "limit=5000", "since=yesterday", "cursor=%%%", "kind=%5B"} {
+	// Why a run stopped (issue 21): the failed runs time out in embed.
+	check("stop=timeout", 4)
+	check("stop=error,completed", 8)
+	check("error_code=Deadline-Exceeded", 4)
+	check("error_code=timeout", 0) // the wrapper's code, not the root cause's
+	page := decode[runindex.Page](t, get(t, s.base+"/reports/runs?stop=timeout&limit=1"))
+	if e := page.Runs[0]; e.RunID != "run-09" || e.StopCategory != "timeout" || e.StopStage != "embed" || e.StopErrorCode != "deadline_exceeded" {
+		t.Errorf("stop of %+v", e)
+	}
+	for _, q := range []string{"stop=failed", "status=bogus", "limit=0", "limit=5000", "since=yesterday", "cursor=%%%", "kind=%5B"} {
 		wantJSONError(t, get(t, s.base+"/reports/runs?"+q), 400)
 	}
 }

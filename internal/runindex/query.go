@@ -67,7 +67,7 @@ var validStops = []string{report.CategoryCompleted, report.CategoryError, report
 
 // QueryParams returns the URL parameters ParseQuery reads.
 func QueryParams() []string {
-	return []string{"status", "stop", "error_code", "service", "kind", "since", "until", "limit", "cursor"}
+	return []string{"status", "service", "kind", "since", "until", "limit", "cursor", "stop", "error_code"}
 }
 
 // ParseQuery reads a Query from URL parameters: status and stop

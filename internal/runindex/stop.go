@@ -358,3 +358,24 @@ func (ix *Index) intern(s string) string {
 	}
 	return v
 }
+
+// StopText is the stop reason of e in one short phrase for tables: the
+// category, then the root cause as stage/error_code ("error
+// ann/index_not_found", "timeout embed", "completed"). A completed run's
+// stage (run) says nothing, so it is left out. Producer text is not
+// escaped: callers sanitise it for their terminal.
+func (e *Entry) StopText() string {
+	cause := e.StopStage
+	switch {
+	case e.StopCategory == report.CategoryCompleted:
+		cause = ""
+	case cause != "" && e.StopErrorCode != "":
+		cause += "/" + e.StopErrorCode
+	case e.StopErrorCode != "":
+		cause = e.StopErrorCode
+	}
+	if cause == "" {
+		return e.StopCategory
+	}
+	return e.StopCategory + " " + cause
+}

@@ -316,3 +316,20 @@ func TestStopStateBounded(t *testing.T) {
 		t.Fatalf("stop %+v", stopOfEntry(e))
 	}
 }
+
+func TestStopText(t *testing.T) {
+	for _, c := range []struct {
+		e    Entry
+		want string
+	}{
+		{Entry{StopCategory: "error", StopStage: "ann", StopErrorCode: "index_not_found"}, "error ann/index_not_found"},
+		{Entry{StopCategory: "timeout", StopStage: "embed"}, "timeout embed"},
+		{Entry{StopCategory: "error", StopErrorCode: "boom"}, "error boom"},
+		{Entry{StopCategory: "completed", StopStage: "run"}, "completed"},
+		{Entry{StopCategory: "stalled"}, "stalled"},
+	} {
+		if got := c.e.StopText(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+	}
+}
