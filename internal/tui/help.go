@@ -40,6 +40,7 @@ func (m *model) helpView() []string {
 		}
 	}
 	body = append(body, "", m.st.dim.Render("filter: / then e.g. status:failed service:retriever kind:ann timeout"),
+		m.st.dim.Render("        stop:timeout code:index_not_found (why a run stopped)"),
 		m.st.dim.Render("export: x writes "+m.outDir+"/<run>.json and .md"),
 		m.st.dim.Render("markers: ✗ failed · ◆ stop reason · ⊘ cancelled · ↷ skipped · ▸ started"))
 	h := max(m.height-2, 1)

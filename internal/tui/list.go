@@ -18,10 +18,11 @@ import (
 const listHeaderLines = 3
 
 // runFilter is a parsed filter expression: "status:failed,stalled
-// service:retriever kind:ann free text". Every part must match; words
-// without a prefix match the run id, status, services or kinds.
+// stop:timeout code:http_503 service:retriever kind:ann free text". Every
+// part must match; words without a prefix match the run id, status, stop
+// reason, services or kinds.
 type runFilter struct {
-	statuses, services, kinds, terms []string
+	statuses, stops, codes, services, kinds, terms []string
 }
 
 func parseFilter(s string) runFilter {
@@ -36,6 +37,10 @@ func parseFilter(s string) runFilter {
 		switch name {
 		case "status", "st":
 			f.statuses = append(f.statuses, vals...)
+		case "stop":
+			f.stops = append(f.stops, vals...)
+		case "code", "error_code":
+			f.codes = append(f.codes, vals...)
 		case "service", "svc":
 			f.services = append(f.services, vals...)
 		case "kind", "stage":
@@ -48,7 +53,7 @@ func parseFilter(s string) runFilter {
 }
 
 func (f runFilter) empty() bool {
-	return len(f.statuses)+len(f.services)+len(f.kinds)+len(f.terms) == 0
+	return len(f.statuses)+len(f.stops)+len(f.codes)+len(f.services)+len(f.kinds)+len(f.terms) == 0
 }
 
 func anyMatch(vals []string, pred func(string) bool) bool {
@@ -60,12 +65,22 @@ func anyMatch(vals []string, pred func(string) bool) bool {
 	return false
 }
 
-// match reports whether a run passes the filter. Status values match by
-// prefix ("fail" matches failed), services and free text by substring,
-// kinds by stage, prefix or whole kind.
+// match reports whether a run passes the filter. Status and stop category
+// values match by prefix ("fail" matches failed, "time" timeout), error
+// codes, services and free text by substring, kinds by stage, prefix or
+// whole kind. Stop words sift the loaded runs only (the newest
+// MaxListRuns), unlike status words, which the index is asked for.
 func (f runFilter) match(e *runindex.Entry) bool {
 	status := strings.ToLower(e.Status)
 	if len(f.statuses) > 0 && !anyMatch(f.statuses, func(s string) bool { return strings.HasPrefix(status, s) }) {
+		return false
+	}
+	stop := strings.ToLower(e.StopCategory)
+	if len(f.stops) > 0 && !anyMatch(f.stops, func(s string) bool { return strings.HasPrefix(stop, s) }) {
+		return false
+	}
+	code := strings.ToLower(e.StopErrorCode)
+	if len(f.codes) > 0 && !anyMatch(f.codes, func(s string) bool { return strings.Contains(code, s) }) {
 		return false
 	}
 	for _, svc := range f.services {
@@ -82,7 +97,8 @@ func (f runFilter) match(e *runindex.Entry) bool {
 		}
 	}
 	if len(f.terms) > 0 {
-		hay := strings.ToLower(e.RunID + " " + e.Status + " " + strings.Join(e.Services, " ") + " " + strings.Join(e.Kinds, " "))
+		hay := strings.ToLower(e.RunID + " " + e.Status + " " + e.StopText() + " " + strings.Join(e.Services, " ") + " " +
+			strings.Join(e.Kinds, " "))
 		for _, t := range f.terms {
 			if !strings.Contains(hay, t) {
 				return false
@@ -255,6 +271,11 @@ const (
 	colStarted = 14
 	colDur     = 8
 	colEvents  = 6
+	// maxStopCol bounds the stop column: "timeout retrieval/deadline_exceeded"
+	// fits, longer producer codes keep their start and end.
+	maxStopCol = 36
+	// minStopCol is the narrowest stop column shown: "error embed/oom".
+	minStopCol = 16
 )
 
 func (m *model) listView() []string {
@@ -293,18 +314,33 @@ func (m *model) listView() []string {
 	}
 
 	// Column header.
-	// The run column grows to the longest id on screen, leaving the
-	// services at least 6 cells (a ULID fits at 80 columns); longer ids keep
-	// their start and end.
+	// The run column shows the longest id on screen whole when it can,
+	// leaving the services at least 6 cells (a ULID fits at 80 columns);
+	// longer ids keep their start and end. The services get up to 12 cells
+	// first, then the stop reason what it needs when the terminal has
+	// room for it (not at 80 columns), and the run column the rest.
 	rest := w - 3 - colStatus - colStarted - colDur - colEvents - 5
-	longest := 0
+	longest, longestStop := 0, 0
 	for i := m.listOffset; i < len(m.visible) && i < m.listOffset+m.listBodyHeight(); i++ {
 		longest = max(longest, lipglossWidth(safe(m.visible[i].RunID)))
+		longestStop = max(longestStop, lipglossWidth(safe(m.visible[i].StopText())))
 	}
-	idW := clamp(max(longest, rest-12), 12, max(rest-6, 12))
-	svcW := max(rest-idW, 0)
-	hdr := "   " + fit("STATUS", colStatus) + " " + fit("RUN", idW) + " " + fit("STARTED UTC", colStarted) + " " +
-		padLeft("DUR", colDur) + " " + padLeft("EVENTS", colEvents) + " " + fit("SERVICES", svcW)
+	idW := clamp(longest, 12, max(rest-6, 12))
+	svcW := clamp(rest-idW, 0, 12)
+	stopW := min(max(longestStop, len("STOP")), maxStopCol, max(rest-idW-svcW-1, 0))
+	if stopW < min(longestStop, minStopCol) {
+		stopW = 0 // a clipped category is noise: no column
+	}
+	stopCol := func(s string) string { return "" }
+	if stopW > 0 {
+		stopCol = func(s string) string { return fit(termsafe.Clip(s, stopW), stopW) + " " }
+		idW = max(idW, rest-svcW-stopW-1)
+	} else {
+		idW = max(idW, rest-svcW)
+	}
+	hdr := "   " + fit("STATUS", colStatus) + " " + fit("RUN", idW) + " " + stopCol("STOP") +
+		fit("STARTED UTC", colStarted) + " " + padLeft("DUR", colDur) + " " + padLeft("EVENTS", colEvents) + " " +
+		fit("SERVICES", svcW)
 	lines = append(lines, m.st.header.Render(fit(hdr, w)))
 
 	h := m.listBodyHeight()
@@ -337,7 +373,8 @@ func (m *model) listView() []string {
 			mark = "✗"
 		}
 		cells := func() string {
-			return fit(termsafe.Clip(safe(e.RunID), idW), idW) + " " + fit(fmtTime(e.StartedAt), colStarted) + " " +
+			return fit(termsafe.Clip(safe(e.RunID), idW), idW) + " " + stopCol(safe(e.StopText())) +
+				fit(fmtTime(e.StartedAt), colStarted) + " " +
 				padLeft(dur, colDur) + " " + padLeft(fmt.Sprint(e.EventCount), colEvents) + " " +
 				fit(safe(strings.Join(e.Services, ",")), svcW)
 		}

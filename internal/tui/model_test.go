@@ -503,3 +503,34 @@ func TestRunErrorsAreShown(t *testing.T) {
 	h.keys("q", "r")
 	h.mustContain("no runs yet")
 }
+
+// The run list says why each run stopped when the terminal has room (the
+// report's category and root cause), and / filters on it.
+func TestListShowsAndFiltersStop(t *testing.T) {
+	h := newHarness(t, NewDirSource(fixtureDir(t)), Options{NoColor: true})
+	h.send(tea.WindowSizeMsg{Width: 120, Height: 24})
+	h.checkGeometry()
+	h.mustContain("STOP", "error ann/index_not_found", "error retrieval/empty_channel", "cancelled ann/cancelled", "stalled")
+	row := ""
+	for _, l := range h.lines() {
+		if strings.Contains(l, "r-ann-missing") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "r-ann-missing") || !strings.Contains(row, "error ann/index_not_found") {
+		t.Fatalf("row %q\n%s", row, h.screen())
+	}
+	h.keys("/", "stop:err code:index", "enter")
+	h.mustContain("1 of 5 runs", "r-ann-missing")
+	h.mustNotContain("r-hybrid-empty", "r-completed")
+	h.keys("esc", "/", "empty_channel", "enter")
+	h.mustContain("1 of 5 runs", "r-hybrid-empty")
+	h.keys("esc")
+
+	// At 80 columns the services keep their cells and the column goes.
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.checkGeometry()
+	h.mustNotContain("STOP")
+	h.keys("/", "stop:cancel", "enter")
+	h.mustContain("1 of 5 runs", "r-cancelled")
+}
