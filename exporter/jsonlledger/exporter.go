@@ -19,6 +19,7 @@ import (
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
 // unknownRunID is the run of a log record with neither a run id nor a trace
@@ -43,8 +44,10 @@ type ledgerExporter struct {
 type scratch struct {
 	events  []event
 	entries []ledger.Entry
-	tails   []byte // the entries' tails
+	tails   []byte         // the entries' tails
+	step    stepattrs.Step // the step being rendered
 	logIdx  map[ledger.EventID]uint32
+	now     nowFunc
 }
 
 func newLedgerExporter(cfg *Config, set exporter.Settings, fs ledgerstore.FS) (*ledgerExporter, error) {
@@ -136,6 +139,10 @@ func (e *ledgerExporter) putScratch(sc *scratch) {
 	} else {
 		sc.tails = sc.tails[:0]
 	}
+	// Keep the step's arrays, not what they point into.
+	clear(sc.step.Sizes[:cap(sc.step.Sizes)])
+	clear(sc.step.Resources[:cap(sc.step.Resources)])
+	sc.step = stepattrs.Step{Sizes: sc.step.Sizes[:0], Resources: sc.step.Resources[:0]}
 	if len(sc.logIdx) > 1<<12 {
 		sc.logIdx = nil
 	}
@@ -149,7 +156,7 @@ func (e *ledgerExporter) write(ctx context.Context, w *ledgerstore.Writer, sc *s
 	if len(sc.events) == 0 {
 		return nil
 	}
-	sc.entries, sc.tails = renderEntries(sc.entries[:0], sc.tails[:0], sc.events)
+	sc.entries, sc.tails = renderEntries(sc.entries[:0], sc.tails[:0], sc.events, &sc.step)
 	res, err := w.Write(sc.entries)
 	if res.Lines > 0 {
 		e.tel.ExporterJsonlledgerLinesWritten.Add(ctx, int64(res.Lines))
@@ -167,7 +174,11 @@ func (e *ledgerExporter) write(ctx context.Context, w *ledgerstore.Writer, sc *s
 // nowFunc returns the ingestion time, taken once per call.
 type nowFunc struct{ ts pcommon.Timestamp }
 
-func (n *nowFunc) get() pcommon.Timestamp {
+// or returns ts, or the ingestion time when ts is 0 (the producer sent none).
+func (n *nowFunc) or(ts pcommon.Timestamp) pcommon.Timestamp {
+	if ts != 0 {
+		return ts
+	}
 	if n.ts == 0 {
 		n.ts = pcommon.NewTimestampFromTime(time.Now())
 	}
@@ -175,147 +186,165 @@ func (n *nowFunc) get() pcommon.Timestamp {
 }
 
 func (e *ledgerExporter) consumeTraces(ctx context.Context, td ptrace.Traces) error {
-	w := e.w.Load()
-	if w == nil {
-		return errNotStarted
-	}
-	sc := e.getScratch()
-	defer e.putScratch(sc)
-	sc.events = appendTraceEvents(sc.events, td, &nowFunc{})
-	return e.write(ctx, w, sc)
-}
-
-// appendTraceEvents appends the step events (span events with a non-empty
-// step.kind) of td.
-func appendTraceEvents(evs []event, td ptrace.Traces, now *nowFunc) []event {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		res := rs.Resource().Attributes()
-		service := strAttr(res, stepschema.AttrServiceName)
-		resRun, resRunRead := "", false
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				sevs := span.Events()
-				if sevs.Len() == 0 {
-					continue
-				}
-				tid, sid := span.TraceID(), span.SpanID()
-				spanRun, spanRunRead := "", false
-				var index uint32
-				for n := 0; n < sevs.Len(); n++ {
-					ev := sevs.At(n)
-					attrs := ev.Attributes()
-					kind, run := kindAndRun(attrs)
-					if kind == "" {
-						continue
-					}
-					raw := ev.Timestamp()
-					id := ledger.NewEventID(tid, sid, uint64(raw), kind, index)
-					index++
-					if run == "" {
-						if !spanRunRead {
-							spanRun, spanRunRead = strAttr(span.Attributes(), stepschema.AttrRunID), true
-							if spanRun == "" {
-								if !resRunRead {
-									resRun, resRunRead = strAttr(res, stepschema.AttrRunID), true
-								}
-								spanRun = resRun
-							}
-							if spanRun == "" {
-								spanRun = fallbackRunID(tid)
-							}
-						}
-						run = spanRun
-					}
-					ts := raw
-					if ts == 0 {
-						ts = now.get()
-					}
-					evs = append(evs, event{
-						RunID: run, Kind: kind, Time: ts, Attributes: attrs,
-						TraceID: tid, SpanID: sid, SpanName: span.Name(), Service: service, ID: id,
-					})
-				}
-			}
-		}
-	}
-	return evs
+	return consume(ctx, e, td, appendTraceEvents)
 }
 
 func (e *ledgerExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
+	return consume(ctx, e, ld, appendLogEvents)
+}
+
+// consume is what a request of either signal goes through: collect appends
+// its step events to sc.events, then they are written.
+func consume[T any](ctx context.Context, e *ledgerExporter, data T, collect func(sc *scratch, data T)) error {
 	w := e.w.Load()
 	if w == nil {
 		return errNotStarted
 	}
 	sc := e.getScratch()
 	defer e.putScratch(sc)
-	if sc.logIdx == nil {
-		sc.logIdx = map[ledger.EventID]uint32{}
-	}
-	sc.events = appendLogEvents(sc.events, ld, sc.logIdx, &nowFunc{})
+	// The clock lives in sc: a pointer passed through collect, a func value,
+	// would escape and cost an allocation per call.
+	sc.now = nowFunc{}
+	collect(sc, data)
 	return e.write(ctx, w, sc)
 }
 
-// appendLogEvents appends the step events (log records with a non-empty
-// step.kind) of ld. seen is scratch space for the per-ScopeLogs index.
-func appendLogEvents(evs []event, ld plog.Logs, seen map[ledger.EventID]uint32, now *nowFunc) []event {
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		res := rl.Resource().Attributes()
-		service := strAttr(res, stepschema.AttrServiceName)
-		resRun, resRunRead := "", false
-		sls := rl.ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			recs := sls.At(j).LogRecords()
-			clear(seen)
-			for k := 0; k < recs.Len(); k++ {
-				lr := recs.At(k)
-				attrs := lr.Attributes()
-				kind, run := kindAndRun(attrs)
-				if kind == "" {
-					continue
-				}
-				tid, sid, raw := lr.TraceID(), lr.SpanID(), lr.Timestamp()
-				// index = earlier step records of this ScopeLogs with the same
-				// (trace, span, time, kind): keyed by the index-0 id.
-				id := ledger.NewEventID(tid, sid, uint64(raw), kind, 0)
-				if index := seen[id]; index > 0 {
-					seen[id] = index + 1
-					id = ledger.NewEventID(tid, sid, uint64(raw), kind, index)
-				} else {
-					seen[id] = 1
-				}
-				if run == "" {
-					if !resRunRead {
-						resRun, resRunRead = strAttr(res, stepschema.AttrRunID), true
-					}
-					run = resRun
-					if run == "" {
-						run = fallbackRunID(tid)
-					}
-				}
-				ts := raw
-				if ts == 0 {
-					ts = lr.ObservedTimestamp()
-				}
-				if ts == 0 {
-					ts = now.get()
-				}
-				var body string
-				if b := lr.Body(); b.Type() == pcommon.ValueTypeStr {
-					body = b.Str()
-				}
-				evs = append(evs, event{
-					RunID: run, Kind: kind, Time: ts, Attributes: attrs, Body: body,
-					TraceID: tid, SpanID: sid, Service: service, ID: id,
-				})
+// resourceSteps is what the step events of one resource share: the service,
+// and the run id of the events that name none and have no closer one.
+type resourceSteps struct {
+	attrs   pcommon.Map
+	service string
+	run     string
+	runRead bool // run was read (it is read only when an event needs it)
+}
+
+func newResourceSteps(res pcommon.Resource) resourceSteps {
+	attrs := res.Attributes()
+	var service string
+	if v, ok := attrs.Get(stepschema.AttrServiceName); ok && v.Type() == pcommon.ValueTypeStr {
+		service = v.Str()
+	}
+	return resourceSteps{attrs: attrs, service: service}
+}
+
+// runID returns the resource's run.id, else the fallback run id of trace
+// tid: the processor's, or unknown without a trace id (a log record
+// without trace context).
+func (r *resourceSteps) runID(tid pcommon.TraceID) string {
+	if !r.runRead {
+		r.run, r.runRead = stepattrs.RunID(r.attrs, stepschema.AttrRunID), true
+	}
+	switch {
+	case r.run != "":
+		return r.run
+	case tid.IsEmpty():
+		return unknownRunID
+	}
+	return stepschema.FallbackRunID(tid)
+}
+
+// stepOf returns the step.kind and run.id of a span event's or log
+// record's attributes; kind is "" when they are not a step event, run when
+// they name no run.
+func stepOf(attrs pcommon.Map) (kind, run string) {
+	if v, ok := attrs.Get(stepschema.AttrKind); ok && v.Type() == pcommon.ValueTypeStr {
+		kind = v.Str()
+	}
+	if kind == "" {
+		return "", ""
+	}
+	return kind, stepattrs.RunID(attrs, stepschema.AttrRunID)
+}
+
+// appendTraceEvents appends the step events (span events with a non-empty
+// step.kind) of td to sc.events. An event without run.id takes the span's,
+// then the resource's, then the fallback.
+func appendTraceEvents(sc *scratch, td ptrace.Traces) {
+	for _, rs := range td.ResourceSpans().All() {
+		res := newResourceSteps(rs.Resource())
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				appendSpanEvents(sc, span, &res)
 			}
 		}
 	}
-	return evs
+}
+
+// appendSpanEvents appends the step events of span; their index in the
+// event id counts the span's earlier step events.
+func appendSpanEvents(sc *scratch, span ptrace.Span, res *resourceSteps) {
+	tid, sid := span.TraceID(), span.SpanID()
+	spanRun, spanRunRead := "", false
+	var index uint32
+	for _, ev := range span.Events().All() {
+		kind, run := stepOf(ev.Attributes())
+		if kind == "" {
+			continue
+		}
+		if run == "" {
+			if !spanRunRead {
+				spanRun, spanRunRead = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID), true
+				if spanRun == "" {
+					spanRun = res.runID(tid)
+				}
+			}
+			run = spanRun
+		}
+		raw := ev.Timestamp()
+		sc.events = append(sc.events, event{
+			RunID: run, Kind: kind, Time: sc.now.or(raw), Attributes: ev.Attributes(),
+			TraceID: tid, SpanID: sid, SpanName: span.Name(), Service: res.service,
+			ID: ledger.NewEventID(tid, sid, uint64(raw), kind, index),
+		})
+		index++
+	}
+}
+
+// appendLogEvents appends the step events (log records with a non-empty
+// step.kind) of ld to sc.events. A record without run.id takes the
+// resource's, then the fallback.
+func appendLogEvents(sc *scratch, ld plog.Logs) {
+	if sc.logIdx == nil {
+		sc.logIdx = map[ledger.EventID]uint32{}
+	}
+	for _, rl := range ld.ResourceLogs().All() {
+		res := newResourceSteps(rl.Resource())
+		for _, sl := range rl.ScopeLogs().All() {
+			appendRecordEvents(sc, sl.LogRecords(), &res)
+		}
+	}
+}
+
+// appendRecordEvents appends the step events of the records of one
+// ScopeLogs; their index in the event id counts the earlier step records
+// with the same trace, span, time and kind.
+func appendRecordEvents(sc *scratch, recs plog.LogRecordSlice, res *resourceSteps) {
+	seen := sc.logIdx
+	clear(seen)
+	for _, lr := range recs.All() {
+		kind, run := stepOf(lr.Attributes())
+		if kind == "" {
+			continue
+		}
+		tid, sid, raw := lr.TraceID(), lr.SpanID(), lr.Timestamp()
+		// Keyed by the index-0 id.
+		id := ledger.NewEventID(tid, sid, uint64(raw), kind, 0)
+		if index := seen[id]; index > 0 {
+			seen[id] = index + 1
+			id = ledger.NewEventID(tid, sid, uint64(raw), kind, index)
+		} else {
+			seen[id] = 1
+		}
+		if run == "" {
+			run = res.runID(tid)
+		}
+		ts := raw
+		if ts == 0 {
+			ts = lr.ObservedTimestamp()
+		}
+		sc.events = append(sc.events, event{
+			RunID: run, Kind: kind, Time: sc.now.or(ts), Attributes: lr.Attributes(), Body: lr.Body(),
+			TraceID: tid, SpanID: sid, Service: res.service, ID: id,
+		})
+	}
 }

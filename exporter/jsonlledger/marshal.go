@@ -3,15 +3,14 @@ package jsonlledger
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
 // This file maps pdata to ledger lines (as contrib's fileexporter has its
@@ -36,9 +35,9 @@ type event struct {
 	// fill the line's fields, run.id is dropped, everything else lands in
 	// attrs.
 	Attributes pcommon.Map
-	// Body is the detail used when Attributes has no step.detail (a log
-	// record's string body).
-	Body string
+	// Body is a log record's body: its string is the detail when
+	// Attributes has no step.detail. The zero Value (a span event) has none.
+	Body pcommon.Value
 	// TraceID and SpanID are written as hex when not empty.
 	TraceID pcommon.TraceID
 	SpanID  pcommon.SpanID
@@ -53,162 +52,100 @@ type event struct {
 // renderEntries appends the ledger entry of each of evs to entries, their
 // tails rendered into buf, and returns both grown. A tail stays valid when a
 // later one makes buf grow (it keeps the old array), so one buffer per call
-// serves every event without an allocation per event.
-func renderEntries(entries []ledger.Entry, buf []byte, evs []event) ([]ledger.Entry, []byte) {
+// serves every event without an allocation per event. st is scratch space
+// for the parsed step, reused from call to call for the same reason.
+func renderEntries(entries []ledger.Entry, buf []byte, evs []event, st *stepattrs.Step) ([]ledger.Entry, []byte) {
 	for i := range evs {
 		e := &evs[i]
 		start := len(buf)
-		var status string
-		buf, status = appendTail(buf, e)
+		buf = appendTail(buf, e, st)
 		entries = append(entries, ledger.Entry{
 			RunID: e.RunID, ID: e.ID, Time: int64(e.Time),
-			Kind: e.Kind, Status: status, Service: e.Service,
+			Kind: e.Kind, Status: st.Status, Service: e.Service,
 			Tail: buf[start:len(buf):len(buf)],
 		})
 	}
 	return entries, buf
 }
 
+// noBody is the body of a span event, which has none; stepattrs only reads
+// it.
+var noBody = pcommon.NewValueEmpty()
+
 // appendTail appends the line of e after its seq (from `,"ts":` to the
-// closing brace, see ledger.Entry) to dst and returns it with the status it
-// wrote. It does not allocate when dst has room, except for attribute values
-// that are not strings, numbers or booleans under step.error.code or
-// step.resource.*.
+// closing brace, see ledger.Entry) to dst and returns it, with the step it
+// read left in st. It does not allocate when dst has room and st has room
+// for the sizes and resources, except for attribute values that are not
+// strings, numbers or booleans under step.error.code or step.resource.*.
 //
-// Field mapping: step.status must be one of the contract's statuses (absent
-// means ok; anything else is written as ok and the original kept in
-// attrs.status_raw); step.duration_ms and step.size.* take int, double or a
-// numeric string (other values, NaN and infinities are dropped);
-// step.resource.* values are written as strings; attributes starting with
-// "step." that the contract does not define are dropped.
-func appendTail(dst []byte, e *event) ([]byte, string) {
-	attrs := e.Attributes
-	var (
-		status, errCode, detail string
-		statusRaw               pcommon.Value
-		hasStatusRaw            bool
-		dur                     pcommon.Value
-		hasDur                  bool
-		nSizes, nRes, nAttrs    int
-	)
-	for k, v := range attrs.All() {
-		if !strings.HasPrefix(k, "step.") {
-			if k != stepschema.AttrRunID {
-				nAttrs++
-			}
-			continue
-		}
-		switch k {
-		case stepschema.AttrKind:
-		case stepschema.AttrStatus:
-			if v.Type() == pcommon.ValueTypeStr && stepschema.ValidStatus(v.Str()) {
-				status = v.Str()
-			} else {
-				statusRaw, hasStatusRaw = v, true
-			}
-		case stepschema.AttrErrorCode:
-			errCode = valueString(v)
-		case stepschema.AttrDetail:
-			detail = valueString(v)
-		case stepschema.AttrDurationMS:
-			dur, hasDur = v, true
-		default:
-			if strings.HasPrefix(k, stepschema.PrefixSize) {
-				nSizes++
-			} else if strings.HasPrefix(k, stepschema.PrefixResource) {
-				nRes++
-			}
-		}
+// The step fields follow the rules of the contract as stepattrs reads them
+// (with no limits and no status aliases): a status the contract does not
+// know is written as ok with the original in attrs.status_raw, durations and
+// sizes that are not finite numbers are dropped, resources are strings, and
+// "step." attributes the contract does not define are not written. run.id
+// is the line's run_id, so it is not repeated in attrs; every other
+// attribute lands there.
+func appendTail(dst []byte, e *event, st *stepattrs.Step) []byte {
+	body := e.Body
+	if body == (pcommon.Value{}) {
+		body = noBody
 	}
-	if status == "" {
-		status = stepschema.StatusOK
-	}
-	if detail == "" {
-		detail = e.Body
-	}
+	fx := stepattrs.ParseInto(st, e.Attributes, body, stepattrs.Limits{})
+	// The status rule made status_raw now (rather than the processor
+	// before): it leads attrs and replaces any status_raw attribute.
+	rawNow := fx[stepschema.FixStatusUnknown] > 0
 
 	b := append(dst, `,"ts":"`...)
 	b = time.Unix(0, int64(e.Time)).UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","kind":`...)
 	b = ledger.AppendString(b, e.Kind)
 	b = append(b, `,"status":`...)
-	b = ledger.AppendString(b, status)
-	if errCode != "" {
-		b = append(b, `,"error_code":`...)
-		b = ledger.AppendString(b, errCode)
+	b = ledger.AppendString(b, st.Status)
+	b = ledger.AppendOptString(b, `,"error_code":`, st.ErrorCode)
+	b = ledger.AppendOptString(b, `,"detail":`, st.Detail)
+	if st.HasDuration {
+		b = append(b, `,"duration_ms":`...)
+		b = ledger.AppendFloat(b, st.DurationMS)
 	}
-	if detail != "" {
-		b = append(b, `,"detail":`...)
-		b = ledger.AppendString(b, detail)
-	}
-	if hasDur {
-		if f, isInt, i, ok := numeric(dur); ok {
-			b = append(b, `,"duration_ms":`...)
-			if isInt {
-				b = strconv.AppendInt(b, i, 10)
-			} else {
-				b = ledger.AppendFloat(b, f)
-			}
+	first := true
+	for _, sz := range st.Sizes {
+		b = ledger.AppendMemberKey(b, `,"sizes":{`, sz.Name, &first)
+		if sz.IsInt {
+			b = strconv.AppendInt(b, sz.Int, 10)
+		} else {
+			b = ledger.AppendFloat(b, sz.Float)
 		}
 	}
-	if nSizes > 0 {
-		first := true
-		for k, v := range attrs.All() {
-			if !strings.HasPrefix(k, stepschema.PrefixSize) {
-				continue
-			}
-			f, isInt, i, ok := numeric(v)
-			if !ok {
-				continue
-			}
-			b = ledger.AppendMemberKey(b, `,"sizes":{`, k[len(stepschema.PrefixSize):], &first)
-			if isInt {
-				b = strconv.AppendInt(b, i, 10)
-			} else {
-				b = ledger.AppendFloat(b, f)
-			}
-		}
-		if !first {
-			b = append(b, '}')
-		}
-	}
-	if nRes > 0 {
-		first := true
-		for k, v := range attrs.All() {
-			if !strings.HasPrefix(k, stepschema.PrefixResource) {
-				continue
-			}
-			b = ledger.AppendMemberKey(b, `,"resources":{`, k[len(stepschema.PrefixResource):], &first)
-			b = ledger.AppendString(b, valueString(v))
-		}
+	if !first {
 		b = append(b, '}')
 	}
-	if nAttrs > 0 || hasStatusRaw {
-		b = append(b, `,"attrs":{`...)
-		first := true
-		if hasStatusRaw {
-			b = ledger.AppendString(b, stepschema.AttrStatusRaw)
-			b = append(b, ':')
-			b = ledger.AppendString(b, valueString(statusRaw))
-			first = false
-		}
-		if nAttrs > 0 {
-			for k, v := range attrs.All() {
-				if strings.HasPrefix(k, "step.") || k == stepschema.AttrRunID {
-					continue
-				}
-				if hasStatusRaw && k == stepschema.AttrStatusRaw {
-					continue
-				}
-				if !first {
-					b = append(b, ',')
-				}
-				first = false
-				b = ledger.AppendString(b, k)
-				b = append(b, ':')
-				b = appendValue(b, v, 0)
+	first = true
+	for _, r := range st.Resources {
+		b = ledger.AppendMemberKey(b, `,"resources":{`, r.Name, &first)
+		b = ledger.AppendString(b, r.Value)
+	}
+	if !first {
+		b = append(b, '}')
+	}
+	first = true
+	if rawNow {
+		b = ledger.AppendMemberKey(b, `,"attrs":{`, stepschema.AttrStatusRaw, &first)
+		b = ledger.AppendString(b, st.StatusRaw)
+	}
+	for k, v := range e.Attributes.All() {
+		switch stepschema.Lookup(k).Field {
+		case stepschema.FieldStatusRaw:
+			if rawNow {
+				continue
 			}
+		case stepschema.FieldOther, stepschema.FieldDetailTruncated, stepschema.FieldAttributesDropped:
+		default:
+			continue // a step field, or run.id
 		}
+		b = ledger.AppendMemberKey(b, `,"attrs":{`, k, &first)
+		b = appendValue(b, v, 0)
+	}
+	if !first {
 		b = append(b, '}')
 	}
 	if !e.TraceID.IsEmpty() {
@@ -225,73 +162,7 @@ func appendTail(dst []byte, e *event) ([]byte, string) {
 	b = ledger.AppendOptString(b, `,"service":`, e.Service)
 	b = append(b, `,"event_id":"`...)
 	b = ledger.AppendEventID(b, e.ID)
-	return append(b, `"}`...), status
-}
-
-// strAttr returns a non-empty string attribute, or "".
-func strAttr(m pcommon.Map, key string) string {
-	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
-		return v.Str()
-	}
-	return ""
-}
-
-// kindAndRun returns the string attributes step.kind and run.id in one pass.
-func kindAndRun(m pcommon.Map) (kind, run string) {
-	for k, v := range m.All() {
-		switch k {
-		case stepschema.AttrKind:
-			if v.Type() == pcommon.ValueTypeStr {
-				kind = v.Str()
-			}
-		case stepschema.AttrRunID:
-			if v.Type() == pcommon.ValueTypeStr {
-				run = v.Str()
-			}
-		}
-	}
-	return kind, run
-}
-
-func fallbackRunID(tid pcommon.TraceID) string {
-	if tid.IsEmpty() {
-		return unknownRunID
-	}
-	return "trace-" + hex.EncodeToString(tid[:])
-}
-
-// numeric reads an int, a finite double or a numeric string.
-func numeric(v pcommon.Value) (f float64, isInt bool, i int64, ok bool) {
-	switch v.Type() {
-	case pcommon.ValueTypeInt:
-		return 0, true, v.Int(), true
-	case pcommon.ValueTypeDouble:
-		f = v.Double()
-		return f, false, 0, finite(f)
-	case pcommon.ValueTypeStr:
-		s := strings.TrimSpace(v.Str())
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return 0, true, i, true
-		}
-		if f, err := strconv.ParseFloat(s, 64); err == nil && finite(f) {
-			return f, false, 0, true
-		}
-	}
-	return 0, false, 0, false
-}
-
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-// valueString returns a string value as it is and any other value in its
-// pdata string form (which allocates).
-func valueString(v pcommon.Value) string {
-	if v.Type() == pcommon.ValueTypeStr {
-		return v.Str()
-	}
-	if v.Type() == pcommon.ValueTypeEmpty {
-		return ""
-	}
-	return v.AsString()
+	return append(b, `"}`...)
 }
 
 // appendValue writes a pdata value as JSON: strings, ints, doubles (NaN and

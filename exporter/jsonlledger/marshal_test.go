@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
 var (
@@ -20,7 +21,7 @@ var (
 // appendEvent is what the exporter and the writer do with e: render its
 // tail, then write the line with seq.
 func appendEvent(dst []byte, e *event, seq uint64) []byte {
-	entries, _ := renderEntries(nil, nil, []event{*e})
+	entries, _ := renderEntries(nil, nil, []event{*e}, &stepattrs.Step{})
 	return ledger.AppendEntry(dst, &entries[0], seq)
 }
 
@@ -75,7 +76,7 @@ func TestAppendEventNormalisation(t *testing.T) {
 	mm.PutBool("ok", true)
 	mm.PutEmpty("nil")
 	m.PutStr("bad\xff", "v\xfe")
-	e := &event{RunID: "r\"1", Kind: "embed.vllm", Time: 1, Attributes: m, Body: "body text", ID: ledger.EventID{0xab}}
+	e := &event{RunID: "r\"1", Kind: "embed.vllm", Time: 1, Attributes: m, Body: pcommon.NewValueStr("body text"), ID: ledger.EventID{0xab}}
 	got := string(appendEvent(nil, e, 1))
 	want := `{"v":1,"run_id":"r\"1","seq":1,"ts":"1970-01-01T00:00:00.000000001Z","kind":"embed.vllm","status":"ok",` +
 		`"error_code":"http_503","detail":"body text","duration_ms":40,"sizes":{"vectors":128,"ratio":0.5},` +
@@ -90,6 +91,39 @@ func TestAppendEventNormalisation(t *testing.T) {
 	}
 	if l.Sizes["vectors"] != 128 || l.Attrs["status_raw"] != "weird" || *l.DurationMS != 40 {
 		t.Fatalf("decoded %+v", l)
+	}
+}
+
+// The step fields follow the contract as stepschema states it, the same
+// rules steproute normalises with: an empty status is ok (nothing to keep),
+// a step.detail that is there wins over the body even when empty, sizes and
+// resources need a name, and a status_raw the processor already wrote stays
+// where it is among the attributes.
+func TestAppendEventFollowsStepSchema(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutStr("step.kind", "rerank")
+	m.PutStr("step.status", "")
+	m.PutStr("step.detail", "")
+	m.PutInt("step.size.", 3)
+	m.PutStr("step.resource.", "x")
+	m.PutInt("a", 1)
+	m.PutStr("status_raw", "earlier")
+	m.PutBool("detail_truncated", true)
+	e := &event{RunID: "r", Kind: "rerank", Time: 1, Attributes: m, Body: pcommon.NewValueStr("body"), ID: ledger.EventID{1}}
+	got := string(appendEvent(nil, e, 1))
+	want := `{"v":1,"run_id":"r","seq":1,"ts":"1970-01-01T00:00:00.000000001Z","kind":"rerank","status":"ok",` +
+		`"attrs":{"a":1,"status_raw":"earlier","detail_truncated":true},"event_id":"01000000000000000000000000000000"}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+
+	// An unknown status now replaces the earlier status_raw and leads attrs.
+	m.PutStr("step.status", "retrying")
+	got = string(appendEvent(nil, e, 1))
+	want = `{"v":1,"run_id":"r","seq":1,"ts":"1970-01-01T00:00:00.000000001Z","kind":"rerank","status":"ok",` +
+		`"attrs":{"status_raw":"retrying","a":1,"detail_truncated":true},"event_id":"01000000000000000000000000000000"}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
@@ -115,8 +149,9 @@ func TestAppendEventNoAllocs(t *testing.T) {
 	entries := make([]ledger.Entry, 0, 2)
 	tails := make([]byte, 0, 4096)
 	line := make([]byte, 0, 4096)
+	var st stepattrs.Step
 	if n := testing.AllocsPerRun(100, func() {
-		entries, tails = renderEntries(entries[:0], tails[:0], evs)
+		entries, tails = renderEntries(entries[:0], tails[:0], evs, &st)
 		line = ledger.AppendEntry(line[:0], &entries[1], 9)
 	}); n != 0 {
 		t.Fatalf("rendering and writing an event allocates %v times", n)
@@ -128,7 +163,7 @@ func TestAppendEventNoAllocs(t *testing.T) {
 func TestRenderEntriesSummary(t *testing.T) {
 	e := fullEvent()
 	e.Attributes.PutStr("step.status", "bogus")
-	entries, _ := renderEntries(nil, nil, []event{*e})
+	entries, _ := renderEntries(nil, nil, []event{*e}, &stepattrs.Step{})
 	got := entries[0]
 	if got.Status != "ok" || got.Kind != e.Kind || got.Service != e.Service || got.RunID != e.RunID ||
 		got.ID != e.ID || got.Time != int64(e.Time) {
@@ -151,9 +186,10 @@ func BenchmarkAppendEvent(b *testing.B) {
 	entries := make([]ledger.Entry, 0, 1)
 	tails := make([]byte, 0, 4096)
 	buf := make([]byte, 0, 4096)
+	var st stepattrs.Step
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		entries, tails = renderEntries(entries[:0], tails[:0], evs)
+		entries, tails = renderEntries(entries[:0], tails[:0], evs, &st)
 		buf = ledger.AppendEntry(buf[:0], &entries[0], uint64(i))
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")

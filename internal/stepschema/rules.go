@@ -1,6 +1,7 @@
 package stepschema
 
 import (
+	"encoding/hex"
 	"math"
 	"strconv"
 	"strings"
@@ -225,6 +226,21 @@ func ParseSize(s string) (i int64, f float64, isInt, ok bool) {
 		return 0, f, false, true
 	}
 	return 0, 0, false, false
+}
+
+// fallbackPrefix starts the fallback run id of a trace.
+const fallbackPrefix = "trace-"
+
+// FallbackRunID is the run id of the step events of trace traceID whose run
+// id could not be resolved: "trace-" and the trace id in hex, so that the
+// events of one trace still share a run. The processor and the ledger
+// exporter both name such runs with it, so a run reads the same whichever
+// of them had to fall back.
+func FallbackRunID(traceID [16]byte) string {
+	var buf [len(fallbackPrefix) + 2*len(traceID)]byte
+	copy(buf[:], fallbackPrefix)
+	hex.Encode(buf[len(fallbackPrefix):], traceID[:])
+	return string(buf[:])
 }
 
 // CapAllowance splits budget attribute slots among the ranks given how many

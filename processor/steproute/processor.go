@@ -2,7 +2,6 @@ package steproute
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"runtime"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
 
+	"github.com/runledger/runledger/internal/stepschema"
 	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
@@ -165,10 +165,7 @@ func (c *core) fallbackID(tid pcommon.TraceID) string {
 	if c.cfg.Fallback == FallbackFixed {
 		return c.cfg.FallbackRunID
 	}
-	var buf [6 + 32]byte
-	copy(buf[:], "trace-")
-	hex.Encode(buf[6:], tid[:])
-	return string(buf[:])
+	return stepschema.FallbackRunID(tid)
 }
 
 // emit writes the run id on a held (or unholdable) payload and sends it to

@@ -94,15 +94,25 @@ func (f *Fixes) Add(o *Fixes) {
 // attrs is not a step event (no non-empty string step.kind).
 func Parse(attrs pcommon.Map, body pcommon.Value, limits Limits) (Step, Fixes) {
 	var s Step
+	fx := ParseInto(&s, attrs, body, limits)
+	return s, fx
+}
+
+// ParseInto is Parse writing the step into s. It reuses the arrays behind
+// s.Sizes and s.Resources, so that a caller parsing event after event into
+// one Step (the ledger exporter, per line) allocates nothing once they
+// have grown.
+func ParseInto(s *Step, attrs pcommon.Map, body pcommon.Value, limits Limits) Fixes {
 	var fx Fixes
 	v, ok := attrs.Get(stepschema.AttrKind)
 	if !ok || v.Type() != pcommon.ValueTypeStr || v.Str() == "" {
-		return s, fx
+		*s = Step{Sizes: s.Sizes[:0], Resources: s.Resources[:0]}
+		return fx
 	}
 	kind, _ := stepschema.ValidUTF8(v.Str())
-	_, fixed := read(attrs, kind, body, limits, &s)
+	_, fixed := read(attrs, kind, body, limits, s)
 	fixed.addTo(&fx)
-	return s, fx
+	return fx
 }
 
 // Normalize makes attrs a normalised step event of the given kind, except
