@@ -23,6 +23,7 @@ import (
 	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/ledgerstore/ledgerstoretest"
+	"github.com/runledger/runledger/internal/stepschema"
 )
 
 func TestSpanEventLineBytes(t *testing.T) {
@@ -251,8 +252,15 @@ func TestRedeliveryDeduped(t *testing.T) {
 func TestHostileRunIDs(t *testing.T) {
 	cfg := testConfig(t)
 	h := start(t, cfg, nil)
-	ids := []string{"../../etc/passwd", "/abs", "..", strings.Repeat("x", 10<<10), "nul\x00ctl\x01",
-		"CON", "lpt1.txt", `..\..\win`}
+	ids := []string{"../../etc/passwd", "/abs", "..", "CON", "lpt1.txt", `..\..\win`}
+	// Ids the report API could not look up go to the trace's fallback run
+	// (stepschema.ValidRunID), here as in steproute.
+	for i, id := range []string{strings.Repeat("x", 10<<10), "nul\x00ctl\x01"} {
+		h.consumeTraces(spanWith("", "", spanA, step{kind: fmt.Sprint("bad", i), run: id, at: t0}))
+	}
+	if l := h.lines(stepschema.FallbackRunID(traceA)); len(l) != 2 {
+		t.Fatalf("unreachable ids: %d lines in the fallback run", len(l))
+	}
 	for _, id := range ids {
 		h.consumeTraces(spanWith("", "", spanA, step{kind: "k", run: id, at: t0}))
 	}

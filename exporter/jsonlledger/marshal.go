@@ -61,7 +61,7 @@ func renderEntries(entries []ledger.Entry, buf []byte, evs []event, st *stepattr
 		buf = appendTail(buf, e, st)
 		entries = append(entries, ledger.Entry{
 			RunID: e.RunID, ID: e.ID, Time: int64(e.Time),
-			Kind: e.Kind, Status: st.Status, Service: e.Service,
+			Kind: e.Kind, Status: st.Status, ErrorCode: st.ErrorCode, Service: e.Service,
 			Tail: buf[start:len(buf):len(buf)],
 		})
 	}
