@@ -100,7 +100,9 @@ func (b *Builder) cancelledReason() StopReason {
 	return sr
 }
 
-func isErrorKind(kind string) bool {
+// IsErrorKind reports whether kind is an error handler's report
+// ("<stage>.error" or "error"), which defers to the failure it repeats.
+func IsErrorKind(kind string) bool {
 	return strings.HasSuffix(kind, ".error") || kind == "error"
 }
 
@@ -139,7 +141,7 @@ func (b *Builder) failedReason() StopReason {
 		if w.recovered {
 			continue
 		}
-		if !isErrorKind(w.kind) {
+		if !IsErrorKind(w.kind) {
 			root = w
 			break
 		}
@@ -148,7 +150,7 @@ func (b *Builder) failedReason() StopReason {
 		var weakHit *failure
 		for j := range all {
 			f := &all[j]
-			if j == i || isErrorKind(f.kind) && !(before(f, w) || f.seq < w.seq) {
+			if j == i || IsErrorKind(f.kind) && !(before(f, w) || f.seq < w.seq) {
 				continue
 			}
 			strong, wk := repeats(w, f)
@@ -193,7 +195,7 @@ func (b *Builder) failedReason() StopReason {
 		}
 		for i := range all {
 			w := &all[i]
-			if w.seq == root.seq || !isErrorKind(w.kind) || len(sr.Evidence) >= 10 {
+			if w.seq == root.seq || !IsErrorKind(w.kind) || len(sr.Evidence) >= 10 {
 				continue
 			}
 			if strong, _ := repeats(w, root); strong || w == wrapper && !weak {

@@ -101,12 +101,6 @@ func (s *stopState) clone() *stopState {
 	return &c
 }
 
-// isErrorKind reports whether kind is an error handler's report. It is the
-// report's rule (report.isErrorKind, unexported there).
-func isErrorKind(kind string) bool {
-	return strings.HasSuffix(kind, ".error") || kind == "error"
-}
-
 // observeStop adds line l to f's stop state, following the report
 // builder's switch: run.start never counts, run.end is the end, otherwise
 // the step's status.
@@ -179,7 +173,7 @@ func (s *stopState) fail(r failRef) {
 	if s.failures == 1 || !r.before(&s.last) { // the later in file order among equal times, as the report's sort
 		s.last = r
 	}
-	handler := isErrorKind(r.kind)
+	handler := report.IsErrorKind(r.kind)
 	if !handler && (!s.hasFirstStep || r.before(&s.firstStep)) {
 		s.firstStep, s.hasFirstStep = r, true
 	}
@@ -275,7 +269,7 @@ func (s *stopState) failed(ended bool) Stop {
 		// Failed with neither a failed step nor run.end (a failed
 		// run.start, which the report does not count): no root cause.
 		return sr
-	case !isErrorKind(w.kind):
+	case !report.IsErrorKind(w.kind):
 		root = w
 	default:
 		root = s.repeated(w)
@@ -330,7 +324,7 @@ func (s *stopState) repeated(w *failRef) *failRef {
 	if s.hasFirstStep {
 		root = &s.firstStep
 	}
-	if isErrorKind(s.first.kind) && eligible(&s.first) && (root == nil || s.first.before(root)) {
+	if report.IsErrorKind(s.first.kind) && eligible(&s.first) && (root == nil || s.first.before(root)) {
 		root = &s.first
 	}
 	if root == nil {
