@@ -238,24 +238,7 @@ func TestBinaryTailFollow(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	path := ledger.RunPath(dir, time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), "live-1")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := [][2]string{{"run.start", "ok"}, {"embed.vllm", "ok"}, {"ann.faiss.search", "failed"}, {"run.end", "failed"}}
-	for i, s := range steps {
-		line := lineBytes(t, "live-1", uint64(i+1), s[0], s[1])
-		_, _ = f.Write(line[:10]) // a torn write must not be printed half
-		time.Sleep(30 * time.Millisecond)
-		_, _ = f.Write(line[10:])
-		time.Sleep(30 * time.Millisecond)
-	}
-	f.Close()
+	writeLiveRun(t, dir, 30*time.Millisecond)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("tail: %v\nstdout %s\nstderr %s", err, out.String(), errb.String())
 	}
@@ -350,5 +333,30 @@ func TestBinaryAgainstReportAPI(t *testing.T) {
 	}
 	if r = runBinary(t, "runs", "list", "--server", base, "--since", "1h", "--format", "table"); r.code != 0 || strings.TrimSpace(r.stdout) != strings.Split(r.stdout, "\n")[0] {
 		t.Fatalf("empty list via server: %+v", r)
+	}
+}
+
+// writeLiveRun writes run live-1 into dir line by line, as a producer
+// would: the file appears after a moment, and every line arrives in two
+// writes with pause after each, so a follower sees torn lines.
+func writeLiveRun(t *testing.T, dir string, pause time.Duration) {
+	t.Helper()
+	path := ledger.RunPath(dir, time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), "live-1")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	steps := [][2]string{{"run.start", "ok"}, {"embed.vllm", "ok"}, {"ann.faiss.search", "failed"}, {"run.end", "failed"}}
+	for i, s := range steps {
+		line := lineBytes(t, "live-1", uint64(i+1), s[0], s[1])
+		_, _ = f.Write(line[:10]) // a torn write must not be printed half
+		time.Sleep(pause)
+		_, _ = f.Write(line[10:])
+		time.Sleep(pause)
 	}
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/runledger/runledger/internal/ledger"
 )
 
 // TestTailServerFollows: `runledger tail --server` waits for a run the
@@ -27,24 +24,7 @@ func TestTailServerFollows(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []string{"tail", "live-1", "--server", base, "--poll", "20ms", "--ledger-dir", filepath.Join(dir, "none")}, out, errb)
 	}()
-	path := ledger.RunPath(dir, time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), "live-1")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := [][2]string{{"run.start", "ok"}, {"embed.vllm", "ok"}, {"ann.faiss.search", "failed"}, {"run.end", "failed"}}
-	for i, s := range steps {
-		line := lineBytes(t, "live-1", uint64(i+1), s[0], s[1])
-		_, _ = f.Write(line[:10]) // a torn write must not be printed half
-		time.Sleep(60 * time.Millisecond)
-		_, _ = f.Write(line[10:])
-		time.Sleep(60 * time.Millisecond)
-	}
-	f.Close()
+	writeLiveRun(t, dir, 60*time.Millisecond)
 	select {
 	case code := <-done:
 		if code != ExitOK {
