@@ -162,8 +162,12 @@ type Report struct {
 	Services          []string `json:"services"`
 	TraceIDs          []string `json:"trace_ids"`
 	// TraceIDCount is the number of distinct trace ids (TraceIDs is capped).
-	TraceIDCount int    `json:"trace_id_count"`
-	LedgerPath   string `json:"ledger_path,omitempty"`
+	TraceIDCount int `json:"trace_id_count"`
+	// TraceURLs maps a trace id of TraceIDs to its page in the user's trace
+	// backend, rendered from the configured trace_url template; omitted
+	// when no template is configured.
+	TraceURLs  map[string]string `json:"trace_urls,omitempty"`
+	LedgerPath string            `json:"ledger_path,omitempty"`
 	// SkippedLines counts complete lines that could not be parsed (or that
 	// belong to another run).
 	SkippedLines int `json:"skipped_lines"`
@@ -182,7 +186,33 @@ type Report struct {
 	ErrorCount int          `json:"error_count"`
 	// Resources maps stage -> resource name -> distinct values (sorted).
 	Resources map[string]map[string][]string `json:"resources"`
-	Timeline  Timeline                       `json:"timeline"`
+	// Spans are the run's spans that carried step events and their
+	// ancestors, ordered by start (spans without a known start last).
+	Spans    []Span   `json:"spans"`
+	Timeline Timeline `json:"timeline"`
+}
+
+// Span is one span of the run's traces: one that carried step events, or an
+// ancestor of one. Start, End and the status come from the span itself and
+// are null/empty while it has not arrived (a span is exported when it ends,
+// so its steps, or log-based steps, can come first).
+type Span struct {
+	TraceID      string     `json:"trace_id"`
+	SpanID       string     `json:"span_id"`
+	ParentSpanID string     `json:"parent_span_id,omitempty"`
+	Name         string     `json:"name"`
+	Service      string     `json:"service,omitempty"`
+	Start        *time.Time `json:"start"`
+	End          *time.Time `json:"end"`
+	// DurationMS is End - Start, 0 while either is unknown.
+	DurationMS float64 `json:"duration_ms"`
+	// Status is the span status: "unset", "ok" or "error"; empty while the
+	// span has not arrived.
+	Status        string `json:"status"`
+	StatusMessage string `json:"status_message,omitempty"`
+	// StepCount and FailedSteps count the run's step events on this span.
+	StepCount   int `json:"step_count"`
+	FailedSteps int `json:"failed_steps,omitempty"`
 }
 
 // StopReason says why the run stopped (or that it has not).
