@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -362,6 +361,11 @@ func (r *reportAPI) buildError(w http.ResponseWriter, id string, err error) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q has no events yet", truncateID(id)))
 	case errors.Is(err, fs.ErrNotExist):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q not found", truncateID(id)))
+	case errors.Is(err, ledger.ErrNotLedgerFile):
+		// Swapped for a link or a FIFO after it was indexed: not a run, as
+		// the index and the writer see it.
+		r.set.Logger.Warn("run file is not a regular file; not read", zap.Error(err))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q not found", truncateID(id)))
 	default:
 		r.set.Logger.Warn("build report failed", zap.Error(err))
 		writeError(w, http.StatusInternalServerError, "cannot read the run's ledger")
@@ -450,7 +454,7 @@ func (r *reportAPI) serveLedger(w http.ResponseWriter, req *http.Request) {
 	if path == "" {
 		return
 	}
-	f, err := os.Open(path)
+	f, err := ledger.Open(path)
 	if err != nil {
 		r.buildError(w, id, err)
 		return

@@ -56,9 +56,9 @@ func ReadSummaryFrom(path string, off int64, fn func(*Line) error) (ReadStats, e
 }
 
 func readFileFrom(path string, off int64, decode func([]byte, *Line) error, fn func(*Line) error) (ReadStats, error) {
-	f, err := os.Open(path)
+	f, err := Open(path)
 	if err != nil {
-		return ReadStats{Offset: off}, fmt.Errorf("open ledger %q: %w", path, err)
+		return ReadStats{Offset: off}, err
 	}
 	defer f.Close()
 	if off > 0 {

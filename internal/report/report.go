@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -349,9 +348,9 @@ func BuildFile(path string, opts Options) (*Report, error) {
 // readUpTo reads the complete lines of the ledger at path that end before
 // byte end.
 func readUpTo(path string, end int64, fn func(*ledger.Line) error) error {
-	f, err := os.Open(path)
+	f, err := ledger.Open(path)
 	if err != nil {
-		return fmt.Errorf("read ledger %q: %w", path, err)
+		return err
 	}
 	defer f.Close()
 	if _, err := ledger.Read(io.LimitReader(f, end), 0, fn); err != nil {
