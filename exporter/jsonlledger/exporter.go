@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -77,6 +78,15 @@ func (e *ledgerExporter) Start(_ context.Context, host component.Host) error {
 			TornLine:   func(string, int64) { e.tel.ExporterJsonlledgerTornLinesRepaired.Add(bg, 1) },
 			WriteError: func(error) { e.tel.ExporterJsonlledgerWriteErrors.Add(bg, 1) },
 			Recreated:  func(string) { e.tel.ExporterJsonlledgerFilesRecreated.Add(bg, 1) },
+			// The health check (healthcheckv2's /status) shows failing
+			// writes as a recoverable error until they succeed again.
+			Health: func(err error) {
+				if err != nil {
+					componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(err))
+				} else {
+					componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
+				}
+			},
 		},
 	})
 	if err != nil {

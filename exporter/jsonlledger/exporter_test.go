@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
@@ -368,6 +369,10 @@ func TestDiskErrors(t *testing.T) {
 			if n := h.counter("otelcol_exporter_jsonlledger_write_errors"); n < 10 {
 				t.Fatalf("write_errors = %d", n)
 			}
+			// The health check shows the failing writes once, not per export.
+			if got := h.status.statuses(); len(got) != 1 || got[0] != componentstatus.StatusRecoverableError {
+				t.Fatalf("statuses while failing = %v, want one RecoverableError", got)
+			}
 			fsys.Fail(tc.op, nil)
 			h.consumeTraces(td)
 			if l := h.lines("disk"); len(l) != 2 || l[1].Kind != "b" {
@@ -378,6 +383,9 @@ func TestDiskErrors(t *testing.T) {
 			}
 			if h.logObs.FilterMessage("ledger writes recovered").Len() == 0 {
 				t.Fatal("no recovery log line")
+			}
+			if got := h.status.statuses(); len(got) != 2 || got[1] != componentstatus.StatusOK {
+				t.Fatalf("statuses after recovery = %v, want RecoverableError then OK", got)
 			}
 		})
 	}

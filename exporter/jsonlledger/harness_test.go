@@ -48,6 +48,7 @@ type harness struct {
 	logs   exporter.Logs
 	logObs *observer.ObservedLogs
 	tel    *componenttest.Telemetry
+	status *statusLog // what the exporter reported to the host
 }
 
 // start creates and starts the traces and logs exporters of cfg from one
@@ -59,8 +60,7 @@ func start(t *testing.T, cfg *testCfg, fsys ledgerstore.FS) *harness {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	set := exportertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings() // carries a Logger: set ours after
 	set.Logger = zap.New(core)
 	ctx := context.Background()
 	te, err := f.CreateTraces(ctx, set, cfg.Config)
@@ -71,13 +71,15 @@ func start(t *testing.T, cfg *testCfg, fsys ledgerstore.FS) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := cfg.host(t)
+	sh := cfg.host(t).(storeHost)
+	sh.status = &statusLog{}
+	host := component.Host(sh)
 	for _, c := range []component.Component{te, le} {
 		if err := c.Start(ctx, host); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{t: t, cfg: cfg, traces: te, logs: le, logObs: logs, tel: tel}
+	h := &harness{t: t, cfg: cfg, traces: te, logs: le, logObs: logs, tel: tel, status: sh.status}
 	t.Cleanup(h.stop)
 	return h
 }

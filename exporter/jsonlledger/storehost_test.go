@@ -2,9 +2,11 @@ package jsonlledger
 
 import (
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 
 	"github.com/runledger/runledger/internal/ledger"
@@ -38,10 +40,38 @@ func (cfg *testCfg) host(t testing.TB) component.Host {
 	}}
 }
 
-// storeHost is a host with the given extensions.
+// storeHost is a host with the given extensions; with status set it
+// records the component status events reported to it.
 type storeHost struct {
 	component.Host
-	exts map[component.ID]component.Component
+	exts   map[component.ID]component.Component
+	status *statusLog
+}
+
+// Report implements componentstatus.Reporter.
+func (h storeHost) Report(ev *componentstatus.Event) {
+	if h.status != nil {
+		h.status.mu.Lock()
+		h.status.events = append(h.status.events, ev)
+		h.status.mu.Unlock()
+	}
+}
+
+// statusLog is the status events a host received, in order.
+type statusLog struct {
+	mu     sync.Mutex
+	events []*componentstatus.Event
+}
+
+// statuses returns the statuses reported so far.
+func (l *statusLog) statuses() []componentstatus.Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]componentstatus.Status, len(l.events))
+	for i, ev := range l.events {
+		out[i] = ev.Status()
+	}
+	return out
 }
 
 func (h storeHost) GetExtensions() map[component.ID]component.Component { return h.exts }

@@ -44,6 +44,9 @@ func (w *Writer) failure(dir, op, path string, err error) error {
 		cond = &condition{since: w.now()}
 		c.active[key] = cond
 		c.n.Store(int32(len(c.active)))
+		if len(c.active) == 1 && w.cfg.Hooks.Health != nil {
+			w.cfg.Hooks.Health(fmt.Errorf("ledger writes failing (%s in %q): %w", class, dir, err))
+		}
 		w.logger.Error("ledger writes failing; exports are refused until this clears (the collector retries them)",
 			zap.String("condition", class), zap.String("hint", hint), zap.String("folder", dir),
 			zap.String("op", op), zap.String("path", path), zap.Error(err))
@@ -74,6 +77,9 @@ func (c *conditions) success(w *Writer, dir string) {
 			zap.String("condition", key.class), zap.String("folder", dir),
 			zap.Int("failed_operations", cond.failures), zap.Duration("after", w.now().Sub(cond.since)))
 		delete(c.active, key)
+		if len(c.active) == 0 && w.cfg.Hooks.Health != nil {
+			w.cfg.Hooks.Health(nil)
+		}
 	}
 	c.n.Store(int32(len(c.active)))
 }

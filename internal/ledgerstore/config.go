@@ -73,6 +73,11 @@ type Hooks struct {
 	TornLine func(path string, bytes int64)
 	// WriteError is called for every failed disk operation.
 	WriteError func(err error)
+	// Health is called with the error when writes start failing (the first
+	// error condition, see the once-per-condition log) and with nil when the
+	// last condition has cleared, so the owner can report its component
+	// status; it is called under the Writer's condition lock, in order.
+	Health func(err error)
 	// Recreated is called when a run's open file was found deleted (or
 	// replaced) by someone else and was opened again at its path.
 	Recreated func(path string)
