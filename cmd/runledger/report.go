@@ -11,6 +11,7 @@ import (
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
+	"github.com/runledger/runledger/internal/runindex"
 	"github.com/runledger/runledger/internal/termsafe"
 )
 
@@ -103,6 +104,14 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 		}
 		if err != nil {
 			return err
+		}
+		if rep.NeedsUsualStages() {
+			// Only an unfinished run without declared stages pays for
+			// indexing the directory, to find its service's usual next stage.
+			ix := runindex.New(f.ledgerDir, runindex.Options{StallAfter: f.stallAfter})
+			if _, err := ix.Refresh(); err == nil {
+				_ = ix.NameUsualStage(rep)
+			}
 		}
 	}
 	if f.out != "" {

@@ -351,6 +351,11 @@ func (r *reportAPI) build(ctx context.Context, path, id string, opts report.Opti
 	opts.LedgerPath = path
 	start := time.Now()
 	rep, err := report.BuildFile(path, opts)
+	if err == nil {
+		if uerr := r.index.NameUsualStage(rep); uerr != nil {
+			r.set.Logger.Debug("usual next stage not named", zap.String("run_id", id), zap.Error(uerr))
+		}
+	}
 	r.tb.ReportapiReportBuildDuration.Record(ctx, time.Since(start).Seconds())
 	return rep, err
 }

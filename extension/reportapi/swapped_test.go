@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runledger/runledger/internal/report"
 )
 
 // A run file swapped for a symbolic link or a FIFO after the index found
@@ -50,5 +52,27 @@ func TestSwappedRunFileIsNotRead(t *testing.T) {
 				t.Errorf("GET %s read through the link: %s", route, r.body)
 			}
 		}
+	}
+}
+
+// A stalled run that declared no stages names, in the report the API
+// serves, the stage that came next in its service's latest completed run.
+func TestReportNamesUsualNextStage(t *testing.T) {
+	s := startServer(t, nil, nil)
+	s.writeRun(t, "r-good", t0, step{"run.start", "ok", "", ""}, step{"embed.vllm", "ok", "", ""},
+		step{"ann.faiss.search", "ok", "", ""}, step{"hydrate.duckdb", "ok", "", ""}, step{"run.end", "ok", "", ""})
+	s.writeRun(t, "r-stuck", t0.Add(time.Minute), step{"run.start", "ok", "", ""}, step{"embed.vllm", "ok", "", ""},
+		step{"ann.faiss.search", "ok", "", ""})
+	var rep report.Report
+	waitFor(t, 5*time.Second, func() bool {
+		r := get(t, s.base+"/reports/runs/r-stuck")
+		if r.code != http.StatusOK {
+			return false
+		}
+		rep = decode[report.Report](t, r)
+		return rep.StopReason.UsualFrom != ""
+	})
+	if sr := rep.StopReason; sr.Stage != "hydrate" || sr.UsualFrom != "r-good" || sr.AfterKind != "ann.faiss.search" {
+		t.Fatalf("stop reason %+v", sr)
 	}
 }

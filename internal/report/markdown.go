@@ -138,6 +138,9 @@ func stopHeadline(sr StopReason) string {
 		fmt.Fprintf(&b, " after `%s`", mdCode(sr.AfterKind))
 		if sr.Stage != "" {
 			fmt.Fprintf(&b, "; stage `%s` never reported", mdCode(sr.Stage))
+			if sr.UsualFrom != "" {
+				fmt.Fprintf(&b, " (it came next in run `%s`)", mdCode(termsafe.Clip(sr.UsualFrom, 64)))
+			}
 		}
 	} else if sr.Stage != "" {
 		fmt.Fprintf(&b, " at stage `%s`", mdCode(sr.Stage))

@@ -223,8 +223,12 @@ type StopReason struct {
 	Kind string `json:"kind,omitempty"`
 	// Stage is Kind's stage; for a stalled or in_progress run, the first
 	// stage the producer declared (run.start attrs.stages) that never
-	// reported, when known.
+	// reported, or else the stage that came next in the service's latest
+	// completed run (see UsualFrom), when known.
 	Stage string `json:"stage,omitempty"`
+	// UsualFrom is the completed run whose stage order named Stage for a
+	// stalled or in_progress run that declared no stages.
+	UsualFrom string `json:"usual_from,omitempty"`
 	// AfterKind is the last step of a stalled or in_progress run: it
 	// reported, and nothing came after it.
 	AfterKind   string `json:"after_kind,omitempty"`

@@ -14,6 +14,7 @@ package runindex
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
@@ -261,4 +262,47 @@ func (ix *Index) settledSnapshot() []*segment {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	return ix.settled.snapshot()
+}
+
+// NameUsualStage completes the stop reason of an unfinished rep that
+// declared no stages with the stage that came next in the newest completed
+// run of one of its services (see report.Report.NameUsualStage). It costs a
+// summary read of that one run's ledger, and only for such reports.
+func (ix *Index) NameUsualStage(rep *report.Report) error {
+	if !rep.NeedsUsualStages() {
+		return nil
+	}
+	for _, svc := range rep.Services {
+		stages, from, err := ix.UsualStages(svc, rep.RunID)
+		if err != nil {
+			return err
+		}
+		if from != "" {
+			rep.NameUsualStage(stages, from)
+			return nil
+		}
+	}
+	return nil
+}
+
+// UsualStages returns the stage order (report.StageOrder) of the newest
+// completed run of service other than exclude, and that run's id: what an
+// unfinished run of the service would have done next. Empty when the index
+// knows no such run.
+func (ix *Index) UsualStages(service, exclude string) ([]string, string, error) {
+	page, err := ix.List(Query{Statuses: []string{report.StatusCompleted}, Service: service, Limit: 5})
+	if err != nil {
+		return nil, "", err
+	}
+	for _, e := range page.Runs {
+		if e.RunID == exclude {
+			continue
+		}
+		stages, err := report.StageOrder(e.Path)
+		if err != nil {
+			return nil, "", fmt.Errorf("stage order of run %q: %w", e.RunID, err)
+		}
+		return stages, e.RunID, nil
+	}
+	return nil, "", nil
 }
