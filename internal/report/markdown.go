@@ -89,7 +89,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if e.Recovered {
 				det = "(recovered) " + det
 			}
-			fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s |\n", e.Seq, e.TS.Format(time.RFC3339Nano), mdCode(e.Kind),
+			fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s |\n", e.Seq, mdTime(e.TS), mdCode(e.Kind),
 				mdCell(code), mdCell(truncate(det, 300)))
 		}
 		if r.ErrorCount > len(r.Errors) {
@@ -120,7 +120,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if e.ErrorCode != "" {
 				det = "[" + e.ErrorCode + "] " + det
 			}
-			fmt.Fprintf(&b, "| %s | %d | `%s` | %s | %s | %s |\n", e.TS.Format(time.RFC3339Nano), e.Seq, mdCode(e.Kind),
+			fmt.Fprintf(&b, "| %s | %d | `%s` | %s | %s | %s |\n", mdTime(e.TS), e.Seq, mdCode(e.Kind),
 				mdCell(e.Status), dur, mdCell(truncate(det, 200)))
 		}
 		if t.NextOffset != nil {
@@ -162,12 +162,18 @@ func stopHeadline(sr StopReason) string {
 	return b.String()
 }
 
+// mdTimeLayout is the human form of a time: UTC with milliseconds always
+// shown, so the columns of a table line up (JSON keeps the exact time).
+const mdTimeLayout = "2006-01-02T15:04:05.000Z"
+
 func fmtTime(t *time.Time) string {
 	if t == nil {
 		return "-"
 	}
-	return t.Format(time.RFC3339Nano)
+	return mdTime(*t)
 }
+
+func mdTime(t time.Time) string { return t.UTC().Format(mdTimeLayout) }
 
 func fmtMS(ms float64) string {
 	switch {
@@ -175,8 +181,13 @@ func fmtMS(ms float64) string {
 		return (time.Duration(ms) * time.Millisecond).Round(time.Second).String()
 	case ms >= 1000:
 		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + " s"
+	case ms >= 100:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	case ms >= 1:
+		// One decimal at most: 12.3 ms, 5 ms (not 12.345678 ms).
+		return strings.TrimSuffix(strconv.FormatFloat(ms, 'f', 1, 64), ".0") + " ms"
 	}
-	return strconv.FormatFloat(ms, 'f', -1, 64) + " ms"
+	return strconv.FormatFloat(ms, 'g', 3, 64) + " ms"
 }
 
 func durCell(s StageStats, v float64) string {
