@@ -308,6 +308,26 @@ func appendSpanEvents(sc *scratch, span ptrace.Span, res *resourceSteps) {
 		})
 		index++
 	}
+	// The span itself, beside its steps (in the run of its first step), or,
+	// for a span without steps that steproute passed on as an ancestor of
+	// step-carrying spans, in the run it names.
+	run := ""
+	if index > 0 {
+		run = sc.events[len(sc.events)-int(index)].RunID
+	} else if !tid.IsEmpty() && !sid.IsEmpty() {
+		run = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID)
+	}
+	if run == "" || tid.IsEmpty() || sid.IsEmpty() {
+		return
+	}
+	at := span.StartTimestamp()
+	if at == 0 && index > 0 {
+		at = sc.events[len(sc.events)-int(index)].Time // no start sent: its first step's
+	}
+	sc.events = append(sc.events, event{
+		RunID: run, Time: sc.now.or(at), TraceID: tid, SpanID: sid,
+		Service: res.service, ID: ledger.SpanEventID(tid, sid), Span: span, IsSpan: true,
+	})
 }
 
 // appendLogEvents appends the step events (log records with a non-empty

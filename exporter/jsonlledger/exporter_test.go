@@ -50,6 +50,11 @@ func TestSpanEventLineBytes(t *testing.T) {
 			`"error_code":"timeout","detail":"deadline \"exceeded\"\n",` +
 			`"trace_id":"a102030405060708090a0b0c0d0e0f10","span_id":"a102030405060708","span_name":"faiss.search",` +
 			`"service":"retriever","event_id":"` + id2.String() + `"}`,
+		// The span's record, after its steps; the span has no start, so its
+		// first step's time stands in.
+		`{"v":1,"run_id":"r-42","rec":"span","ts":"2026-11-25T10:01:02.123456789Z","end":"2026-11-25T10:01:02.123456789Z",` +
+			`"trace_id":"a102030405060708090a0b0c0d0e0f10","span_id":"a102030405060708","span_name":"faiss.search",` +
+			`"service":"retriever","status":"unset","event_id":"` + ledger.SpanEventID(traceA, spanA).String() + `"}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

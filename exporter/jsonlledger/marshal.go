@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/stepschema"
@@ -47,7 +48,16 @@ type event struct {
 	Service string
 	// ID is the event id, see ledger.NewEventID.
 	ID ledger.EventID
+	// Span, when IsSpan, makes this the span record of Span (SpanRecord):
+	// Kind and Attributes are then unused.
+	Span   ptrace.Span
+	IsSpan bool
 }
+
+// maxSpanText bounds a span record's name and status message: they repeat
+// the span, not step data, and a hostile span must not make a line the
+// readers skip.
+const maxSpanText = 4 << 10
 
 // renderEntries appends the ledger entry of each of evs to entries, their
 // tails rendered into buf, and returns both grown. A tail stays valid when a
@@ -58,6 +68,14 @@ func renderEntries(entries []ledger.Entry, buf []byte, evs []event, st *stepattr
 	for i := range evs {
 		e := &evs[i]
 		start := len(buf)
+		if e.IsSpan {
+			buf = appendSpanTail(buf, e)
+			entries = append(entries, ledger.Entry{
+				RunID: e.RunID, ID: e.ID, Time: int64(e.Time), Service: e.Service, Span: true,
+				Tail: buf[start:len(buf):len(buf)],
+			})
+			continue
+		}
 		buf = appendTail(buf, e, st)
 		entries = append(entries, ledger.Entry{
 			RunID: e.RunID, ID: e.ID, Time: int64(e.Time),
@@ -160,6 +178,51 @@ func appendTail(dst []byte, e *event, st *stepattrs.Step) []byte {
 	}
 	b = ledger.AppendOptString(b, `,"span_name":`, e.SpanName)
 	b = ledger.AppendOptString(b, `,"service":`, e.Service)
+	b = append(b, `,"event_id":"`...)
+	b = ledger.AppendEventID(b, e.ID)
+	return append(b, `"}`...)
+}
+
+// appendSpanTail appends the span record tail of e.Span (see
+// ledger.AppendSpanTail, whose format it writes straight from pdata).
+func appendSpanTail(dst []byte, e *event) []byte {
+	span := e.Span
+	b := append(dst, `,"rec":"span","ts":"`...)
+	start, end := span.StartTimestamp(), span.EndTimestamp()
+	if start == 0 {
+		start = e.Time
+	}
+	if end < start {
+		end = start
+	}
+	b = time.Unix(0, int64(start)).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","end":"`...)
+	b = time.Unix(0, int64(end)).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","trace_id":"`...)
+	b = hex.AppendEncode(b, e.TraceID[:])
+	b = append(b, `","span_id":"`...)
+	b = hex.AppendEncode(b, e.SpanID[:])
+	b = append(b, '"')
+	if p := span.ParentSpanID(); !p.IsEmpty() {
+		b = append(b, `,"parent_span_id":"`...)
+		b = hex.AppendEncode(b, p[:])
+		b = append(b, '"')
+	}
+	name, _ := stepschema.TruncateUTF8(span.Name(), maxSpanText)
+	b = append(b, `,"span_name":`...)
+	b = ledger.AppendString(b, name)
+	b = ledger.AppendOptString(b, `,"service":`, e.Service)
+	b = append(b, `,"status":`...)
+	switch span.Status().Code() {
+	case ptrace.StatusCodeError:
+		b = ledger.AppendString(b, ledger.SpanStatusError)
+	case ptrace.StatusCodeOk:
+		b = ledger.AppendString(b, ledger.SpanStatusOK)
+	default:
+		b = ledger.AppendString(b, ledger.SpanStatusUnset)
+	}
+	msg, _ := stepschema.TruncateUTF8(span.Status().Message(), maxSpanText)
+	b = ledger.AppendOptString(b, `,"status_message":`, msg)
 	b = append(b, `,"event_id":"`...)
 	b = ledger.AppendEventID(b, e.ID)
 	return append(b, `"}`...)

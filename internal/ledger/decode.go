@@ -121,6 +121,9 @@ func canonicalStart(b []byte) bool {
 // a canonical line is decoded without copying it, so the Line's strings
 // alias b and must not outlive the call.
 func lineSeqID(b []byte) (seq uint64, id EventID, ok bool) {
+	if isSpanLine(b) {
+		return 0, id, false // no seq; the step lines before it have one
+	}
 	var l Line
 	d := fastDecoder{b: b, i: len(canonicalHead), scan: true}
 	if canonicalStart(b) {

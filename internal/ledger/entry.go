@@ -30,16 +30,36 @@ type Entry struct {
 	ErrorCode string
 	// Tail is the rest of the line after seq: it begins with `,"ts":`, has
 	// the remaining keys in schema order and ends with the closing brace,
-	// without newline (see AppendTail).
+	// without newline (see AppendTail). For a span record it is the rest
+	// after run_id (AppendSpanTail).
 	Tail []byte
+	// Span marks a span record: written without seq, it takes no seq
+	// number and is not a step of the run (Kind is empty).
+	Span bool
+}
+
+// NewSpanEntry returns the Entry of span record s (its event id parsed from
+// s.EventID), with its tail rendered by AppendSpanTail into dst's spare
+// capacity.
+func NewSpanEntry(dst []byte, s *SpanRecord) Entry {
+	e := Entry{RunID: s.RunID, Service: s.Service, Span: true, Tail: AppendSpanTail(dst, s)}
+	if !s.Start.IsZero() {
+		e.Time = s.Start.UnixNano()
+	}
+	e.ID, _ = ParseEventID(s.EventID)
+	return e
 }
 
 // AppendEntry appends e as one ledger line with sequence number seq (no
-// trailing newline) to dst: `{"v":1,"run_id":...,"seq":<seq>` and e.Tail.
+// trailing newline) to dst: `{"v":1,"run_id":...,"seq":<seq>` and e.Tail
+// (a span record: without seq, which is then ignored).
 // It does not allocate when dst has room.
 func AppendEntry(dst []byte, e *Entry, seq uint64) []byte {
 	b := append(dst, `{"v":1,"run_id":`...)
 	b = AppendString(b, e.RunID)
+	if e.Span {
+		return append(b, e.Tail...)
+	}
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
 	return append(b, e.Tail...)

@@ -19,6 +19,9 @@ type ReadStats struct {
 	Lines int
 	// Skipped counts complete lines that could not be parsed.
 	Skipped int
+	// Spans counts span records (not passed to a step callback, not
+	// skipped).
+	Spans int
 	// Partial is the size in bytes of a trailing fragment without newline:
 	// a line being written right now, or one torn by a crash.
 	Partial int
@@ -80,7 +83,32 @@ func Read(r io.Reader, base int64, fn func(*Line) error) (ReadStats, error) {
 	return read(r, base, DecodeLine, fn)
 }
 
+// ReadSpans is Read that also passes span records to onSpan (in file
+// order, interleaved with the step lines as they are in the file). The
+// SpanRecord is reused like the Line.
+func ReadSpans(r io.Reader, base int64, fn func(*Line) error, onSpan func(*SpanRecord) error) (ReadStats, error) {
+	return readSpans(r, base, DecodeLine, fn, onSpan)
+}
+
+// ReadFileSpans is ReadFile that also passes span records to onSpan.
+func ReadFileSpans(path string, fn func(*Line) error, onSpan func(*SpanRecord) error) (ReadStats, error) {
+	f, err := Open(path)
+	if err != nil {
+		return ReadStats{}, err
+	}
+	defer f.Close()
+	st, err := readSpans(f, 0, DecodeLine, fn, onSpan)
+	if err != nil && !errors.Is(err, ErrStop) {
+		return st, fmt.Errorf("read ledger %q: %w", path, err)
+	}
+	return st, nil
+}
+
 func read(r io.Reader, base int64, decode func([]byte, *Line) error, fn func(*Line) error) (ReadStats, error) {
+	return readSpans(r, base, decode, fn, nil)
+}
+
+func readSpans(r io.Reader, base int64, decode func([]byte, *Line) error, fn func(*Line) error, onSpan func(*SpanRecord) error) (ReadStats, error) {
 	st := ReadStats{Offset: base}
 	br, _ := readerPool.Get().(*bufio.Reader)
 	if br == nil {
@@ -93,6 +121,7 @@ func read(r io.Reader, base int64, decode func([]byte, *Line) error, fn func(*Li
 		readerPool.Put(br)
 	}()
 	var l Line
+	var sp SpanRecord
 	var long []byte // a line longer than the read buffer, assembled
 	var longLen int // its full length, also past MaxLineBytes
 	for {
@@ -129,6 +158,21 @@ func read(r io.Reader, base int64, decode func([]byte, *Line) error, fn func(*Li
 			continue
 		}
 		if len(body) == 0 {
+			continue
+		}
+		if isSpanLine(body) {
+			if onSpan == nil {
+				st.Spans++
+				continue
+			}
+			if DecodeSpan(body, &sp) != nil {
+				st.Skipped++
+				continue
+			}
+			st.Spans++
+			if err := onSpan(&sp); err != nil {
+				return st, err
+			}
 			continue
 		}
 		if decode(body, &l) != nil {

@@ -128,8 +128,10 @@ type WriterConfig struct {
 
 // WriteResult counts what a Write did.
 type WriteResult struct {
-	// Lines is the number of lines written.
+	// Lines is the number of step lines written.
 	Lines int
+	// Spans is the number of span records written.
+	Spans int
 	// Bytes is the number of bytes written.
 	Bytes int
 	// Deduped is the number of events skipped as already written.

@@ -301,7 +301,7 @@ func (w *Writer) writeRun(evs []ledger.Entry, bp *[]byte, lines *[]ledger.Line, 
 	}
 	for k := range evs {
 		e := &evs[k]
-		if e.Kind == "" {
+		if e.Kind == "" && !e.Span {
 			res.Invalid++
 			continue
 		}
@@ -312,6 +312,13 @@ func (w *Writer) writeRun(evs []ledger.Entry, bp *[]byte, lines *[]ledger.Line, 
 				continue
 			}
 			rs.dd.add(key)
+		}
+		if e.Span {
+			// A span record: no seq, and nothing for the index of steps.
+			b = ledger.AppendEntry(b, e, 0)
+			b = append(b, '\n')
+			res.Spans++
+			continue
 		}
 		seq++
 		b = ledger.AppendEntry(b, e, seq)
