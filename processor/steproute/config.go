@@ -50,6 +50,11 @@ type Config struct {
 	// TraceCacheTTL forgets a trace's run id when the trace was not seen for
 	// this long.
 	TraceCacheTTL time.Duration `mapstructure:"trace_cache_ttl"`
+	// AncestorSpanMemory bounds how many wanted ancestor spans are
+	// remembered: the parents of spans that carried step events, kept (without
+	// events) when they arrive so that the run's ledger records its trace
+	// up to the root. 0 keeps no ancestors.
+	AncestorSpanMemory int `mapstructure:"ancestor_span_memory"`
 	// ResolveWait is how long step events of a trace without a known run id
 	// are held waiting for one; 0 disables waiting.
 	ResolveWait time.Duration `mapstructure:"resolve_wait"`
@@ -101,6 +106,7 @@ func createDefaultConfig() component.Config {
 		MaxAttributes:        128,
 		TraceCacheSize:       100000,
 		TraceCacheTTL:        10 * time.Minute,
+		AncestorSpanMemory:   100000,
 		ResolveWait:          10 * time.Second,
 		ResolveWaitMaxEvents: 500000,
 		HoldDirectory:        "data/telemetry/hold",
@@ -132,6 +138,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.TraceCacheTTL <= 0 {
 		add("trace_cache_ttl must be a positive duration (got %s)", cfg.TraceCacheTTL)
+	}
+	if cfg.AncestorSpanMemory < 0 {
+		add("ancestor_span_memory must not be negative (got %d); use 0 to keep no ancestor spans", cfg.AncestorSpanMemory)
 	}
 	if cfg.ResolveWait < 0 {
 		add("resolve_wait must not be negative (got %s); use 0 to disable waiting", cfg.ResolveWait)

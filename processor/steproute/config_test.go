@@ -59,6 +59,7 @@ func TestLoadConfig(t *testing.T) {
 			MaxAttributes:        64,
 			TraceCacheSize:       5000,
 			TraceCacheTTL:        time.Minute,
+			AncestorSpanMemory:   2000,
 			ResolveWait:          500 * time.Millisecond,
 			ResolveWaitMaxEvents: 2000,
 			HoldDirectory:        "data/telemetry/hold",

@@ -96,6 +96,7 @@ type spanSpec struct {
 	trace  pcommon.TraceID
 	id     byte
 	name   string
+	parent byte // parent span id (spanID(parent)); 0 for a root
 	attrs  map[string]any
 	events []map[string]any
 }
@@ -111,6 +112,9 @@ func buildTraces(t testing.TB, resource map[string]any, spans ...spanSpec) ptrac
 		sp.SetTraceID(s.trace)
 		sp.SetSpanID(spanID(s.id))
 		sp.SetName(s.name)
+		if s.parent != 0 {
+			sp.SetParentSpanID(spanID(s.parent))
+		}
 		putAll(t, sp.Attributes(), s.attrs)
 		for _, ev := range s.events {
 			e := sp.Events().AppendEmpty()

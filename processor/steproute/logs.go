@@ -102,6 +102,9 @@ func processRecord(p *logsProcessor, b *batch, held *heldSet[plog.Logs], rl plog
 	}
 	n.normalize(m, kind, lr.Body(), &b.step, &b.st.fixes)
 	tid := lr.TraceID()
+	// The record's span, when it arrives on the traces pipeline of this
+	// component, is kept for the run's ledger like an ancestor.
+	b.want(tid, lr.SpanID())
 	id, src := n.runID(m), srcEvent
 	if id == "" {
 		id, src = resID, srcResource

@@ -16,6 +16,7 @@ import (
 	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 	"github.com/runledger/runledger/processor/steproute/internal/holdlog"
 	"github.com/runledger/runledger/processor/steproute/internal/metadata"
+	"github.com/runledger/runledger/processor/steproute/internal/spanwant"
 	"github.com/runledger/runledger/processor/steproute/internal/tracecache"
 )
 
@@ -26,6 +27,9 @@ type core struct {
 	logger *zap.Logger
 	norm   normalizer
 	cache  *tracecache.Cache
+	// wanted remembers the ancestors of step-carrying spans, kept when
+	// they arrive; nil when ancestor_span_memory is 0.
+	wanted *spanwant.Set
 	hold   *holder // nil when resolve_wait is 0
 	// log keeps held payloads on disk until they are passed on; nil when
 	// resolve_wait is 0.
@@ -58,6 +62,9 @@ func newCore(set processor.Settings, cfg *Config) (*core, error) {
 		tel:    newTelemetry(tb),
 		epoch:  time.Now(),
 		noBody: pcommon.NewValueEmpty(),
+	}
+	if cfg.AncestorSpanMemory > 0 {
+		c.wanted = spanwant.New(cfg.AncestorSpanMemory)
 	}
 	if cfg.ResolveWait > 0 {
 		c.hold = newHolder(c, cfg.ResolveWait, cfg.ResolveWaitMaxEvents)
@@ -344,6 +351,14 @@ func (b *batch) learn(tid pcommon.TraceID, id string) {
 	}
 	if b.c.hold != nil && b.c.hold.active() {
 		b.learned = append(b.learned, traceRun{trace: tid, runID: id})
+	}
+}
+
+// want remembers span sid of trace tid (a parent of a step-carrying span)
+// as wanted, when ancestors are kept.
+func (b *batch) want(tid pcommon.TraceID, sid pcommon.SpanID) {
+	if b.c.wanted != nil && !sid.IsEmpty() {
+		b.c.wanted.Want(spanwant.Key{Trace: tid, Span: sid})
 	}
 }
 

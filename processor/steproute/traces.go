@@ -7,6 +7,7 @@ import (
 
 	"github.com/runledger/runledger/internal/stepschema"
 	"github.com/runledger/runledger/internal/stepschema/stepattrs"
+	"github.com/runledger/runledger/processor/steproute/internal/spanwant"
 )
 
 // tracesProcessor is the traces pipeline side of a steproute component.
@@ -64,6 +65,11 @@ func processTraces(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], t
 					}
 				}
 				b.learn(span.TraceID(), id)
+				// A parent earlier in this batch than its step-carrying
+				// child must be wanted before pass 2 reaches it.
+				if c.wanted != nil && !span.ParentSpanID().IsEmpty() && hasStep(&c.norm, span.Events()) {
+					b.want(span.TraceID(), span.ParentSpanID())
+				}
 			}
 		}
 	}
@@ -96,9 +102,15 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 	if !c.cfg.KeepNonStep {
 		events.RemoveIf(func(ev ptrace.SpanEvent) bool { return n.eventKind(ev.Attributes()) == "" })
 		if events.Len() == 0 {
+			if keepAncestor(b, span, resID) {
+				return false
+			}
 			b.st.noise++
 			return true
 		}
+	} else if !hasStep(n, events) {
+		keepAncestor(b, span, resID)
+		return false
 	}
 	spanRun, spanSrc := n.runID(span.Attributes()), srcSpan
 	if spanRun == "" {
@@ -145,6 +157,45 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 	}
 	b.st.sources[srcFallback] += int64(len(b.pend))
 	b.st.accepted += int64(steps)
+	return false
+}
+
+// keepAncestor reports whether span, which carries no step events, is a
+// wanted ancestor of step-carrying spans whose run id is known: then it
+// stays in the batch, without events, naming its run in run.id (the
+// exporter records such spans), and its parent becomes wanted in turn. An
+// ancestor whose run id is not known yet is dropped and counted: holding
+// spans without steps for their run id is not worth the hold log's cost.
+func keepAncestor(b *batch, span ptrace.Span, resID string) bool {
+	c := b.c
+	tid := span.TraceID()
+	if c.wanted == nil || !c.wanted.Take(spanwant.Key{Trace: tid, Span: span.SpanID()}) {
+		return false
+	}
+	id := c.norm.runID(span.Attributes())
+	if id == "" {
+		id = resID
+	}
+	if id == "" {
+		id = b.lookup(tid)
+	}
+	if id == "" {
+		b.st.unresolved++
+		return false
+	}
+	stepattrs.SetRunID(span.Attributes(), id)
+	b.want(tid, span.ParentSpanID())
+	b.st.ancestors++
+	return true
+}
+
+// hasStep reports whether events hold a step event.
+func hasStep(n *normalizer, events ptrace.SpanEventSlice) bool {
+	for i := 0; i < events.Len(); i++ {
+		if n.eventKind(events.At(i).Attributes()) != "" {
+			return true
+		}
+	}
 	return false
 }
 

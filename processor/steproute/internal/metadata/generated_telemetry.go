@@ -31,6 +31,11 @@ type TelemetryBuilder struct {
 	// ProcessorSteprouteNoiseDropped counts spans (traces) and log records
 	// (logs) dropped because they carry no step event.
 	ProcessorSteprouteNoiseDropped metric.Int64Counter
+	// ProcessorSteprouteAncestorSpans counts spans without step events that
+	// were wanted as ancestors of step-carrying spans, by attribute
+	// "outcome": kept (passed on with their run id) or unresolved (dropped:
+	// their run id was not known on arrival).
+	ProcessorSteprouteAncestorSpans metric.Int64Counter
 	// ProcessorSteprouteNormalizationFixes counts changes made to step
 	// events while normalising them, by attribute "fix".
 	ProcessorSteprouteNormalizationFixes metric.Int64Counter
@@ -91,6 +96,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_steproute_noise_dropped",
 		metric.WithDescription("Number of spans or log records dropped because they carry no step event [Development]"),
 		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSteprouteAncestorSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_steproute_ancestor_spans",
+		metric.WithDescription("Number of ancestor spans of step-carrying spans, by outcome (kept, unresolved) [Development]"),
+		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorSteprouteNormalizationFixes, err = builder.meter.Int64Counter(
