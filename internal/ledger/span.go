@@ -109,9 +109,14 @@ func isSpanLine(b []byte) bool {
 // record.
 var ErrInvalidSpan = errors.New("not a v1 span record")
 
-// DecodeSpan parses one span record line (without its newline). Span
-// records are a few per run, so they take encoding/json.
+// DecodeSpan parses one span record line (without its newline): the
+// canonical form the encoder writes without reflection (s's strings share
+// one copy of b), anything else with encoding/json.
 func DecodeSpan(b []byte, s *SpanRecord) error {
+	*s = SpanRecord{}
+	if decodeSpanFast(b, s) {
+		return nil
+	}
 	*s = SpanRecord{}
 	if err := json.Unmarshal(b, s); err != nil {
 		*s = SpanRecord{}
@@ -122,4 +127,44 @@ func DecodeSpan(b []byte, s *SpanRecord) error {
 		return ErrInvalidSpan
 	}
 	return nil
+}
+
+// decodeSpanFast decodes a span record in the encoder's canonical form.
+func decodeSpanFast(b []byte, s *SpanRecord) bool {
+	if !canonicalStart(b) {
+		return false
+	}
+	d := fastDecoder{b: b, s: string(b), i: len(canonicalHead)}
+	var ok bool
+	if s.RunID, ok = d.str(); !ok || !d.lit(`,"rec":"span","ts":`) || !d.ts(&s.Start) ||
+		!d.lit(`,"end":`) || !d.ts(&s.End) || !d.lit(`,"trace_id":`) {
+		return false
+	}
+	if s.TraceID, ok = d.str(); !ok || !d.lit(`,"span_id":`) {
+		return false
+	}
+	if s.SpanID, ok = d.str(); !ok {
+		return false
+	}
+	opt := func(key string, dst *string) bool {
+		if !d.lit(key) {
+			return true
+		}
+		*dst, ok = d.str()
+		return ok
+	}
+	if !opt(`,"parent_span_id":`, &s.ParentSpanID) || !d.lit(`,"span_name":`) {
+		return false
+	}
+	if s.Name, ok = d.str(); !ok || !opt(`,"service":`, &s.Service) || !d.lit(`,"status":`) {
+		return false
+	}
+	if s.Status, ok = d.str(); !ok || !opt(`,"status_message":`, &s.StatusMessage) || !opt(`,"event_id":`, &s.EventID) {
+		return false
+	}
+	if d.i != len(b)-1 || s.SpanID == "" || s.RunID == "" {
+		return false
+	}
+	s.V, s.Rec = Version, RecSpan
+	return true
 }

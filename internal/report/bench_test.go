@@ -14,7 +14,8 @@ import (
 
 // writeBigRun writes a ledger of n events shaped like the retrieval
 // service's: five stages with sizes, resources and attrs, 1% failed steps
-// that a retry recovers, and a final run.end.
+// that a retry recovers, and a final run.end; every 10 events share a span,
+// whose span record follows them (n/10 spans, 10,000 for bigN).
 func writeBigRun(tb testing.TB, dir string, n int) string {
 	tb.Helper()
 	path := filepath.Join(dir, "big.jsonl")
@@ -33,7 +34,7 @@ func writeBigRun(tb testing.TB, dir string, n int) string {
 			Sizes:     map[string]float64{"hits": float64(i % 50), "bytes": 4096},
 			Resources: map[string]string{"index_version": "v3", "model": "bge-large"},
 			Attrs:     map[string]any{"nprobe": 16, "batch": i / 100},
-			TraceID:   fmt.Sprintf("%032x", i/50), SpanID: fmt.Sprintf("%016x", i), SpanName: "step",
+			TraceID:   fmt.Sprintf("%032x", i/50), SpanID: fmt.Sprintf("%016x", i/10+1), SpanName: "step",
 			Service: "retriever", EventID: fmt.Sprintf("%032x", i)}
 		switch {
 		case i == 0:
@@ -45,6 +46,15 @@ func writeBigRun(tb testing.TB, dir string, n int) string {
 		}
 		if err := enc.Encode(&l); err != nil {
 			tb.Fatal(err)
+		}
+		if i%10 == 9 || i == n-1 {
+			sp := ledger.SpanRecord{RunID: "r-big", Start: start.Add(time.Duration(i-9) * time.Millisecond),
+				End: start.Add(time.Duration(i) * time.Millisecond), TraceID: l.TraceID, SpanID: l.SpanID,
+				ParentSpanID: fmt.Sprintf("%016x", i/50+1_000_000), Name: "stage", Service: "retriever", Status: "ok",
+				EventID: fmt.Sprintf("%032x", n+i)}
+			if _, err := w.Write(append(ledger.AppendSpan(nil, &sp), '\n')); err != nil {
+				tb.Fatal(err)
+			}
 		}
 	}
 	if err := w.Flush(); err != nil {

@@ -27,6 +27,10 @@ type Builder struct {
 	stageRes map[string]map[string]*valueSet
 	services map[string]struct{}
 	traces   map[string]struct{}
+	// spans are the run's spans (span records and spans of step lines).
+	spans        map[spanKey]*spanAgg
+	lastSpan     *spanAgg // the span of the previous step line
+	spansOmitted int
 
 	failures []failure
 	// openFail holds, per stage, the indexes in failures not yet recovered.
@@ -313,6 +317,7 @@ func (b *Builder) Add(l *ledger.Line) error {
 			b.traces[strings.Clone(l.TraceID)] = struct{}{}
 		}
 	}
+	b.addStepSpan(l)
 
 	switch {
 	case l.Kind == stepschema.KindRunStart:
@@ -544,6 +549,9 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 		}
 		r.Resources[stage] = m
 	}
+	r.Spans = b.spanList()
+	r.SpansOmitted = b.spansOmitted
+	r.TraceURLs = TraceURLs(b.opts.TraceURL, r.TraceIDs)
 	r.Timeline = b.timeline()
 	r.StopReason = b.stopReason(r.Status, now)
 	r.Warnings = b.warnings()

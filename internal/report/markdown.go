@@ -62,6 +62,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		traces += fmt.Sprintf(" (+%d more)", r.TraceIDCount-len(r.TraceIDs))
 	}
 	row("trace ids", traces)
+	for _, id := range r.TraceIDs {
+		if u := r.TraceURLs[id]; u != "" {
+			row("trace "+id[:min(len(id), 8)], u)
+		}
+	}
 	row("ledger", r.LedgerPath)
 	row("skipped lines", strconv.Itoa(r.SkippedLines))
 	if r.PartialBytes > 0 {
@@ -104,6 +109,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "- **%s**: %s\n", mdText(stage), mdText(resString(r.Resources[stage], 10)))
 		}
 	}
+	r.writeWaterfall(&b)
 	t := r.Timeline
 	fmt.Fprintf(&b, "\n## Timeline\n\n")
 	if len(t.Events) == 0 {

@@ -108,6 +108,9 @@ type Options struct {
 	MaxResourceValues int
 	// Remediations is the remediation table; nil uses the built-in table.
 	Remediations *RemediationTable
+	// TraceURL is the trace_url template (see ValidateTraceURL) that
+	// renders TraceURLs; empty for none.
+	TraceURL string
 }
 
 func (o *Options) normalise() {
@@ -187,8 +190,10 @@ type Report struct {
 	Resources map[string]map[string][]string `json:"resources"`
 	// Spans are the run's spans that carried step events and their
 	// ancestors, ordered by start (spans without a known start last).
-	Spans    []Span   `json:"spans"`
-	Timeline Timeline `json:"timeline"`
+	Spans []Span `json:"spans"`
+	// SpansOmitted counts spans past MaxSpans, not in Spans.
+	SpansOmitted int      `json:"spans_omitted,omitempty"`
+	Timeline     Timeline `json:"timeline"`
 }
 
 // Span is one span of the run's traces: one that carried step events, or an
@@ -332,7 +337,7 @@ func BuildFile(path string, opts Options) (*Report, error) {
 		opts.LedgerPath = path
 	}
 	b := NewBuilder(opts)
-	st, err := ledger.ReadFile(path, b.Add)
+	st, err := ledger.ReadFileSpans(path, b.Add, b.AddSpan)
 	if err != nil {
 		return nil, err
 	}

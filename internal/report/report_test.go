@@ -81,6 +81,7 @@ func TestStopReasons(t *testing.T) {
 		{"completed", StatusCompleted, CategoryCompleted, "run.end", "run", "", ConfidenceHigh, ""},
 		{"completed_after_retry", StatusCompleted, CategoryCompleted, "run.end", "run", "", ConfidenceHigh, ""},
 		{"failed_embed_oom", StatusFailed, CategoryError, "embed.vllm", "embed", "oom", ConfidenceHigh, "out of (GPU) memory"},
+		{"failed_with_spans", StatusFailed, CategoryError, "ann.faiss.search", "ann", "index_not_found", ConfidenceHigh, ""},
 		{"failed_embed_http503", StatusFailed, CategoryError, "embed.vllm", "embed", "http_503", ConfidenceHigh, "vLLM server"},
 		{"failed_ann_index_not_found", StatusFailed, CategoryError, "ann.faiss.search", "ann", "index_not_found", ConfidenceHigh, "ANN index was not found"},
 		{"failed_ann_dimension_mismatch", StatusFailed, CategoryError, "ann.faiss.search", "ann", "", ConfidenceHigh, "different embedding"},
