@@ -97,7 +97,10 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 		if path == "" {
 			return notFoundError("run %q not found in %s", id, f.ledgerDir)
 		}
-		rep, err = report.BuildFile(path, report.Options{RunID: id, StallAfter: f.stallAfter,
+		if err := report.ValidateTraceURL(f.traceURL); err != nil {
+			return usageError("--trace-url: %v", err)
+		}
+		rep, err = report.BuildFile(path, report.Options{RunID: id, StallAfter: f.stallAfter, TraceURL: f.traceURL,
 			TimelineOffset: f.offset, TimelineLimit: f.limit})
 		if errors.Is(err, report.ErrNoEvents) {
 			return notFoundError("run %q has no events yet (%s)", id, path)

@@ -88,11 +88,14 @@ type common struct {
 	server     string
 	token      string
 	stallAfter time.Duration
+	traceURL   string
 }
 
 func (c *common) register(cmd *cobra.Command, withServer bool) {
 	c.registerLedgerDir(cmd)
 	cmd.Flags().DurationVar(&c.stallAfter, "stall-after", report.DefaultStallAfter, "silence after which a run without run.end is stalled (local reads)")
+	cmd.Flags().StringVar(&c.traceURL, "trace-url", os.Getenv("RUNLEDGER_TRACE_URL"),
+		"link template to your trace backend, e.g. http://jaeger:16686/trace/{trace_id} (local reads; env RUNLEDGER_TRACE_URL)")
 	if withServer {
 		c.registerServer(cmd)
 	}

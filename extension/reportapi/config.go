@@ -29,6 +29,11 @@ type Config struct {
 	// StallAfter is how long a run without run.end may be silent before it
 	// is reported as stalled (default 5m).
 	StallAfter time.Duration `mapstructure:"stall_after"`
+	// TraceURL links reports to the user's trace backend: a URL template
+	// with a {trace_id} placeholder, e.g.
+	// http://jaeger:16686/trace/{trace_id}; rendered as the report's
+	// trace_urls. Empty for none.
+	TraceURL string `mapstructure:"trace_url"`
 	// IndexRefresh is the poll period of the run index (default 500ms).
 	IndexRefresh time.Duration `mapstructure:"index_refresh"`
 	// TimelineLimit is the default timeline page size of a report
@@ -73,6 +78,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ReportsDir == "" {
 		errs = append(errs, errors.New("reports_dir must not be empty"))
+	}
+	if err := report.ValidateTraceURL(cfg.TraceURL); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.StallAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stall_after must be positive, got %s", cfg.StallAfter))

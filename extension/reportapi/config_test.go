@@ -65,7 +65,7 @@ func TestCustomConfig(t *testing.T) {
 		cfg.TimelineLimit != 500 || !cfg.ServerConfig.Auth.HasValue() || !cfg.ServerConfig.CORS.HasValue() ||
 		strings.Join(cfg.AllowedHosts, ",") != "reports.example.com,ops.example.com:8443" || cfg.MaxConcurrentReports != 8 ||
 		cfg.MaxOpenFiles != 1024 || cfg.Fsync != "always" || cfg.Retention != 168*time.Hour || cfg.DedupeWindow != 4096 ||
-		cfg.FsyncInterval != time.Second {
+		cfg.FsyncInterval != time.Second || cfg.TraceURL != "http://jaeger:16686/trace/{trace_id}" {
 		t.Fatalf("custom: %+v", cfg)
 	}
 	want := []report.RemediationRule{
@@ -84,7 +84,7 @@ func TestInvalidConfig(t *testing.T) {
 	}
 	for _, want := range []string{`"directory" must not be empty`, `"max_open_files" must be at least 1`,
 		`"fsync" must be one of never, interval, always; got "sometimes"`, `"retention" must be 0`, `"dedupe_window" must be between 0`, "stall_after", "index_refresh", "bad pattern",
-		"allowed_hosts[0]", "allowed_hosts[1]", "max_concurrent_reports"} {
+		"allowed_hosts[0]", "allowed_hosts[1]", "max_concurrent_reports", "trace_url"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

@@ -278,6 +278,7 @@ func (r *reportAPI) reportOptions(req *http.Request) (report.Options, string, er
 	opts := report.Options{
 		Now:           r.now,
 		StallAfter:    r.cfg.StallAfter,
+		TraceURL:      r.cfg.TraceURL,
 		TimelineLimit: r.cfg.TimelineLimit,
 		Remediations:  r.remediations,
 	}
