@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/tui"
 )
 
@@ -44,7 +45,9 @@ func newTUICmd() *cobra.Command {
 
 The run list refreshes every second as runs arrive; open a run to see why it
 stopped and what to do about it, its stage table and a waterfall of its steps
-grouped by trace and span. Press ? inside for the key bindings.
+on the trace's time axis (v: spans nested by parent, failed ones marked,
+u: the trace's link when --trace-url is set). Press ? inside for the key
+bindings.
 
 Reads the ledger directory directly, or a reportapi server with --server.
 Colours are off when NO_COLOR is set.`,
@@ -54,6 +57,9 @@ Colours are off when NO_COLOR is set.`,
 				return usageError("--ledger-dir and --server are exclusive")
 			}
 			opts.LedgerDir = c.ledgerDir
+			if err := report.ValidateTraceURL(opts.TraceURL); err != nil {
+				return usageError("--trace-url: %v", err)
+			}
 			if c.server == "" {
 				if err := c.checkLedgerDir(cmd); err != nil {
 					return err
@@ -83,5 +89,7 @@ Colours are off when NO_COLOR is set.`,
 	f.StringVar(&opts.ReportsDir, "out", tui.DefaultReportsDir, "directory the x key exports reports to")
 	f.BoolVar(&opts.NoColor, "no-color", false, "disable colours (also when NO_COLOR is set)")
 	f.BoolVar(&opts.Mouse, "mouse", false, "enable mouse: wheel scrolls, click selects")
+	f.StringVar(&opts.TraceURL, "trace-url", os.Getenv("RUNLEDGER_TRACE_URL"),
+		"link template to your trace backend, e.g. http://jaeger:16686/trace/{trace_id} (ledger directory; a server uses its own; env RUNLEDGER_TRACE_URL)")
 	return cmd
 }

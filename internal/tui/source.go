@@ -112,6 +112,9 @@ type RunData struct {
 // DirSource reads runs from a ledger directory with a run index
 // (internal/runindex) and the report builder (internal/report).
 type DirSource struct {
+	// TraceURL renders the reports' trace_urls (see report.Options).
+	TraceURL string
+
 	dir   string
 	index *runindex.Index
 	now   func() time.Time
@@ -194,7 +197,7 @@ func (s *DirSource) Run(ctx context.Context, runID string) (*RunData, error) {
 		(!isOpenStatus(c.data.Report.Status) || now.Sub(c.built) < dirRebuildAfter) {
 		return c.data, nil
 	}
-	data, err := buildDirRun(path, runID, now)
+	data, err := buildDirRun(path, runID, now, s.TraceURL)
 	if err != nil {
 		return nil, err
 	}
@@ -207,14 +210,14 @@ func (s *DirSource) Run(ctx context.Context, runID string) (*RunData, error) {
 	return data, nil
 }
 
-func buildDirRun(path, runID string, now time.Time) (*RunData, error) {
-	b := report.NewBuilder(report.Options{RunID: runID, LedgerPath: path, Now: func() time.Time { return now }})
+func buildDirRun(path, runID string, now time.Time, traceURL string) (*RunData, error) {
+	b := report.NewBuilder(report.Options{RunID: runID, LedgerPath: path, Now: func() time.Time { return now }, TraceURL: traceURL})
 	data := &RunData{}
 	keep := data.keeper(runID)
-	st, err := ledger.ReadFile(path, func(l *ledger.Line) error {
+	st, err := ledger.ReadFileSpans(path, func(l *ledger.Line) error {
 		_ = b.Add(l)
 		return keep(l)
-	})
+	}, b.AddSpan)
 	if err != nil {
 		return nil, err
 	}

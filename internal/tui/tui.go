@@ -45,6 +45,10 @@ type Options struct {
 	// RefreshInterval is how often the run list and a live run are
 	// re-read (default DefaultRefreshInterval; negative disables).
 	RefreshInterval time.Duration
+	// TraceURL is the trace_url template (report.ValidateTraceURL) that
+	// links a ledger directory's runs to the trace backend; a server
+	// renders its own.
+	TraceURL string
 }
 
 func (o *Options) normalise() {
@@ -71,7 +75,9 @@ func NewSource(opts Options) (Source, error) {
 	if opts.LedgerDir == "" {
 		return nil, errors.New("no ledger directory and no server to read runs from")
 	}
-	return NewDirSource(opts.LedgerDir), nil
+	src := NewDirSource(opts.LedgerDir)
+	src.TraceURL = opts.TraceURL
+	return src, nil
 }
 
 // Run runs the terminal UI until the user quits or ctx is done. A cancelled
