@@ -3,10 +3,10 @@ package steproute
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/otel/attribute"
 )
 
 // keptSpans returns the names of the spans that reached the sink, with the
@@ -47,7 +47,8 @@ func TestAncestorSpansKept(t *testing.T) {
 	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
 		spanSpec{trace: tr, id: 1, name: "handle", attrs: map[string]any{"run.id": "r-1"}})))
 	// In another trace, a wanted parent arrives before anything names its
-	// run: it cannot be placed and is dropped.
+	// run: without a hold (resolve_wait 0) it takes the fallback, as the
+	// steps of its trace do.
 	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
 		spanSpec{trace: other, id: 5, name: "child", parent: 4, events: []map[string]any{step("embed.vllm")}})))
 	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
@@ -58,9 +59,27 @@ func TestAncestorSpansKept(t *testing.T) {
 	require.Equal(t, [2]any{"r-1", 0}, got["retrieve"], "the parent, resolved through the trace's memory")
 	require.Equal(t, [2]any{"r-1", 0}, got["handle"], "the root")
 	require.NotContains(t, got, "noise")
-	require.NotContains(t, got, "orphan-parent")
-	require.EqualValues(t, 2, metric("ancestor_spans", attribute.String("outcome", "kept")))
-	require.EqualValues(t, 1, metric("ancestor_spans", attribute.String("outcome", "unresolved")))
+	require.Equal(t, [2]any{"trace-abcd0000000000000000000000000002", 0}, got["orphan-parent"])
+	require.EqualValues(t, 3, metric("ancestor_spans"))
+}
+
+// With the hold, an ancestor that arrives before its trace's run id waits
+// with the trace's steps and is passed on with the run id the root brings.
+func TestAncestorSpanHeldUntilRoot(t *testing.T) {
+	p := newPipelines(t, testConfig(func(c *Config) { c.ResolveWait = time.Minute }), nopSettings())
+	ctx := context.Background()
+	tr := traceID(7)
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: tr, id: 3, name: "stage", parent: 2, events: []map[string]any{step("ann.faiss.search")}})))
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: tr, id: 2, name: "middle", parent: 1})))
+	require.Empty(t, keptSpans(p.tsink.AllTraces()), "stage and middle wait for the run id")
+	require.NoError(t, p.traces.ConsumeTraces(ctx, buildTraces(t, nil,
+		spanSpec{trace: tr, id: 1, name: "root", attrs: map[string]any{"run.id": "r-late"}})))
+	got := keptSpans(p.tsink.AllTraces())
+	require.Equal(t, [2]any{"r-late", 0}, got["middle"])
+	require.Equal(t, [2]any{"r-late", 0}, got["root"])
+	require.Equal(t, [2]any{"", 1}, got["stage"])
 }
 
 // A log-based step event makes its span wanted: the span, arriving on the

@@ -117,6 +117,7 @@ func (c *core) Start(context.Context, component.Host) error {
 			continue
 		}
 		n, _ := p.counts()
+		n = max(n, 1) // an entry of ancestor spans only still waits
 		left := max(0, le.Arrival+c.hold.wait-wall)
 		e := &heldEntry{trace: tid, n: n, payload: p, deadline: now + left,
 			ctx: context.Background(), wal: le.ID, loc: le.Loc, spilled: true}

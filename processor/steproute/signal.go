@@ -133,7 +133,7 @@ func (hs *heldSet[T]) entries() []*heldEntry {
 	}
 	out := make([]*heldEntry, len(hs.order))
 	for i, h := range hs.order {
-		out[i] = &heldEntry{trace: h.trace, n: h.steps, payload: h}
+		out[i] = &heldEntry{trace: h.trace, n: h.steps + h.spans, payload: h}
 	}
 	return out
 }
@@ -153,6 +153,9 @@ type heldData[T any] struct {
 	pending []int32
 	npend   int
 	steps   int
+	// spans counts held ancestor spans (no step events): they count
+	// against resolve_wait_max_events like a step event each.
+	spans int
 }
 
 // added counts an item moved in: n events, steps of them step events, of

@@ -59,8 +59,6 @@ type telemetry struct {
 	reasonOpts [numReasons][]metric.AddOption
 	sizeOpts   []metric.AddOption
 	ttlOpts    []metric.AddOption
-	// keptOpts and unresolvedOpts are the outcomes of ancestor spans.
-	keptOpts, unresolvedOpts []metric.AddOption
 }
 
 func attrOpt(key, value string) []metric.AddOption {
@@ -68,8 +66,7 @@ func attrOpt(key, value string) []metric.AddOption {
 }
 
 func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
-	t := &telemetry{tb: tb, sizeOpts: attrOpt("reason", "size"), ttlOpts: attrOpt("reason", "ttl"),
-		keptOpts: attrOpt("outcome", "kept"), unresolvedOpts: attrOpt("outcome", "unresolved")}
+	t := &telemetry{tb: tb, sizeOpts: attrOpt("reason", "size"), ttlOpts: attrOpt("reason", "ttl")}
 	for i := range t.fixOpts {
 		t.fixOpts[i] = attrOpt("fix", stepschema.Fix(i).String())
 	}
@@ -87,13 +84,13 @@ func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 type stats struct {
 	accepted int64
 	noise    int64
-	// ancestors and unresolved count wanted ancestor spans kept and dropped.
-	ancestors, unresolved int64
-	held                  int64
-	released              int64
-	timedOut              [numReasons]int64
-	fixes                 stepattrs.Fixes
-	sources               [numSources]int64
+	// ancestors counts wanted ancestor spans kept (or held).
+	ancestors int64
+	held      int64
+	released  int64
+	timedOut  [numReasons]int64
+	fixes     stepattrs.Fixes
+	sources   [numSources]int64
 }
 
 func (t *telemetry) record(ctx context.Context, st *stats) {
@@ -104,10 +101,7 @@ func (t *telemetry) record(ctx context.Context, st *stats) {
 		t.tb.ProcessorSteprouteNoiseDropped.Add(ctx, st.noise)
 	}
 	if st.ancestors > 0 {
-		t.tb.ProcessorSteprouteAncestorSpans.Add(ctx, st.ancestors, t.keptOpts...)
-	}
-	if st.unresolved > 0 {
-		t.tb.ProcessorSteprouteAncestorSpans.Add(ctx, st.unresolved, t.unresolvedOpts...)
+		t.tb.ProcessorSteprouteAncestorSpans.Add(ctx, st.ancestors)
 	}
 	if st.held > 0 {
 		t.tb.ProcessorSteprouteEventsHeld.Add(ctx, st.held)

@@ -102,14 +102,21 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 	if !c.cfg.KeepNonStep {
 		events.RemoveIf(func(ev ptrace.SpanEvent) bool { return n.eventKind(ev.Attributes()) == "" })
 		if events.Len() == 0 {
-			if keepAncestor(b, span, resID) {
+			switch keepAncestor(b, span, resID) {
+			case ancestorKept:
 				return false
+			case ancestorHeld:
+				holdSpan(p, held, rs, ss, rsSeq, ssSeq, span, 0, nil)
+				return true
 			}
 			b.st.noise++
 			return true
 		}
 	} else if !hasStep(n, events) {
-		keepAncestor(b, span, resID)
+		if keepAncestor(b, span, resID) == ancestorHeld {
+			holdSpan(p, held, rs, ss, rsSeq, ssSeq, span, 0, nil)
+			return true
+		}
 		return false
 	}
 	spanRun, spanSrc := n.runID(span.Attributes()), srcSpan
@@ -160,18 +167,27 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 	return false
 }
 
-// keepAncestor reports whether span, which carries no step events, is a
-// wanted ancestor of step-carrying spans whose run id is known: then it
-// stays in the batch, without events, naming its run in run.id (the
-// exporter records such spans), and its parent becomes wanted in turn. An
-// ancestor whose run id is not known yet is dropped and counted: holding
-// spans without steps for their run id is not worth the hold log's cost.
-func keepAncestor(b *batch, span ptrace.Span, resID string) bool {
+// What keepAncestor decided for a span without step events.
+const (
+	notAncestor  = iota // not wanted: noise
+	ancestorKept        // stays in the batch, its run id in run.id
+	ancestorHeld        // waits for its trace's run id in the hold
+)
+
+// keepAncestor decides the fate of span, which carries no step events:
+// a wanted ancestor of step-carrying spans stays in the batch, without
+// events and naming its run in run.id (the exporter records such spans),
+// or, when its run id is not known yet, waits for it in the hold like the
+// steps of its trace (their root usually brings it). Its parent becomes
+// wanted in turn. Without a hold it takes the fallback run id, as steps do.
+func keepAncestor(b *batch, span ptrace.Span, resID string) int {
 	c := b.c
 	tid := span.TraceID()
 	if c.wanted == nil || !c.wanted.Take(spanwant.Key{Trace: tid, Span: span.SpanID()}) {
-		return false
+		return notAncestor
 	}
+	b.want(tid, span.ParentSpanID())
+	b.st.ancestors++
 	id := c.norm.runID(span.Attributes())
 	if id == "" {
 		id = resID
@@ -180,13 +196,13 @@ func keepAncestor(b *batch, span ptrace.Span, resID string) bool {
 		id = b.lookup(tid)
 	}
 	if id == "" {
-		b.st.unresolved++
-		return false
+		if c.hold != nil && !tid.IsEmpty() {
+			return ancestorHeld
+		}
+		id = c.fallbackID(tid)
 	}
 	stepattrs.SetRunID(span.Attributes(), id)
-	b.want(tid, span.ParentSpanID())
-	b.st.ancestors++
-	return true
+	return ancestorKept
 }
 
 // hasStep reports whether events hold a step event.
@@ -220,6 +236,9 @@ func holdSpan(p *tracesProcessor, held *heldSet[ptrace.Traces], rs ptrace.Resour
 	n := span.Events().Len()
 	span.MoveTo(sss.At(sss.Len() - 1).Spans().AppendEmpty())
 	h.added(n, steps, pend)
+	if steps == 0 {
+		h.spans++ // an ancestor span (see keepAncestor)
+	}
 }
 
 func (tracesSignal) waiting(n *normalizer, td ptrace.Traces) (steps int, pending []int32) {
@@ -245,6 +264,11 @@ func (tracesSignal) assign(td ptrace.Traces, pending []int32, runID string) {
 	ord, next := int32(0), 0
 	forEachSpan(td, func(span ptrace.Span) {
 		events := span.Events()
+		if events.Len() == 0 {
+			// A held ancestor span: the exporter records it in this run.
+			stepattrs.SetRunID(span.Attributes(), runID)
+			return
+		}
 		end := ord + int32(events.Len())
 		for ; next < len(pending) && pending[next] < end; next++ {
 			stepattrs.SetRunID(events.At(int(pending[next]-ord)).Attributes(), runID)

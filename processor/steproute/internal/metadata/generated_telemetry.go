@@ -31,10 +31,9 @@ type TelemetryBuilder struct {
 	// ProcessorSteprouteNoiseDropped counts spans (traces) and log records
 	// (logs) dropped because they carry no step event.
 	ProcessorSteprouteNoiseDropped metric.Int64Counter
-	// ProcessorSteprouteAncestorSpans counts spans without step events that
-	// were wanted as ancestors of step-carrying spans, by attribute
-	// "outcome": kept (passed on with their run id) or unresolved (dropped:
-	// their run id was not known on arrival).
+	// ProcessorSteprouteAncestorSpans counts spans without step events kept
+	// (passed on, or held for their run id) as ancestors of step-carrying
+	// spans.
 	ProcessorSteprouteAncestorSpans metric.Int64Counter
 	// ProcessorSteprouteNormalizationFixes counts changes made to step
 	// events while normalising them, by attribute "fix".
@@ -100,7 +99,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorSteprouteAncestorSpans, err = builder.meter.Int64Counter(
 		"otelcol_processor_steproute_ancestor_spans",
-		metric.WithDescription("Number of ancestor spans of step-carrying spans, by outcome (kept, unresolved) [Development]"),
+		metric.WithDescription("Number of spans without step events kept as ancestors of step-carrying spans [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
