@@ -235,8 +235,40 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
 
-// readLines returns the lines of a file without their newlines.
+// readLines returns the step lines of a ledger without their newlines:
+// every line but span records (see readSpanRecords).
 func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range readAllLines(t, path) {
+		if !isSpanRecord(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// readSpanRecords returns the span record lines of a ledger.
+func readSpanRecords(t *testing.T, path string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range readAllLines(t, path) {
+		if isSpanRecord(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// isSpanRecord reports whether a ledger line is a span record: "rec":"span"
+// right after run_id, as the writer puts it.
+func isSpanRecord(l string) bool {
+	i := strings.Index(l, `","rec":"span",`)
+	return i > 0 && strings.HasPrefix(l, `{"v":1,"run_id":"`) && !strings.Contains(l[:i], `","seq":`)
+}
+
+// readAllLines returns the lines of a file without their newlines.
+func readAllLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
