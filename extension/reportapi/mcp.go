@@ -1,0 +1,81 @@
+package reportapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/mcptools"
+	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/reportclient"
+	"github.com/runledger/runledger/internal/runindex"
+)
+
+// routeMCP serves runledger's MCP tools over streamable HTTP, behind the
+// same server settings (auth, TLS, Host check) as the other routes.
+const routeMCP = "/mcp"
+
+// mcpHandler returns the /mcp handler: one MCP server over this
+// extension's index and ledgers, shared by every session.
+func (r *reportAPI) mcpHandler() http.Handler {
+	srv := mcptools.NewServer(mcpBackend{r}, mcptools.Version)
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+}
+
+// mcpBackend is mcptools.Backend over the extension's index and the report
+// builds the HTTP routes make (same options, same concurrency bound).
+type mcpBackend struct{ r *reportAPI }
+
+func (b mcpBackend) ListRuns(_ context.Context, q runindex.Query) (*runindex.Page, error) {
+	page, err := b.r.index.List(q)
+	if err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+func (b mcpBackend) path(runID string) (string, error) {
+	if err := checkRunID(runID); err != nil {
+		return "", err
+	}
+	p, err := ledger.FindRun(b.r.cfg.Directory, runID)
+	if err != nil {
+		return "", fmt.Errorf("search the ledger directory: %w", err)
+	}
+	if p == "" {
+		return "", mcptools.ErrRunNotFound
+	}
+	return p, nil
+}
+
+func (b mcpBackend) Report(ctx context.Context, runID string, page reportclient.TimelinePage) (*report.Report, error) {
+	p, err := b.path(runID)
+	if err != nil {
+		return nil, err
+	}
+	limit := page.Limit
+	if limit == 0 {
+		limit = b.r.cfg.TimelineLimit
+	}
+	if limit > MaxTimelineLimit || page.Offset > MaxTimelineOffset {
+		return nil, fmt.Errorf("timeline page past the limits (limit %d, offset %d)", MaxTimelineLimit, MaxTimelineOffset)
+	}
+	if !b.r.acquireBuild() {
+		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(b.r.builds))
+	}
+	defer b.r.releaseBuild()
+	return b.r.build(ctx, p, runID, report.Options{Now: b.r.now, StallAfter: b.r.cfg.StallAfter, TraceURL: b.r.cfg.TraceURL,
+		Remediations: b.r.remediations, TimelineOffset: page.Offset, TimelineLimit: limit})
+}
+
+func (b mcpBackend) Ledger(_ context.Context, runID string) (io.ReadCloser, error) {
+	p, err := b.path(runID)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Open(p)
+}
