@@ -63,6 +63,7 @@ type core struct {
 	// ties of equal times in the root-cause rule.
 	seq  uint64
 	step stepattrs.Step // scratch for parsing, under mu
+	ends []runEnd       // the run.ends of the request being read
 
 	// started is set by Start; Start and Shutdown are not concurrent.
 	started  bool
@@ -263,6 +264,7 @@ func (c *core) consumeTraces(ctx context.Context, td ptrace.Traces) error {
 			}
 		}
 	}
+	c.endRunsLocked(&t)
 	c.mu.Unlock()
 	c.record(ctx, &t)
 	return nil
@@ -293,6 +295,7 @@ func (c *core) consumeLogs(ctx context.Context, ld plog.Logs) error {
 			}
 		}
 	}
+	c.endRunsLocked(&t)
 	c.mu.Unlock()
 	c.record(ctx, &t)
 	return nil
@@ -327,16 +330,35 @@ func (c *core) observeLocked(res *resource, run string, ts pcommon.Timestamp, no
 	// The digest reads the full kind and code: the stage and the
 	// matching of codes are the report's, on what the ledger holds.
 	l := ledger.Line{Kind: s.Kind, Status: s.Status, ErrorCode: s.ErrorCode, TS: at, Seq: c.seq}
-	if s.Kind != stepschema.KindRunEnd {
-		if c.state.observe(run, &l, now) {
-			t.evicted++
-		}
+	if s.Kind == stepschema.KindRunEnd {
+		c.ends = append(c.ends, runEnd{service: res.service, run: run, line: l})
 		return
 	}
-	d := c.state.end(run, &l)
-	status := runindex.EndStatus(s.Status)
-	stop := d.Stop(status, true)
-	if !c.runs.add(runKey{service: res.service, status: status, category: stop.Category, stage: clip(stop.Stage), code: clip(stop.ErrorCode)}) {
-		t.overflow[idxRuns]++
+	if c.state.observe(run, &l, now) {
+		t.evicted++
 	}
+}
+
+// runEnd is a run.end waiting for the end of its request.
+type runEnd struct {
+	service, run string
+	line         ledger.Line
+}
+
+// endRunsLocked counts the outcomes of the runs whose run.end came in the
+// request just read. They are decided after every other step of the
+// request: held steps that steproute releases with their run's root span
+// are merged into that request, not always before its run.end.
+func (c *core) endRunsLocked(t *tally) {
+	for i := range c.ends {
+		e := &c.ends[i]
+		d := c.state.end(e.run, &e.line)
+		status := runindex.EndStatus(e.line.Status)
+		stop := d.Stop(status, true)
+		if !c.runs.add(runKey{service: e.service, status: status, category: stop.Category, stage: clip(stop.Stage), code: clip(stop.ErrorCode)}) {
+			t.overflow[idxRuns]++
+		}
+	}
+	clear(c.ends) // the strings are the request's
+	c.ends = c.ends[:0]
 }

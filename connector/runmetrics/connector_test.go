@@ -344,3 +344,23 @@ func (f *flaky) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
 	}
 	return f.sink.ConsumeMetrics(ctx, md)
 }
+
+// steproute releases held child spans into the request of their run's
+// root span, which may put the root's run.end before the children's
+// failures: the outcome is decided once the whole request is read.
+func TestRunEndDecidedAfterItsWholeRequest(t *testing.T) {
+	r := newRig(t, testConfig(nil))
+	r.sendTraces(tracesOf("retriever",
+		spanOf{tid: 1, run: "r-1", steps: []st{
+			{kind: "run.start"},
+			{kind: "retrieval.error", status: "failed", code: "index_not_found", at: ms(21)},
+			{kind: "run.end", status: "failed", at: ms(22)},
+		}},
+		spanOf{tid: 1, run: "r-1", steps: []st{
+			{kind: "ann.faiss.search", status: "failed", code: "index_not_found", at: ms(20)},
+		}},
+	))
+	assert.Equal(t, map[string]int64{
+		runAttrs("retriever", "failed", "error", "ann", "index_not_found"): 1,
+	}, sums(t, r.final(), metricRuns))
+}
