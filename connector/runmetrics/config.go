@@ -20,7 +20,7 @@ type Config struct {
 	// the next consumer.
 	MetricsFlushInterval time.Duration `mapstructure:"metrics_flush_interval"`
 	// RunCacheSize bounds the runs with failures whose run.end has not come
-	// yet (their per-run state, ~0.5 KiB each); the least recently seen is
+	// yet (their per-run state, ~0.7 KiB each); the least recently seen is
 	// dropped past it.
 	RunCacheSize int `mapstructure:"run_cache_size"`
 	// RunCacheTTL drops the per-run state of a run not seen for this long.
@@ -59,7 +59,7 @@ func createDefaultConfig() component.Config {
 		Histogram:                   HistogramConfig{Explicit: ExplicitHistogramConfig{Buckets: append([]time.Duration(nil), defaultBuckets...)}},
 		AggregationCardinalityLimit: 1000,
 		MetricsFlushInterval:        15 * time.Second,
-		RunCacheSize:                50000,
+		RunCacheSize:                20000,
 		RunCacheTTL:                 30 * time.Minute,
 	}
 }

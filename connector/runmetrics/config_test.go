@@ -39,7 +39,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, createDefaultConfig(), cfg)
 		assert.Equal(t, 1000, cfg.AggregationCardinalityLimit)
 		assert.Equal(t, 15*time.Second, cfg.MetricsFlushInterval)
-		assert.Equal(t, 50000, cfg.RunCacheSize)
+		assert.Equal(t, 20000, cfg.RunCacheSize)
 		assert.Equal(t, 30*time.Minute, cfg.RunCacheTTL)
 		assert.Equal(t, 2*time.Millisecond, cfg.Histogram.Explicit.Buckets[0])
 	})

@@ -50,6 +50,10 @@ type core struct {
 	// noBody is the body of a span event, which has none.
 	noBody pcommon.Value
 
+	// endStatus is runindex.EndStatus of each contract status, which is
+	// what a parsed step's status always is (computed once: it allocates).
+	endStatus map[string]string
+
 	overflowOpts [numMetrics][]metric.AddOption
 	sizeOpts     []metric.AddOption
 	ttlOpts      []metric.AddOption
@@ -103,6 +107,10 @@ func newCore(set connector.Settings, cfg *Config, next consumer.Metrics) (*core,
 	}
 	for i, name := range metricNames {
 		c.overflowOpts[i] = attrOpt("metric", name)
+	}
+	c.endStatus = make(map[string]string)
+	for _, s := range []string{stepschema.StatusOK, stepschema.StatusFailed, stepschema.StatusSkipped, stepschema.StatusStarted, stepschema.StatusCancelled} {
+		c.endStatus[s] = runindex.EndStatus(s)
 	}
 	return c, nil
 }
@@ -353,7 +361,10 @@ func (c *core) endRunsLocked(t *tally) {
 	for i := range c.ends {
 		e := &c.ends[i]
 		d := c.state.end(e.run, &e.line)
-		status := runindex.EndStatus(e.line.Status)
+		status, ok := c.endStatus[e.line.Status]
+		if !ok {
+			status = runindex.EndStatus(e.line.Status)
+		}
 		stop := d.Stop(status, true)
 		if !c.runs.add(runKey{service: e.service, status: status, category: stop.Category, stage: clip(stop.Stage), code: clip(stop.ErrorCode)}) {
 			t.overflow[idxRuns]++
