@@ -17,7 +17,7 @@ CONFIG          ?= config.yaml
 # from, so a binary is rebuilt when one of them changes and only then (a
 # change to bench/harness does not rebuild the collector).
 sources_of = $(filter $(CURDIR)/%,$(shell $(GO) list -deps -f '{{if not .Standard}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{end}}' $(1)))
-COMPONENTS := ./processor/steproute ./exporter/jsonlledger ./extension/reportapi
+COMPONENTS := ./processor/steproute ./exporter/jsonlledger ./extension/reportapi ./connector/runmetrics
 
 # Packages with concurrency run under the race detector; the end-to-end suite
 # drives the built binaries and runs without it.

@@ -38,7 +38,7 @@ type targetSpec struct {
 
 func oursSpec(binary, config string, sets []string) targetSpec {
 	return targetSpec{
-		name: targetOurs, binary: binary, config: config, sets: sets, ports: 5,
+		name: targetOurs, binary: binary, config: config, sets: sets, ports: 6,
 		env: func(work string, p []int) ([]string, string) {
 			grpc := fmt.Sprintf("127.0.0.1:%d", p[0])
 			return []string{
@@ -47,6 +47,7 @@ func oursSpec(binary, config string, sets []string) targetSpec {
 				fmt.Sprintf("RUNLEDGER_REPORTAPI=127.0.0.1:%d", p[2]),
 				fmt.Sprintf("RUNLEDGER_HEALTH=127.0.0.1:%d", p[3]),
 				fmt.Sprintf("RUNLEDGER_METRICS_PORT=%d", p[4]),
+				fmt.Sprintf("RUNLEDGER_PROMETHEUS=127.0.0.1:%d", p[5]),
 				"RUNLEDGER_LEDGER_DIR=" + filepath.Join(work, "ledgers"),
 				"RUNLEDGER_HOLD_DIR=" + filepath.Join(work, "hold"),
 				"RUNLEDGER_REPORTS_DIR=" + filepath.Join(work, "reports"),

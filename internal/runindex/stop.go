@@ -101,21 +101,29 @@ func (s *stopState) clone() *stopState {
 	return &c
 }
 
-// observeStop adds line l to f's stop state, following the report
-// builder's switch: run.start never counts, run.end is the end, otherwise
-// the step's status.
+// observeStop adds line l to f's stop state.
 func (ix *Index) observeStop(f *fileState, l *ledger.Line) {
+	f.stop = observeStop(f.stop, l, ix.intern)
+}
+
+// observeStop adds line l to stop state s and returns it, or a new state
+// when l is the first line that needs one (s is nil until then). It
+// follows the report builder's switch: run.start never counts, run.end is
+// the end, otherwise the step's status. intern copies the strings kept.
+func observeStop(s *stopState, l *ledger.Line, intern func(string) string) *stopState {
 	switch {
 	case l.Kind == stepschema.KindRunStart:
 	case l.Kind == stepschema.KindRunEnd:
-		if f.stop == nil && l.ErrorCode == "" {
-			return
+		if s == nil && l.ErrorCode == "" {
+			return nil
 		}
-		ix.stopState(f).endCode = ix.intern(l.ErrorCode)
+		s = orNew(s)
+		s.endCode = intern(l.ErrorCode)
 	case l.Status == stepschema.StatusFailed:
-		ix.stopState(f).fail(ix.failRef(l))
+		s = orNew(s)
+		s.fail(newFailRef(l, intern))
 	case l.Status == stepschema.StatusOK:
-		if s := f.stop; s != nil {
+		if s != nil {
 			st := report.Stage(l.Kind)
 			for i := range s.stages {
 				if s.stages[i].stage == st {
@@ -124,23 +132,24 @@ func (ix *Index) observeStop(f *fileState, l *ledger.Line) {
 			}
 		}
 	case l.Status == stepschema.StatusCancelled:
-		if s := f.stop; s == nil || !s.hasCancel && !s.anyOpen() {
-			s = ix.stopState(f)
-			s.cancel, s.hasCancel = ix.failRef(l), true
+		if s == nil || !s.hasCancel && !s.anyOpen() {
+			s = orNew(s)
+			s.cancel, s.hasCancel = newFailRef(l, intern), true
 		}
 	}
+	return s
 }
 
-// stopState returns f's stop state, creating it.
-func (ix *Index) stopState(f *fileState) *stopState {
-	if f.stop == nil {
-		f.stop = &stopState{}
+// orNew returns s, or a new stop state when s is nil.
+func orNew(s *stopState) *stopState {
+	if s == nil {
+		return &stopState{}
 	}
-	return f.stop
+	return s
 }
 
-func (ix *Index) failRef(l *ledger.Line) failRef {
-	return failRef{tsn: reportNanos(l), seq: l.Seq, kind: ix.intern(l.Kind), code: ix.intern(l.ErrorCode)}
+func newFailRef(l *ledger.Line, intern func(string) string) failRef {
+	return failRef{tsn: reportNanos(l), seq: l.Seq, kind: intern(l.Kind), code: intern(l.ErrorCode)}
 }
 
 // reportNanos is the line's ts in Unix nanoseconds clamped to what int64

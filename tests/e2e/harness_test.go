@@ -41,6 +41,9 @@ type collector struct {
 	args      []string // extra command-line arguments, e.g. more --config
 	logs      *bytes.Buffer
 	exited    chan struct{}
+
+	// prometheus serves the run metrics (runmetrics connector) on /metrics.
+	prometheus string
 }
 
 func binaries(t *testing.T) (collectorBin, cliBin string) {
@@ -83,12 +86,14 @@ func startCollectorArgs(t *testing.T, configPath string, args []string, extraEnv
 	c.ledgerDir = filepath.Join(c.dir, "data", "telemetry", "runs")
 	c.otlpHTTP, c.otlpGRPC, c.reportAPI, c.health = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	_, metricsPort, _ := net.SplitHostPort(freeAddr(t))
+	c.prometheus = freeAddr(t)
 	c.env = append([]string{
 		"RUNLEDGER_OTLP_HTTP=" + c.otlpHTTP,
 		"RUNLEDGER_OTLP_GRPC=" + c.otlpGRPC,
 		"RUNLEDGER_REPORTAPI=" + c.reportAPI,
 		"RUNLEDGER_HEALTH=" + c.health,
 		"RUNLEDGER_METRICS_PORT=" + metricsPort,
+		"RUNLEDGER_PROMETHEUS=" + c.prometheus,
 	}, extraEnv...)
 	if configPath == "" {
 		configPath = filepath.Join(repoRoot(t), "config.yaml")
