@@ -172,7 +172,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 run not found.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitUsage, err: err} })
-	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), newTUICmd(), newMCPCmd())
+	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), newTUICmd(), newMCPCmd(), newInsightsCmd(stdout))
 	return root
 }
 

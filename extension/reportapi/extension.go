@@ -15,6 +15,7 @@ import (
 
 	"github.com/runledger/runledger/extension/reportapi/internal/metadata"
 	"github.com/runledger/runledger/internal/ledgerstore"
+	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
 )
@@ -25,6 +26,7 @@ type reportAPI struct {
 	tb           *metadata.TelemetryBuilder
 	remediations *report.RemediationTable
 	index        *runindex.Index
+	insights     *insights.Engine // run summaries kept for /reports/insights
 	// store is the ledger directory this extension owns: the exporter
 	// opens its writer through OpenWriter, and every append reaches the
 	// index inside the write call.
@@ -54,6 +56,7 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 	r := &reportAPI{cfg: cfg, set: set, tb: tb, remediations: tab, now: time.Now,
 		builds: make(chan struct{}, max(cfg.MaxConcurrentReports, 1))}
 	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock})
+	r.insights = insights.NewEngine()
 	r.store = ledgerstore.NewDir(cfg.Settings, r.index.Appended)
 	return r, nil
 }

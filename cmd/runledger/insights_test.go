@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
+)
+
+// writeInsightRuns writes failing runs on index v3 and good ones on v2,
+// started in the last hour.
+func writeInsightRuns(t *testing.T, dir string) {
+	t.Helper()
+	now := time.Now().UTC()
+	for i := 0; i < 15; i++ {
+		bad := i%3 == 0
+		idx, status, code, end := "v2", "ok", "", "ok"
+		if bad {
+			idx, status, code, end = "v3", "failed", "index_not_found", "failed"
+		}
+		id := fmt.Sprintf("ins-%02d", i)
+		at := now.Add(-time.Duration(i+1) * time.Minute)
+		mk := func(seq uint64, kind, st, c string, res map[string]string) ledger.Line {
+			return ledger.Line{V: ledger.Version, RunID: id, Seq: seq, TS: at.Add(time.Duration(seq) * time.Millisecond), Kind: kind,
+				Status: st, ErrorCode: c, Resources: res, Service: "retriever"}
+		}
+		writeLedger(t, dir, mk(1, "run.start", "ok", "", nil), mk(2, "ann.faiss.search", status, code, map[string]string{"index_version": idx}),
+			mk(3, "run.end", end, "", nil))
+	}
+}
+
+// `runledger insights` from a directory and from a server agree, and rank
+// the index version the failing runs share first.
+func TestInsightsCLI(t *testing.T) {
+	dir := t.TempDir()
+	writeInsightRuns(t, dir)
+	for name, args := range map[string][]string{
+		"ledger-dir": {"--ledger-dir", dir},
+		"server":     {"--server", startReportAPI(t, dir)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var in struct {
+				Runs      int `json:"runs"`
+				TopCauses []struct {
+					ErrorCode string `json:"error_code"`
+					Runs      int    `json:"runs"`
+				} `json:"top_causes"`
+				Differences []struct{ Key, Value string } `json:"differences"`
+			}
+			var out, errOut string
+			var code int
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				code, out, errOut = runCLI(t, append([]string{"insights", "--since", "2h"}, args...)...)
+				if code != ExitOK {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				if err := json.Unmarshal([]byte(out), &in); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				if in.Runs == 15 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond) // the server's index catches up
+			}
+			if in.Runs != 15 || len(in.TopCauses) != 1 || in.TopCauses[0].Runs != 5 || in.TopCauses[0].ErrorCode != "index_not_found" {
+				t.Fatalf("insights: %s", out)
+			}
+			if len(in.Differences) == 0 || in.Differences[0].Key != "resource.index_version" || in.Differences[0].Value != "v3" {
+				t.Fatalf("differences: %s", out)
+			}
+			code, out, _ = runCLI(t, append([]string{"insights", "--since", "2h", "--format", "md"}, args...)...)
+			if code != ExitOK || !strings.Contains(out, "## Top causes") || !strings.Contains(out, "resource.index_version | v3") {
+				t.Fatalf("markdown (exit %d): %s", code, out)
+			}
+		})
+	}
+	if code, _, errOut := runCLI(t, "insights", "--ledger-dir", dir, "--since", "soon"); code != ExitUsage || !strings.Contains(errOut, "since") {
+		t.Fatalf("bad window: exit %d %q", code, errOut)
+	}
+	if code, out, _ := runCLI(t, "insights", "--ledger-dir", t.TempDir()); code != ExitOK || !strings.Contains(out, `"runs": 0`) {
+		t.Fatalf("empty folder: exit %d %s", code, out)
+	}
+}

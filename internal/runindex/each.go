@@ -1,0 +1,43 @@
+package runindex
+
+import (
+	"time"
+
+	"github.com/runledger/runledger/internal/report"
+)
+
+// Each calls fn with every run matching q (Limit and Cursor are ignored),
+// in no particular order, in one pass over the index: what a caller that
+// aggregates over all matching runs (insights) uses instead of paging
+// through List, which scans the index once per page. fn returning false
+// stops the walk.
+func (ix *Index) Each(q Query, fn func(*Entry) bool) {
+	q.ErrorCode = report.NormalizeCode(q.ErrorCode)
+	now := ix.opts.Now()
+	for _, f := range ix.sortedSnapshot() {
+		status := f.tracker.Status(now, ix.opts.StallAfter)
+		var stop Stop
+		if q.wantsStop() {
+			stop = f.stopReason(status)
+		}
+		if !q.matches(f.tracker.First(), status, &stop, f.services(), f.kindList()) {
+			continue
+		}
+		e := ix.entry(f, now)
+		if !fn(&e) {
+			return
+		}
+	}
+	for _, s := range ix.settledSnapshot() {
+		for i := range s.runs {
+			r := &s.runs[i]
+			if !s.alive(i) || !q.matches(time.Unix(0, r.first), settledStatuses[r.status], &s.stops[r.stop], s.list(r.svc), s.list(r.kinds)) {
+				continue
+			}
+			e := s.entry(ix.dir, i)
+			if !fn(&e) {
+				return
+			}
+		}
+	}
+}
