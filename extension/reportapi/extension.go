@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/runledger/runledger/extension/reportapi/internal/metadata"
-	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/insights"
+	"github.com/runledger/runledger/internal/ledgerstore"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
 )
