@@ -75,6 +75,9 @@ type Step struct {
 	detail     bool // the normalised event has a step.detail
 	cut        bool // the detail rule cut Detail
 	namedFixes bool // some size or resource must change
+	// errFromType: ErrorCode comes from error.type, step.error.code is
+	// written.
+	errFromType bool
 }
 
 // Fixes counts the changes Normalize makes, per kind, each kind once per
@@ -300,6 +303,13 @@ func read(m pcommon.Map, kind string, body pcommon.Value, lim Limits, out *Step)
 			s.dirty = true
 		}
 		s.ErrorCode = stringOf(sc.errCode, bad)
+	} else if sc.errTypeT == pcommon.ValueTypeStr && sc.errType.Str() != "" {
+		// The semantic conventions' error.type stands in for an absent
+		// step.error.code; the normalised event carries both.
+		s.ErrorCode = stringOf(sc.errType, bad)
+		s.errFromType = true
+		s.dirty = true
+		added++
 	}
 	if s.namedFixes {
 		s.dirty = true
@@ -329,9 +339,9 @@ type scan struct {
 	badUTF8 bool
 	seen    uint32 // bit f: an attribute of Field f was seen
 
-	status, detail, dur, errCode     pcommon.Value
-	statusT, detailT, durT, errCodeT pcommon.ValueType
-	count, removed                   int
+	status, detail, dur, errCode, errType      pcommon.Value
+	statusT, detailT, durT, errCodeT, errTypeT pcommon.ValueType
+	count, removed                             int
 }
 
 func (sc *scan) has(f stepschema.Field) bool { return sc.seen&(1<<f) != 0 }
@@ -390,6 +400,10 @@ func (sc *scan) attr(k string, v pcommon.Value) {
 		}
 	case stepschema.FieldDetailTruncated:
 		s.DetailTruncated = t == pcommon.ValueTypeBool && v.Bool()
+	case stepschema.FieldOther:
+		if k == stepschema.AttrErrorType {
+			sc.errType, sc.errTypeT = v, t
+		}
 	}
 	switch t {
 	case pcommon.ValueTypeStr:
