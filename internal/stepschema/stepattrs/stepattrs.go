@@ -174,6 +174,18 @@ func RunID(m pcommon.Map, key string) string {
 	return ""
 }
 
+// RunIDValue is RunID on a value already looked up: the string with
+// invalid UTF-8 replaced when it can name a run, else "".
+func RunIDValue(v pcommon.Value) string {
+	if v.Type() != pcommon.ValueTypeStr {
+		return ""
+	}
+	if s, _ := stepschema.ValidUTF8(v.Str()); stepschema.ValidRunID(s) {
+		return s
+	}
+	return ""
+}
+
 // SetRunID writes the resolved run id under run.id, unless it is already
 // there.
 func SetRunID(m pcommon.Map, id string) {
