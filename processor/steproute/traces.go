@@ -92,6 +92,9 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 ) bool {
 	c := p.core
 	n := &c.norm
+	if c.cfg.CaptureExceptions {
+		c.captureExceptions(b, span, resID)
+	}
 	events := span.Events()
 	if !c.cfg.KeepNonStep {
 		events.RemoveIf(func(ev ptrace.SpanEvent) bool { return n.eventKind(ev.Attributes()) == "" })
