@@ -610,9 +610,11 @@ func (b *Builder) errors() []ErrorEvent {
 	n := min(len(fs), b.opts.MaxErrors)
 	out := make([]ErrorEvent, 0, n+1)
 	for _, f := range fs[:n] {
+		tax := b.opts.Remediations.Lookup(f.kind, f.code, f.detail).Taxonomy
 		out = append(out, ErrorEvent{
 			Seq: f.seq, TS: f.ts.UTC(), Kind: f.kind, Stage: f.stage,
 			ErrorCode: f.code, Detail: f.detail, Recovered: f.recovered,
+			ErrorCategory: tax.Category, Retryable: tax.Retryable, Owner: tax.Owner,
 		})
 	}
 	return out

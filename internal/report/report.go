@@ -232,6 +232,14 @@ type StopReason struct {
 	ErrorCode   string `json:"error_code,omitempty"`
 	Detail      string `json:"detail,omitempty"`
 	Remediation string `json:"remediation,omitempty"`
+	// ErrorCategory, Retryable and Owner are the failure's taxonomy (from
+	// the remediation table) for a run that stopped on a failed or
+	// cancelled step: ErrorCategory "unknown" when no rule classifies the
+	// code, Retryable omitted when not known. Category above is the stop
+	// category, not this one.
+	ErrorCategory string `json:"error_category,omitempty"`
+	Retryable     *bool  `json:"retryable,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 	// Resources are the resource identifiers of the step named by Kind.
 	Resources  map[string]string `json:"resources,omitempty"`
 	EventSeq   *uint64           `json:"event_seq"`
@@ -279,6 +287,11 @@ type ErrorEvent struct {
 	Detail    string    `json:"detail,omitempty"`
 	// Recovered is true when a later ok step of the same stage followed.
 	Recovered bool `json:"recovered,omitempty"`
+	// ErrorCategory, Retryable and Owner are the step's taxonomy, as in
+	// StopReason.
+	ErrorCategory string `json:"error_category"`
+	Retryable     *bool  `json:"retryable,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 }
 
 // Timeline is one page of the run's events ordered by ts, then seq.
