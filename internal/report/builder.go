@@ -40,6 +40,8 @@ type Builder struct {
 	// declared lists the stages the producer declared on run.start
 	// (attrs.stages), in order.
 	declared []string
+	// previous is the first attrs.previous_run seen.
+	previous string
 	// firstEnd and lastStart are the earliest run.end and the latest
 	// run.start by (ts, seq): a start after an end means a reused run id.
 	firstEnd, lastStart *pageKey
@@ -314,6 +316,11 @@ func (b *Builder) Add(l *ledger.Line) error {
 		}
 	}
 
+	if b.previous == "" && l.Attrs != nil {
+		if p, ok := l.Attrs[stepschema.AttrPreviousRun].(string); ok {
+			b.previous = strings.Clone(p)
+		}
+	}
 	switch {
 	case l.Kind == stepschema.KindRunStart:
 		if b.declared == nil {
@@ -529,6 +536,7 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 	if len(r.TraceIDs) > DefaultMaxTraceIDs {
 		r.TraceIDs = r.TraceIDs[:DefaultMaxTraceIDs]
 	}
+	r.PreviousRun = b.previous
 	r.Stages = b.stages()
 	for i := range r.Stages {
 		if r.Stages[i].Clamped > 0 {

@@ -139,6 +139,9 @@ func (o *Options) normalise() {
 type Report struct {
 	RunID  string `json:"run_id"`
 	Status string `json:"status"`
+	// PreviousRun is the run this one follows (the session.previous_id
+	// steproute wrote as attrs.previous_run), when a step said so.
+	PreviousRun string `json:"previous_run,omitempty"`
 	// StartedAt is the earliest event time.
 	StartedAt *time.Time `json:"started_at"`
 	// EndedAt is the run.end time, or the last event time of a run that

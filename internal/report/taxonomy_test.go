@@ -104,3 +104,19 @@ func TestExceptionsRankAfterFailedSteps(t *testing.T) {
 		t.Fatalf("exception classified from its message: %+v", sr)
 	}
 }
+
+// session.previous_id, written by steproute as attrs.previous_run, links a
+// run to the one it follows.
+func TestPreviousRun(t *testing.T) {
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	r := Build([]ledger.Line{
+		{V: 1, RunID: "s-2", Seq: 1, TS: ts, Kind: "run.start", Status: "ok"},
+		{V: 1, RunID: "s-2", Seq: 2, TS: ts, Kind: "embed.vllm", Status: "ok", Attrs: map[string]any{"run_key": "session.id", "previous_run": "s-1"}},
+	}, Options{})
+	if r.PreviousRun != "s-1" {
+		t.Fatalf("previous_run %q", r.PreviousRun)
+	}
+	if Build([]ledger.Line{{V: 1, RunID: "x", Seq: 1, TS: ts, Kind: "a", Status: "ok"}}, Options{}).PreviousRun != "" {
+		t.Fatal("previous_run without a link")
+	}
+}
