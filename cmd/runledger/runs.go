@@ -35,6 +35,7 @@ type runsFlags struct {
 	statuses  []string
 	stops     []string
 	errorCode string
+	errorCats []string
 	service   string
 	kind      string
 	since     string
@@ -58,6 +59,7 @@ stage/error_code. When more runs match than --limit, the cursor of the next
 page is printed on stderr; pass it with --cursor.`,
 		Example: `  runledger runs list --status failed --since 24h
   runledger runs list --stop timeout,error --error-code index_not_found
+  runledger runs list --error-category dependency,infra
   runledger runs list --service retriever --kind embed --format json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,6 +70,7 @@ page is printed on stderr; pass it with --cursor.`,
 	list.Flags().StringSliceVar(&f.statuses, "status", nil, "keep runs with this status (completed, failed, cancelled, in_progress, stalled); repeat or comma-separate")
 	list.Flags().StringSliceVar(&f.stops, "stop", nil, "keep runs that stopped this way (completed, error, timeout, cancelled, stalled, in_progress); repeat or comma-separate")
 	list.Flags().StringVar(&f.errorCode, "error-code", "", "keep runs whose root cause has this error code (http_503 matches \"HTTP 503\")")
+	list.Flags().StringSliceVar(&f.errorCats, "error-category", nil, "keep runs whose stop reason is of this error category (user, config, dependency, infra, model, internal, unknown); repeat or comma-separate")
 	list.Flags().StringVar(&f.service, "service", "", "keep runs with an event from this service")
 	list.Flags().StringVar(&f.kind, "kind", "", "keep runs with a step of this kind, stage (embed) or glob (ann.*)")
 	list.Flags().StringVar(&f.since, "since", "", "keep runs started at or after this time")
@@ -89,6 +92,9 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 	}
 	if len(f.stops) > 0 {
 		v.Set("stop", strings.Join(f.stops, ","))
+	}
+	if len(f.errorCats) > 0 {
+		v.Set("error_category", strings.Join(f.errorCats, ","))
 	}
 	for k, s := range map[string]string{"error_code": f.errorCode, "service": f.service, "kind": f.kind, "since": f.since, "until": f.until, "cursor": f.cursor} {
 		if s != "" {

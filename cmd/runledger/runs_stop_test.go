@@ -77,4 +77,18 @@ func TestRunsListStop(t *testing.T) {
 	if code, _, errOut := runCLI(t, "runs", "list", "--ledger-dir", dir, "--stop", "failed"); code != ExitUsage || !strings.Contains(errOut, "stop") {
 		t.Errorf("--stop failed: exit %d stderr %q", code, errOut)
 	}
+	// The error taxonomy: a missing index is config, a deadline a
+	// dependency's (issue 20).
+	if e := page.Runs[2]; e.StopErrorCategory != "config" {
+		t.Errorf("JSON error category %+v", e)
+	}
+	if p := list("--error-category", "dependency"); len(p.Runs) != 1 || p.Runs[0].RunID != "r-slow" {
+		t.Errorf("--error-category dependency: %+v", p.Runs)
+	}
+	if p := list("--error-category", "config,infra"); len(p.Runs) != 1 || p.Runs[0].RunID != ulid {
+		t.Errorf("--error-category config,infra: %+v", p.Runs)
+	}
+	if code, _, errOut := runCLI(t, "runs", "list", "--ledger-dir", dir, "--error-category", "network"); code != ExitUsage || !strings.Contains(errOut, "error_category") {
+		t.Errorf("--error-category network: exit %d stderr %q", code, errOut)
+	}
 }

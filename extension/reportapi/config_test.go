@@ -2,6 +2,7 @@ package reportapi
 
 import (
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,9 @@ func TestCustomConfig(t *testing.T) {
 		{Stage: "embed", Code: "timeout", Text: "Page the GPU on-call; the vLLM pool is saturated."},
 		{Stage: "ann.faiss.*", Code: "index_not_found|not_found", Text: "Run `make reindex` for the corpus."},
 	}
-	if len(cfg.Remediation.Rules) != 2 || cfg.Remediation.Rules[0] != want[0] || cfg.Remediation.Rules[1] != want[1] {
+	no := false
+	want[1].Category, want[1].Retryable, want[1].Owner = "config", &no, "search-platform"
+	if len(cfg.Remediation.Rules) != 2 || !reflect.DeepEqual(cfg.Remediation.Rules, want) {
 		t.Fatalf("rules: %+v", cfg.Remediation.Rules)
 	}
 }

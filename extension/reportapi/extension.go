@@ -55,7 +55,7 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 	}
 	r := &reportAPI{cfg: cfg, set: set, tb: tb, remediations: tab, now: time.Now,
 		builds: make(chan struct{}, max(cfg.MaxConcurrentReports, 1))}
-	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock})
+	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock, Remediations: tab})
 	r.insights = insights.NewEngine()
 	r.store = ledgerstore.NewDir(cfg.Settings, r.index.Appended)
 	return r, nil

@@ -478,11 +478,14 @@ func TestListRoute(t *testing.T) {
 	check("stop=error,completed", 8)
 	check("error_code=Deadline-Exceeded", 4)
 	check("error_code=timeout", 0) // the wrapper's code, not the root cause's
+	// The error taxonomy (issue 20): an embedding deadline is a dependency's.
+	check("error_category=dependency", 4)
+	check("error_category=config,user", 0)
 	page := decode[runindex.Page](t, get(t, s.base+"/reports/runs?stop=timeout&limit=1"))
 	if e := page.Runs[0]; e.RunID != "run-09" || e.StopCategory != "timeout" || e.StopStage != "embed" || e.StopErrorCode != "deadline_exceeded" {
 		t.Errorf("stop of %+v", e)
 	}
-	for _, q := range []string{"stop=failed", "status=bogus", "limit=0", "limit=5000", "since=yesterday", "cursor=%%%", "kind=%5B"} {
+	for _, q := range []string{"stop=failed", "error_category=network", "status=bogus", "limit=0", "limit=5000", "since=yesterday", "cursor=%%%", "kind=%5B"} {
 		wantJSONError(t, get(t, s.base+"/reports/runs?"+q), 400)
 	}
 }

@@ -44,6 +44,8 @@ type Builder struct {
 	// declared lists the stages the producer declared on run.start
 	// (attrs.stages), in order.
 	declared []string
+	// previous is the first attrs.previous_run seen.
+	previous string
 	// firstEnd and lastStart are the earliest run.end and the latest
 	// run.start by (ts, seq): a start after an end means a reused run id.
 	firstEnd, lastStart *pageKey
@@ -319,6 +321,11 @@ func (b *Builder) Add(l *ledger.Line) error {
 	}
 	b.addStepSpan(l)
 
+	if b.previous == "" && l.Attrs != nil {
+		if p, ok := l.Attrs[stepschema.AttrPreviousRun].(string); ok {
+			b.previous = strings.Clone(p)
+		}
+	}
 	switch {
 	case l.Kind == stepschema.KindRunStart:
 		if b.declared == nil {
@@ -534,6 +541,7 @@ func (b *Builder) Report(st ledger.ReadStats) *Report {
 	if len(r.TraceIDs) > DefaultMaxTraceIDs {
 		r.TraceIDs = r.TraceIDs[:DefaultMaxTraceIDs]
 	}
+	r.PreviousRun = b.previous
 	r.Stages = b.stages()
 	for i := range r.Stages {
 		if r.Stages[i].Clamped > 0 {
@@ -618,9 +626,11 @@ func (b *Builder) errors() []ErrorEvent {
 	n := min(len(fs), b.opts.MaxErrors)
 	out := make([]ErrorEvent, 0, n+1)
 	for _, f := range fs[:n] {
+		tax := b.opts.Remediations.Lookup(f.kind, f.code, f.detail).Taxonomy
 		out = append(out, ErrorEvent{
 			Seq: f.seq, TS: f.ts.UTC(), Kind: f.kind, Stage: f.stage,
 			ErrorCode: f.code, Detail: f.detail, Recovered: f.recovered,
+			ErrorCategory: tax.Category, Retryable: tax.Retryable, Owner: tax.Owner,
 		})
 	}
 	return out

@@ -36,6 +36,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if sr.Remediation != "" {
 		fmt.Fprintf(&b, "**Remediation:** %s\n\n", mdText(sr.Remediation))
 	}
+	if sr.ErrorCategory != "" {
+		fmt.Fprintf(&b, "**Error class:** %s\n\n", mdText(errorClass(sr)))
+	}
 	if len(sr.Resources) > 0 {
 		fmt.Fprintf(&b, "**Failing step resources:** %s\n\n", mdText(kvString(sr.Resources)))
 	}
@@ -268,4 +271,21 @@ func mdInline(s string) string {
 
 func mdCode(s string) string {
 	return termsafe.Line(strings.NewReplacer("`", "'", "\n", " ", "|", `\|`).Replace(s))
+}
+
+// errorClass is the stop reason's taxonomy in words: "dependency,
+// retryable, owner search-team".
+func errorClass(sr StopReason) string {
+	parts := []string{sr.ErrorCategory}
+	if sr.Retryable != nil {
+		if *sr.Retryable {
+			parts = append(parts, "retryable")
+		} else {
+			parts = append(parts, "not retryable")
+		}
+	}
+	if sr.Owner != "" {
+		parts = append(parts, "owner "+sr.Owner)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -141,6 +141,9 @@ func (o *Options) normalise() {
 type Report struct {
 	RunID  string `json:"run_id"`
 	Status string `json:"status"`
+	// PreviousRun is the run this one follows (the session.previous_id
+	// steproute wrote as attrs.previous_run), when a step said so.
+	PreviousRun string `json:"previous_run,omitempty"`
 	// StartedAt is the earliest event time.
 	StartedAt *time.Time `json:"started_at"`
 	// EndedAt is the run.end time, or the last event time of a run that
@@ -240,6 +243,14 @@ type StopReason struct {
 	ErrorCode   string `json:"error_code,omitempty"`
 	Detail      string `json:"detail,omitempty"`
 	Remediation string `json:"remediation,omitempty"`
+	// ErrorCategory, Retryable and Owner are the failure's taxonomy (from
+	// the remediation table) for a run that stopped on a failed or
+	// cancelled step: ErrorCategory "unknown" when no rule classifies the
+	// code, Retryable omitted when not known. Category above is the stop
+	// category, not this one.
+	ErrorCategory string `json:"error_category,omitempty"`
+	Retryable     *bool  `json:"retryable,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 	// Resources are the resource identifiers of the step named by Kind.
 	Resources  map[string]string `json:"resources,omitempty"`
 	EventSeq   *uint64           `json:"event_seq"`
@@ -287,6 +298,11 @@ type ErrorEvent struct {
 	Detail    string    `json:"detail,omitempty"`
 	// Recovered is true when a later ok step of the same stage followed.
 	Recovered bool `json:"recovered,omitempty"`
+	// ErrorCategory, Retryable and Owner are the step's taxonomy, as in
+	// StopReason.
+	ErrorCategory string `json:"error_category"`
+	Retryable     *bool  `json:"retryable,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 }
 
 // Timeline is one page of the run's events ordered by ts, then seq.

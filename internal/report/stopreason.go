@@ -1,7 +1,9 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -97,7 +99,38 @@ func (b *Builder) cancelledReason() StopReason {
 	}
 	rem := b.opts.Remediations.Lookup(sr.Kind, code, sr.Detail)
 	sr.Remediation = rem.Text
+	sr.setTaxonomy(rem.Taxonomy)
 	return sr
+}
+
+// setTaxonomy writes a failure's class on the stop reason.
+func (sr *StopReason) setTaxonomy(t Taxonomy) {
+	sr.ErrorCategory, sr.Retryable, sr.Owner = t.Category, t.Retryable, t.Owner
+}
+
+// IsExceptionKind reports whether kind is a step made from a recorded
+// exception ("exception" or "<stage>.exception", steproute's
+// capture_exceptions). It is evidence of lower rank than a step the
+// producer reported failed: the stop-reason rules look at exceptions only
+// when no other failed step explains the stop.
+func IsExceptionKind(kind string) bool {
+	return kind == "exception" || strings.HasSuffix(kind, ".exception")
+}
+
+// explicitFirst orders failures for the root-cause search: steps reported
+// failed first, exceptions after, each in timeline order.
+func explicitFirst(fs []failure) []failure {
+	slices.SortStableFunc(fs, func(x, y failure) int {
+		return cmp.Compare(b2i(IsExceptionKind(x.kind)), b2i(IsExceptionKind(y.kind)))
+	})
+	return fs
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // IsErrorKind reports whether kind is an error handler's report
@@ -133,7 +166,7 @@ func (b *Builder) failedReason() StopReason {
 	if b.end == nil {
 		penalty++
 	}
-	all := timelineOrder(b.failures)
+	all := explicitFirst(timelineOrder(b.failures))
 	var root, wrapper *failure
 	weak := false
 	for i := range all {
@@ -229,6 +262,7 @@ func (b *Builder) failedReason() StopReason {
 	}
 	rem := b.opts.Remediations.Lookup(sr.Kind, sr.ErrorCode, sr.Detail)
 	sr.Remediation = rem.Text
+	sr.setTaxonomy(rem.Taxonomy)
 	if !rem.Specific {
 		penalty++
 	}

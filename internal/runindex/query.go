@@ -36,6 +36,9 @@ type Query struct {
 	// ErrorCode keeps runs whose stop reason has this error code, compared
 	// as report.NormalizeCode spells codes ("HTTP 503" matches http_503).
 	ErrorCode string
+	// ErrorCategories keeps runs whose stop reason's error category
+	// (Entry.StopErrorCategory) is any of these.
+	ErrorCategories []string
 	// Since and Until keep runs that started at or after Since and before
 	// Until.
 	Since, Until time.Time
@@ -43,6 +46,9 @@ type Query struct {
 	Limit int
 	// Cursor continues a listing: the NextCursor of the previous page.
 	Cursor string
+
+	// classify is the index's errorCategory, set by List.
+	classify func(Stop) string
 }
 
 // Page is one page of a listing, newest run first.
@@ -65,9 +71,12 @@ var validStatuses = []string{report.StatusCompleted, report.StatusFailed, report
 var validStops = []string{report.CategoryCompleted, report.CategoryError, report.CategoryTimeout,
 	report.CategoryCancelled, report.CategoryStalled, report.CategoryInProgress}
 
+var validErrorCategories = []string{report.ErrorCategoryUser, report.ErrorCategoryConfig, report.ErrorCategoryDependency,
+	report.ErrorCategoryInfra, report.ErrorCategoryModel, report.ErrorCategoryInternal, report.ErrorCategoryUnknown}
+
 // QueryParams returns the URL parameters ParseQuery reads.
 func QueryParams() []string {
-	return []string{"status", "service", "kind", "since", "until", "limit", "cursor", "stop", "error_code"}
+	return []string{"status", "service", "kind", "since", "until", "limit", "cursor", "stop", "error_code", "error_category"}
 }
 
 // ParseQuery reads a Query from URL parameters: status and stop
@@ -84,6 +93,9 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 		return q, err
 	}
 	q.ErrorCode = v.Get("error_code")
+	if q.ErrorCategories, err = parseList(v["error_category"], "error_category", validErrorCategories); err != nil {
+		return q, err
+	}
 	q.Service = v.Get("service")
 	q.Kind = v.Get("kind")
 	if q.Kind != "" {
@@ -147,6 +159,9 @@ func (q Query) Values() url.Values {
 		v.Set("stop", strings.Join(q.Stops, ","))
 	}
 	set("error_code", q.ErrorCode)
+	if len(q.ErrorCategories) > 0 {
+		v.Set("error_category", strings.Join(q.ErrorCategories, ","))
+	}
 	set("service", q.Service)
 	set("kind", q.Kind)
 	if !q.Since.IsZero() {
@@ -205,7 +220,9 @@ func decodeCursor(c string) (int64, string, error) {
 }
 
 // wantsStop reports whether the filters need a run's stop reason.
-func (q *Query) wantsStop() bool { return len(q.Stops) > 0 || q.ErrorCode != "" }
+func (q *Query) wantsStop() bool {
+	return len(q.Stops) > 0 || q.ErrorCode != "" || len(q.ErrorCategories) > 0
+}
 
 // matches reports whether a run passes the filters; status is computed once
 // by the caller, and so is stop when wantsStop. q.ErrorCode is normalised.
@@ -217,6 +234,9 @@ func (q *Query) matches(first time.Time, status string, stop *Stop, services, ki
 		return false
 	}
 	if q.ErrorCode != "" && report.NormalizeCode(stop.ErrorCode) != q.ErrorCode {
+		return false
+	}
+	if len(q.ErrorCategories) > 0 && !slices.Contains(q.ErrorCategories, q.classify(*stop)) {
 		return false
 	}
 	if !q.Since.IsZero() && first.Before(q.Since) {
@@ -261,6 +281,7 @@ func (ix *Index) List(q Query) (Page, error) {
 	limit = min(limit, MaxLimit)
 	// Normalised once here rather than per run in matches.
 	q.ErrorCode = report.NormalizeCode(q.ErrorCode)
+	q.classify = ix.errorCategory
 	var after func(first int64, id string) bool // past the cursor
 	if q.Cursor != "" {
 		ts, id, err := decodeCursor(q.Cursor)
@@ -342,9 +363,9 @@ func (ix *Index) List(q Query) (Page, error) {
 			break
 		}
 		if c.live != nil {
-			page.Runs = append(page.Runs, ix.entry(c.live, now))
+			page.Runs = append(page.Runs, ix.classified(ix.entry(c.live, now)))
 		} else {
-			page.Runs = append(page.Runs, c.seg.entry(ix.dir, c.i))
+			page.Runs = append(page.Runs, ix.classified(c.seg.entry(ix.dir, c.i)))
 		}
 		last = c
 	}

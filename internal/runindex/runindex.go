@@ -32,6 +32,9 @@ type Options struct {
 	StallAfter time.Duration
 	// Now is the clock for stall detection (default time.Now).
 	Now func() time.Time
+	// Remediations classifies stop reasons (Entry.StopErrorCategory); nil
+	// uses the built-in table.
+	Remediations *report.RemediationTable
 }
 
 // Index is the run index of one ledger directory. It is safe for concurrent
@@ -149,6 +152,37 @@ type Entry struct {
 	StopCategory  string `json:"stop_category"`
 	StopStage     string `json:"stop_stage,omitempty"`
 	StopErrorCode string `json:"stop_error_code,omitempty"`
+	// StopErrorCategory is the taxonomy's class of the stop reason
+	// (report's stop_reason.error_category) for runs that stopped on an
+	// error, a timeout or a cancellation: "unknown" when no rule of the
+	// remediation table classifies it.
+	StopErrorCategory string `json:"stop_error_category,omitempty"`
+}
+
+// errorCategory classifies stop reason st with the index's remediation
+// table, as the report does from the root cause's stage and code (the
+// index has no detail text), "" when the run did not stop on a failure.
+func (ix *Index) errorCategory(st Stop) string {
+	switch st.Category {
+	case report.CategoryError, report.CategoryTimeout, report.CategoryCancelled:
+	default:
+		return ""
+	}
+	code := st.ErrorCode
+	if code == "" && st.Category == report.CategoryCancelled {
+		code = "cancelled"
+	}
+	tab := ix.opts.Remediations
+	if tab == nil {
+		tab = report.DefaultRemediations()
+	}
+	return tab.Lookup(st.Stage, code, "").Category
+}
+
+// classified returns e with its stop reason's error category.
+func (ix *Index) classified(e Entry) Entry {
+	e.StopErrorCategory = ix.errorCategory(Stop{Category: e.StopCategory, Stage: e.StopStage, ErrorCode: e.StopErrorCode})
+	return e
 }
 
 // withStop returns e with the stop reason st.
@@ -194,10 +228,10 @@ func (ix *Index) Get(runID string) (Entry, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if f := ix.byRun[runID]; f != nil {
-		return ix.entry(f, ix.opts.Now()), true
+		return ix.classified(ix.entry(f, ix.opts.Now())), true
 	}
 	if s, i, ok := ix.settled.find(runID); ok {
-		return s.entry(ix.dir, i), true
+		return ix.classified(s.entry(ix.dir, i)), true
 	}
 	return Entry{}, false
 }

@@ -62,6 +62,9 @@ type stageFail struct {
 	stage string
 	first failRef
 	open  bool
+	// exc: the stage's recorded exceptions (report.IsExceptionKind), kept
+	// apart because the report looks at them only after failed steps.
+	exc bool
 }
 
 // codeFirst holds the earliest failures with an error code (compared
@@ -186,8 +189,8 @@ func (s *stopState) fail(r failRef) {
 	if !handler && (!s.hasFirstStep || r.before(&s.firstStep)) {
 		s.firstStep, s.hasFirstStep = r, true
 	}
-	st := report.Stage(r.kind)
-	i := slices.IndexFunc(s.stages, func(x stageFail) bool { return x.stage == st })
+	st, exc := report.Stage(r.kind), report.IsExceptionKind(r.kind)
+	i := slices.IndexFunc(s.stages, func(x stageFail) bool { return x.stage == st && x.exc == exc })
 	switch {
 	case i >= 0 && s.stages[i].open:
 		if r.before(&s.stages[i].first) {
@@ -196,7 +199,7 @@ func (s *stopState) fail(r failRef) {
 	case i >= 0:
 		s.stages[i].first, s.stages[i].open = r, true
 	case len(s.stages) < maxStopStages:
-		s.stages = append(s.stages, stageFail{stage: st, first: r, open: true})
+		s.stages = append(s.stages, stageFail{stage: st, first: r, open: true, exc: exc})
 	}
 	if r.code == "" {
 		return
@@ -259,9 +262,14 @@ func (s *stopState) failed(ended bool) Stop {
 		s = &stopState{} // no failed step (a run.end without error code)
 	}
 	var w *failRef
-	for i := range s.stages {
-		if st := &s.stages[i]; st.open && (w == nil || st.first.before(w)) {
-			w = &st.first
+	for _, exc := range [2]bool{false, true} { // failed steps, then exceptions
+		for i := range s.stages {
+			if st := &s.stages[i]; st.open && st.exc == exc && (w == nil || st.first.before(w)) {
+				w = &st.first
+			}
+		}
+		if w != nil {
+			break
 		}
 	}
 	var root, wrapper *failRef

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -203,11 +204,46 @@ func TestListShowsAndFiltersStop(t *testing.T) {
 		check(url.Values{"error_code": {"http_503"}}) // recovered: not why r-retry stopped
 		check(url.Values{"stop": {"cancelled"}, "error_code": {"client_gone"}}, "r-cancel")
 		check(url.Values{"status": {"failed"}, "stop": {"timeout"}}, "r-embed")
+		// The taxonomy: index_not_found is config, a deadline a
+		// dependency's, client_gone no rule knows.
+		check(url.Values{"error_category": {"config"}}, "r-ann")
+		check(url.Values{"error_category": {"dependency,unknown"}}, "r-cancel", "r-embed")
+		check(url.Values{"error_category": {"model"}})
+		classes := map[string]string{}
+		for _, e := range p.Runs {
+			classes[e.RunID] = e.StopErrorCategory
+		}
+		if want := map[string]string{"r-ann": "config", "r-embed": "dependency", "r-cancel": "unknown", "r-retry": "", "r-open": ""}; !maps.Equal(classes, want) {
+			t.Errorf("%s: error categories %v, want %v", phase, classes, want)
+		}
+	}
+}
+
+// The index classifies with the configured table, as reportapi's reports do.
+func TestListUsesConfiguredTaxonomy(t *testing.T) {
+	dir := t.TempDir()
+	writeCodeRun(t, dir, "r-cancel", t0, "run.start", "ok", "", "llm.call", "cancelled", "client_gone", "run.end", "cancelled", "")
+	tab, err := (&report.RemediationConfig{Rules: []report.RemediationRule{
+		{Stage: "llm", Code: "client_gone", Text: "The user left.", Category: "user"},
+	}}).Table()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := New(dir, Options{Remediations: tab})
+	if _, err := ix.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ix.List(Query{ErrorCategories: []string{"user"}})
+	if err != nil || len(p.Runs) != 1 || p.Runs[0].StopErrorCategory != "user" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if e, ok := ix.Get("r-cancel"); !ok || e.StopErrorCategory != "user" {
+		t.Fatalf("Get: %+v", e)
 	}
 }
 
 func TestParseQueryStop(t *testing.T) {
-	for _, v := range []url.Values{{"stop": {"failed"}}, {"stop": {"error,bogus"}}} {
+	for _, v := range []url.Values{{"stop": {"failed"}}, {"stop": {"error,bogus"}}, {"error_category": {"network"}}} {
 		if _, err := ParseQuery(v, t0); !errors.Is(err, ErrBadQuery) {
 			t.Errorf("%v: err %v, want ErrBadQuery", v, err)
 		}
@@ -220,7 +256,14 @@ func TestParseQueryStop(t *testing.T) {
 	if err != nil || strings.Join(back.Stops, ",") != "error,timeout" || back.ErrorCode != "http_503" {
 		t.Fatalf("round trip %+v %v", back, err)
 	}
-	for _, p := range []string{"stop", "error_code"} {
+	q, err = ParseQuery(url.Values{"error_category": {"infra", "config"}}, t0)
+	if err != nil || strings.Join(q.ErrorCategories, ",") != "infra,config" {
+		t.Fatalf("%+v %v", q, err)
+	}
+	if back, err := ParseQuery(q.Values(), t0); err != nil || strings.Join(back.ErrorCategories, ",") != "infra,config" {
+		t.Fatalf("round trip %+v %v", back, err)
+	}
+	for _, p := range []string{"stop", "error_code", "error_category"} {
 		if !slices.Contains(QueryParams(), p) {
 			t.Errorf("QueryParams lacks %s", p)
 		}
@@ -285,6 +328,13 @@ func TestStopRules(t *testing.T) {
 		{"a timeout code", []ledger.Line{l("embed.call", "failed", "Gateway-Timeout")}, Stop{"timeout", "embed", "Gateway-Timeout"}},
 		{"no error code in the summaries (a producer that leaves Entry.ErrorCode empty)",
 			[]ledger.Line{l("ann.search", "failed", ""), l("run.end", "failed", "")}, Stop{"error", "ann", ""}},
+		{"a recorded exception ranks after a failed step, even an earlier one",
+			[]ledger.Line{{Kind: "embed.exception", Status: "failed", ErrorCode: "RuntimeError", TS: t0},
+				{Kind: "ann.search", Status: "failed", ErrorCode: "locked", TS: t0.Add(time.Second)}},
+			Stop{"error", "ann", "locked"}},
+		{"an exception alone is the root cause",
+			[]ledger.Line{l("exception", "failed", "ValueError"), l("run.end", "failed", "")},
+			Stop{"error", "exception", "ValueError"}},
 	} {
 		if got := stopOfLines(t, c.lines...); got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)

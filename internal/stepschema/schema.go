@@ -29,12 +29,52 @@ const (
 	AttrEventName = "event.name"
 )
 
+// Conventions of the wider ecosystem that runledger reads (docs/attributes.md).
+const (
+	// AttrSessionID is the OpenTelemetry semantic conventions' session id.
+	AttrSessionID = "session.id"
+	// AttrSessionPreviousID is the session that the current one follows.
+	AttrSessionPreviousID = "session.previous_id"
+	// AttrGenAIConversationID is the GenAI semantic conventions' conversation id.
+	AttrGenAIConversationID = "gen_ai.conversation.id"
+	// AttrLangfuseSessionID is Langfuse's session attribute.
+	AttrLangfuseSessionID = "langfuse.session.id"
+	// AttrErrorType is the stable semantic conventions' error class; it is
+	// read as the step's error code when step.error.code is absent.
+	AttrErrorType = "error.type"
+	// AttrExceptionType, AttrExceptionMessage and AttrExceptionStacktrace
+	// are what an SDK's RecordException writes on its "exception" event.
+	AttrExceptionType       = "exception.type"
+	AttrExceptionMessage    = "exception.message"
+	AttrExceptionStacktrace = "exception.stacktrace"
+	// EventNameException is the span event name RecordException uses.
+	EventNameException = "exception"
+)
+
+// DefaultRunIDKeys are the attributes read for a step's run id, in order:
+// runledger's own key, then the session and conversation keys of the
+// semantic conventions and of Langfuse.
+func DefaultRunIDKeys() []string {
+	return []string{AttrRunID, AttrSessionID, AttrGenAIConversationID, AttrLangfuseSessionID}
+}
+
 // Attributes steproute adds while normalising; they land under "attrs".
 const (
 	// AttrDetailTruncated is true when step.detail was cut to the limit.
 	AttrDetailTruncated = "detail_truncated"
 	// AttrStatusRaw keeps an unknown step.status value that was mapped to ok.
 	AttrStatusRaw = "status_raw"
+	// AttrRunKey names the attribute the run id was read from, when it was
+	// not run.id.
+	AttrRunKey = "run_key"
+	// AttrPreviousRun is the run a run follows (from session.previous_id).
+	AttrPreviousRun = "previous_run"
+	// AttrStacktrace keeps a captured exception's stack trace, cut as
+	// details are.
+	AttrStacktrace = "stacktrace"
+	// KindException is the kind of a step made from a recorded exception
+	// (or <stage>.exception).
+	KindException = "exception"
 )
 
 // Step statuses.

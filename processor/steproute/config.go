@@ -78,10 +78,19 @@ type Config struct {
 	Fallback string `mapstructure:"fallback"`
 	// FallbackRunID is the run id used when Fallback is "fixed".
 	FallbackRunID string `mapstructure:"fallback_run_id"`
-	// RunIDAttribute is the attribute read on events, spans, log records
-	// and resources to find the run id. The resolved id is always written as
-	// "run.id".
+	// RunIDKeys are the attributes read, in order, on events, spans, log
+	// records and resources to find the run id: on each level the first key
+	// holding a valid id wins, and the event beats its span, which beats
+	// its resource. The resolved id is always written as "run.id"; the key
+	// it came from as "run_key" when that is not run.id.
+	RunIDKeys []string `mapstructure:"run_id_keys"`
+	// RunIDAttribute, when set, replaces RunIDKeys with this one key (the
+	// setting of earlier releases).
 	RunIDAttribute string `mapstructure:"run_id_attribute"`
+	// CaptureExceptions makes recorded exceptions (span events named
+	// "exception", error spans with exception.* attributes) on spans of a
+	// known run failed steps of kind exception.
+	CaptureExceptions bool `mapstructure:"capture_exceptions"`
 	// KindAttribute is the attribute that marks a step event and names its
 	// kind. The kind is always written as "step.kind".
 	KindAttribute string `mapstructure:"kind_attribute"`
@@ -99,6 +108,18 @@ type Config struct {
 
 var _ component.Config = (*Config)(nil)
 
+// runIDKeys returns the keys read for a run id: run_id_attribute alone when
+// set, else run_id_keys.
+func (cfg *Config) runIDKeys() []string {
+	if cfg.RunIDAttribute != "" {
+		return []string{cfg.RunIDAttribute}
+	}
+	if len(cfg.RunIDKeys) == 0 {
+		return []string{stepschema.AttrRunID}
+	}
+	return cfg.RunIDKeys
+}
+
 func createDefaultConfig() component.Config {
 	return &Config{
 		KeepNonStep:          false,
@@ -114,7 +135,8 @@ func createDefaultConfig() component.Config {
 		HoldFsyncInterval:    time.Second,
 		HoldOnShutdown:       HoldOnShutdownKeep,
 		Fallback:             FallbackTrace,
-		RunIDAttribute:       stepschema.AttrRunID,
+		RunIDKeys:            stepschema.DefaultRunIDKeys(),
+		CaptureExceptions:    true,
 		KindAttribute:        stepschema.AttrKind,
 		LogEventNamePrefix:   "step.",
 	}
@@ -182,8 +204,16 @@ func (cfg *Config) Validate() error {
 	default:
 		add("fallback must be %q or %q (got %q)", FallbackTrace, FallbackFixed, cfg.Fallback)
 	}
-	if strings.TrimSpace(cfg.RunIDAttribute) == "" {
-		add("run_id_attribute must not be empty")
+	if cfg.RunIDAttribute == "" && len(cfg.RunIDKeys) == 0 {
+		add("run_id_keys must list at least one attribute")
+	}
+	for i, k := range cfg.RunIDKeys {
+		if strings.TrimSpace(k) == "" {
+			add("run_id_keys[%d] must not be empty", i)
+		}
+	}
+	if cfg.RunIDAttribute != "" && strings.TrimSpace(cfg.RunIDAttribute) == "" {
+		add("run_id_attribute must not be blank")
 	}
 	if strings.TrimSpace(cfg.KindAttribute) == "" {
 		add("kind_attribute must not be empty")

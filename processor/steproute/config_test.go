@@ -45,7 +45,9 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 10*time.Second, cfg.ResolveWait)
 		assert.Equal(t, 500000, cfg.ResolveWaitMaxEvents)
 		assert.Equal(t, FallbackTrace, cfg.Fallback)
-		assert.Equal(t, "run.id", cfg.RunIDAttribute)
+		assert.Equal(t, []string{"run.id", "session.id", "gen_ai.conversation.id", "langfuse.session.id"}, cfg.RunIDKeys)
+		assert.Equal(t, cfg.RunIDKeys, cfg.runIDKeys())
+		assert.True(t, cfg.CaptureExceptions)
 		assert.Equal(t, "step.kind", cfg.KindAttribute)
 		assert.Equal(t, "step.", cfg.LogEventNamePrefix)
 	})
@@ -68,7 +70,9 @@ func TestLoadConfig(t *testing.T) {
 			HoldOnShutdown:       HoldOnShutdownKeep,
 			Fallback:             FallbackFixed,
 			FallbackRunID:        "unassigned",
+			RunIDKeys:            []string{"run.id", "session.id", "gen_ai.conversation.id", "langfuse.session.id"},
 			RunIDAttribute:       "session.id",
+			CaptureExceptions:    false,
 			KindAttribute:        "stage",
 			LogEventNamePrefix:   "rl.",
 			StatusAliases:        map[string]string{"error": "failed", "success": "ok"},
@@ -93,7 +97,8 @@ func TestLoadConfig(t *testing.T) {
 			"resolve_wait_max_events must not be negative (got -1)",
 		}},
 		{"small_max_attributes", []string{"max_attributes must be 0 (no limit) or at least 16"}},
-		{"empty_attribute_names", []string{"run_id_attribute must not be empty", "kind_attribute must not be empty"}},
+		{"empty_attribute_names", []string{"run_id_keys[1] must not be empty", "kind_attribute must not be empty"}},
+		{"no_run_keys", []string{"run_id_keys must list at least one attribute"}},
 		{"unknown_status", []string{
 			`status_aliases: "error" maps to unknown status "broken"`,
 			`status_aliases: "ok" is already a valid status`,

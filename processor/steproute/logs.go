@@ -105,13 +105,14 @@ func processRecord(p *logsProcessor, b *batch, held *heldSet[plog.Logs], rl plog
 	// The record's span, when it arrives on the traces pipeline of this
 	// component, is kept for the run's ledger like an ancestor.
 	b.want(tid, lr.SpanID())
-	id, src := n.runID(m), srcEvent
-	if id == "" {
-		id, src = resID, srcResource
+	hit, src := n.runHit(m), srcEvent
+	if hit.id == "" && resID != "" {
+		hit, src = n.runHit(rl.Resource().Attributes()), srcResource
 	}
-	if id == "" {
-		id, src = b.lookup(tid), srcTraceCache
+	if hit.id == "" {
+		hit, src = runHit{id: b.lookup(tid)}, srcTraceCache
 	}
+	id := hit.id
 	if id == "" {
 		if c.hold != nil && !tid.IsEmpty() {
 			holdRecord(p, held, rl, sl, rlSeq, slSeq, lr, b)
@@ -120,6 +121,7 @@ func processRecord(p *logsProcessor, b *batch, held *heldSet[plog.Logs], rl plog
 		id, src = c.fallbackID(tid), srcFallback
 	}
 	stepattrs.SetRunID(m, id)
+	hit.mark(m)
 	b.st.sources[src]++
 	b.st.accepted++
 	return false

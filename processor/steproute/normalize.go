@@ -16,7 +16,7 @@ import (
 type normalizer struct {
 	limits        stepattrs.Limits
 	kindAttr      string
-	runIDAttr     string
+	runKeys       runKeys
 	logNamePrefix string
 }
 
@@ -26,10 +26,10 @@ func newNormalizer(cfg *Config) normalizer {
 			MaxDetailBytes: cfg.MaxDetailBytes,
 			MaxAttributes:  cfg.MaxAttributes,
 			StatusAliases:  cfg.StatusAliases,
-			RunIDKey:       cfg.RunIDAttribute,
+			RunIDKey:       cfg.runIDKeys()[0],
 		},
 		kindAttr:      cfg.KindAttribute,
-		runIDAttr:     cfg.RunIDAttribute,
+		runKeys:       newRunKeys(cfg.runIDKeys()),
 		logNamePrefix: cfg.LogEventNamePrefix,
 	}
 }
@@ -66,9 +66,12 @@ func (n *normalizer) logKind(attrs pcommon.Map, eventName string) string {
 	return ""
 }
 
-// runID returns the configured run id attribute of m when it is a
-// string (with invalid UTF-8 replaced), else "".
-func (n *normalizer) runID(m pcommon.Map) string { return stepattrs.RunID(m, n.runIDAttr) }
+// runID returns the run id that m names through the configured keys (a
+// string, invalid UTF-8 replaced), else "".
+func (n *normalizer) runID(m pcommon.Map) string { return n.runKeys.lookup(m).id }
+
+// runHit is runID with the key that gave the id and the previous run.
+func (n *normalizer) runHit(m pcommon.Map) runHit { return n.runKeys.lookup(m) }
 
 // normalize makes m (the attributes of a step event of the given kind) a
 // normalised step event, except for run.id which the caller writes once it

@@ -159,6 +159,20 @@ func ruleCases() []ruleCase {
 			event: map[string]any{"step.status": "ok"},
 			want:  map[string]any{"step.kind": "hydrate.duckdb", "step.status": "ok", "run.id": fallbackT1},
 		},
+		{
+			name: "event_name wins over the event.name attribute", only: "logs", eventName: "step.embed.vllm",
+			event: map[string]any{"event.name": "step.other", "step.status": "ok"},
+			want:  map[string]any{"event.name": "step.other", "step.kind": "embed.vllm", "step.status": "ok", "run.id": fallbackT1},
+		},
+		{
+			name: "event_name step with session.id and error.type", only: "logs", eventName: "step.embed.vllm",
+			resource: map[string]any{"session.id": "s-9"},
+			event:    map[string]any{"step.status": "failed", "error.type": "timeout"},
+			want: map[string]any{
+				"step.kind": "embed.vllm", "step.status": "failed", "error.type": "timeout", "step.error.code": "timeout",
+				"run.id": "s-9", "run_key": "session.id",
+			},
+		},
 		{name: "event name without prefix is noise", only: "logs", eventName: "http.request", event: map[string]any{}, dropped: true},
 		{name: "event name equal to the prefix is noise", only: "logs", eventName: "step.", event: map[string]any{}, dropped: true},
 		{
@@ -303,7 +317,93 @@ func ruleCases() []ruleCase {
 		{
 			name: "custom run_id_attribute, written as run.id", cfg: func(c *Config) { c.RunIDAttribute = "session.id" },
 			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": "ignored"},
-			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": "s-1"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": "s-1", "run_key": "session.id"},
+		},
+
+		// run keys (run_id_keys): conventions' session and conversation ids
+		{
+			name:  "session.id on the event",
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": "s-1", "run_key": "session.id"},
+		},
+		{
+			name: "gen_ai.conversation.id on the resource", resource: map[string]any{"gen_ai.conversation.id": "conv-7"},
+			event: map[string]any{"step.kind": "a", "step.status": "ok"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "run.id": "conv-7", "run_key": "gen_ai.conversation.id"},
+		},
+		{
+			name: "langfuse.session.id on the span", only: "traces", span: map[string]any{"langfuse.session.id": "lf-1"},
+			event: map[string]any{"step.kind": "a", "step.status": "ok"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "run.id": "lf-1", "run_key": "langfuse.session.id"},
+		},
+		{
+			name:  "run.id beats session.id on one level, and needs no run_key",
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": "r-1"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": "r-1"},
+		},
+		{
+			name:  "key order within a level: session.id before gen_ai.conversation.id",
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "gen_ai.conversation.id": "c-1", "session.id": "s-1"},
+			want: map[string]any{
+				"step.kind": "a", "step.status": "ok", "gen_ai.conversation.id": "c-1", "session.id": "s-1",
+				"run.id": "s-1", "run_key": "session.id",
+			},
+		},
+		{
+			name: "level first: the event's session.id beats the resource's run.id", resource: map[string]any{"run.id": "r-res"},
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-ev"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-ev", "run.id": "s-ev", "run_key": "session.id"},
+		},
+		{
+			name: "level first: the span's session.id beats the resource's run.id", only: "traces",
+			resource: map[string]any{"run.id": "r-res"}, span: map[string]any{"session.id": "s-span"},
+			event: map[string]any{"step.kind": "a", "step.status": "ok"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "run.id": "s-span", "run_key": "session.id"},
+		},
+		{
+			name:  "a hostile session.id is no run id: the next key is read",
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s[2J", "langfuse.session.id": "lf-2"},
+			want: map[string]any{
+				"step.kind": "a", "step.status": "ok", "session.id": "s[2J", "langfuse.session.id": "lf-2",
+				"run.id": "lf-2", "run_key": "langfuse.session.id",
+			},
+		},
+		{
+			name:  "a hostile session.id alone goes to the fallback run",
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": strings.Repeat("s", 2000)},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": strings.Repeat("s", 2000), "run.id": fallbackT1},
+		},
+		{
+			name:  "session.previous_id becomes previous_run",
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-2", "session.previous_id": "s-1"},
+			want: map[string]any{
+				"step.kind": "a", "step.status": "ok", "session.id": "s-2", "session.previous_id": "s-1",
+				"run.id": "s-2", "run_key": "session.id", "previous_run": "s-1",
+			},
+		},
+		{
+			name: "run_id_keys narrowed to run.id ignores session.id", cfg: func(c *Config) { c.RunIDKeys = []string{"run.id"} },
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1"},
+			want:  map[string]any{"step.kind": "a", "step.status": "ok", "session.id": "s-1", "run.id": fallbackT1},
+		},
+		{
+			name: "custom run_id_keys order", cfg: func(c *Config) { c.RunIDKeys = []string{"langfuse.session.id", "run.id"} },
+			event: map[string]any{"step.kind": "a", "step.status": "ok", "run.id": "r-1", "langfuse.session.id": "lf-1"},
+			want: map[string]any{
+				"step.kind": "a", "step.status": "ok", "langfuse.session.id": "lf-1", "run.id": "lf-1", "run_key": "langfuse.session.id",
+			},
+		},
+
+		// error.type (semantic conventions) as the error code
+		{
+			name:  "error.type is the error code when step.error.code is absent",
+			event: map[string]any{"step.kind": "a", "step.status": "failed", "error.type": "http_503", "run.id": "r"},
+			want:  map[string]any{"step.kind": "a", "step.status": "failed", "error.type": "http_503", "step.error.code": "http_503", "run.id": "r"},
+		},
+		{
+			name:  "step.error.code beats error.type",
+			event: map[string]any{"step.kind": "a", "step.status": "failed", "error.type": "http_503", "step.error.code": "timeout", "run.id": "r"},
+			want:  map[string]any{"step.kind": "a", "step.status": "failed", "error.type": "http_503", "step.error.code": "timeout", "run.id": "r"},
 		},
 		{
 			name: "non-string run.id is not a run id", event: map[string]any{"step.kind": "a", "step.status": "ok", "run.id": 42},

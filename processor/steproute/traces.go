@@ -98,6 +98,9 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 ) bool {
 	c := p.core
 	n := &c.norm
+	if c.cfg.CaptureExceptions {
+		c.captureExceptions(b, span, resID)
+	}
 	events := span.Events()
 	if !c.cfg.KeepNonStep {
 		events.RemoveIf(func(ev ptrace.SpanEvent) bool { return n.eventKind(ev.Attributes()) == "" })
@@ -119,10 +122,11 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 		}
 		return false
 	}
-	spanRun, spanSrc := n.runID(span.Attributes()), srcSpan
-	if spanRun == "" {
-		spanRun, spanSrc = resID, srcResource
+	spanHit, spanSrc := n.runHit(span.Attributes()), srcSpan
+	if spanHit.id == "" && resID != "" {
+		spanHit, spanSrc = n.runHit(rs.Resource().Attributes()), srcResource
 	}
+	spanRun := spanHit.id
 	tid := span.TraceID()
 	steps := 0
 	b.pend = b.pend[:0]
@@ -134,20 +138,22 @@ func processSpan(p *tracesProcessor, b *batch, held *heldSet[ptrace.Traces], rs 
 		}
 		steps++
 		n.normalize(m, kind, c.noBody, &b.step, &b.st.fixes)
-		id, src := n.runID(m), srcEvent
+		hit, src := n.runHit(m), srcEvent
 		switch {
-		case id != "":
-			b.learn(tid, id)
+		case hit.id != "":
+			b.learn(tid, hit.id)
 		case spanRun != "":
-			id, src = spanRun, spanSrc
+			hit, src = spanHit, spanSrc
 		default:
-			id, src = b.lookup(tid), srcTraceCache
+			hit, src = runHit{id: b.lookup(tid)}, srcTraceCache
 		}
+		id := hit.id
 		if id == "" {
 			b.pend = append(b.pend, i)
 			continue
 		}
 		stepattrs.SetRunID(m, id)
+		hit.mark(m)
 		b.st.sources[src]++
 	}
 	if len(b.pend) == 0 {

@@ -75,6 +75,9 @@ type Step struct {
 	detail     bool // the normalised event has a step.detail
 	cut        bool // the detail rule cut Detail
 	namedFixes bool // some size or resource must change
+	// errFromType: ErrorCode comes from error.type, step.error.code is
+	// written.
+	errFromType bool
 }
 
 // Fixes counts the changes Normalize makes, per kind, each kind once per
@@ -165,6 +168,18 @@ func RunID(m pcommon.Map, key string) string {
 	// An id the API could not look up (control characters, invalid
 	// UTF-8, too long) names no run: the event goes to the fallback run.
 	// Invalid UTF-8 is repaired as in any attribute.
+	if s, _ := stepschema.ValidUTF8(v.Str()); stepschema.ValidRunID(s) {
+		return s
+	}
+	return ""
+}
+
+// RunIDValue is RunID on a value already looked up: the string with
+// invalid UTF-8 replaced when it can name a run, else "".
+func RunIDValue(v pcommon.Value) string {
+	if v.Type() != pcommon.ValueTypeStr {
+		return ""
+	}
 	if s, _ := stepschema.ValidUTF8(v.Str()); stepschema.ValidRunID(s) {
 		return s
 	}
@@ -300,6 +315,13 @@ func read(m pcommon.Map, kind string, body pcommon.Value, lim Limits, out *Step)
 			s.dirty = true
 		}
 		s.ErrorCode = stringOf(sc.errCode, bad)
+	} else if sc.errTypeT == pcommon.ValueTypeStr && sc.errType.Str() != "" {
+		// The semantic conventions' error.type stands in for an absent
+		// step.error.code; the normalised event carries both.
+		s.ErrorCode = stringOf(sc.errType, bad)
+		s.errFromType = true
+		s.dirty = true
+		added++
 	}
 	if s.namedFixes {
 		s.dirty = true
@@ -329,9 +351,9 @@ type scan struct {
 	badUTF8 bool
 	seen    uint32 // bit f: an attribute of Field f was seen
 
-	status, detail, dur, errCode     pcommon.Value
-	statusT, detailT, durT, errCodeT pcommon.ValueType
-	count, removed                   int
+	status, detail, dur, errCode, errType      pcommon.Value
+	statusT, detailT, durT, errCodeT, errTypeT pcommon.ValueType
+	count, removed                             int
 }
 
 func (sc *scan) has(f stepschema.Field) bool { return sc.seen&(1<<f) != 0 }
@@ -390,6 +412,10 @@ func (sc *scan) attr(k string, v pcommon.Value) {
 		}
 	case stepschema.FieldDetailTruncated:
 		s.DetailTruncated = t == pcommon.ValueTypeBool && v.Bool()
+	case stepschema.FieldOther:
+		if k == stepschema.AttrErrorType {
+			sc.errType, sc.errTypeT = v, t
+		}
 	}
 	switch t {
 	case pcommon.ValueTypeStr:

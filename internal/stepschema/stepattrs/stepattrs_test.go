@@ -77,3 +77,36 @@ func TestParseNotAStep(t *testing.T) {
 	assert.Equal(t, "", s.Kind)
 	assert.Equal(t, Fixes{}, fx)
 }
+
+// error.type (semantic conventions) is the error code when step.error.code
+// is absent; step.error.code wins when both are there; the normalised event
+// carries step.error.code so downstream readers need no second rule.
+func TestErrorTypeIsTheFallbackErrorCode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  map[string]any
+		want string
+	}{
+		{"error.type alone", map[string]any{"step.kind": "a", "error.type": "http_503"}, "http_503"},
+		{"step.error.code wins", map[string]any{"step.kind": "a", "step.error.code": "oom", "error.type": "http_503"}, "oom"},
+		{"non-string error.type ignored", map[string]any{"step.kind": "a", "error.type": 503}, ""},
+		{"empty error.type ignored", map[string]any{"step.kind": "a", "error.type": ""}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := event(t, tc.raw)
+			s, _ := Parse(m, pcommon.NewValueEmpty(), Limits{})
+			assert.Equal(t, tc.want, s.ErrorCode)
+			Normalize(m, "a", pcommon.NewValueEmpty(), Limits{}, new(Step), new(Fixes))
+			v, ok := m.Get(stepschema.AttrErrorCode)
+			if tc.want == "" {
+				assert.False(t, ok && v.Str() != "", "no error code written")
+				return
+			}
+			require.True(t, ok)
+			assert.Equal(t, tc.want, v.Str())
+			et, ok := m.Get(stepschema.AttrErrorType)
+			require.True(t, ok, "error.type is kept")
+			assert.Equal(t, tc.raw["error.type"], et.AsRaw())
+		})
+	}
+}

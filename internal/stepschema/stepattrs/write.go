@@ -42,6 +42,9 @@ func (s *Step) write(m pcommon.Map, kind string) {
 	if v, ok := m.Get(stepschema.AttrErrorCode); ok && v.Type() != pcommon.ValueTypeStr {
 		v.SetStr(s.ErrorCode)
 	}
+	if s.errFromType {
+		m.PutStr(stepschema.AttrErrorCode, s.ErrorCode)
+	}
 	if !s.namedFixes {
 		return
 	}
