@@ -42,7 +42,8 @@ func (m *model) helpView() []string {
 	body = append(body, "", m.st.dim.Render("filter: / then e.g. status:failed service:retriever kind:ann timeout"),
 		m.st.dim.Render("        stop:timeout code:index_not_found (why a run stopped)"),
 		m.st.dim.Render("export: x writes "+m.outDir+"/<run>.json and .md"),
-		m.st.dim.Render("markers: ✗ failed · ◆ stop reason · ⊘ cancelled · ↷ skipped · ▸ started"))
+		m.st.dim.Render("markers: ✗ failed · ◆ stop reason · ⊘ cancelled · ↷ skipped · ▸ started"),
+		m.st.dim.Render("spans:   ! failed span · * critical path · bar ▓ error status · steps ◆ ✗ • on it"))
 	h := max(m.height-2, 1)
 	m.helpOffset = clamp(m.helpOffset, 0, len(body)-h)
 	end := min(m.helpOffset+h, len(body))

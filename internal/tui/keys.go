@@ -10,6 +10,7 @@ type keyMap struct {
 	Pane, FirstError, NextError, PrevError  key.Binding
 	Follow, Export, PrevStep, NextStep      key.Binding
 	Why                                     key.Binding
+	Waterfall                               wfKeyMap
 }
 
 func newKeyMap() keyMap {
@@ -40,6 +41,7 @@ func newKeyMap() keyMap {
 		PrevStep:   b("[", "previous step", "["),
 		NextStep:   b("]", "next step", "]"),
 		Why:        b("w", "why: the whole stop reason", "w"),
+		Waterfall:  newWaterfallKeys(),
 	}
 }
 
@@ -56,5 +58,6 @@ func (k keyMap) helpSections() []struct {
 		{"run list", []key.Binding{k.Open, k.Filter, k.Status, k.FirstError, k.Export, k.Refresh}},
 		{"run view", []key.Binding{k.Open, k.Pane, k.Why, k.FirstError, k.NextError, k.Follow, k.Export, k.Refresh}},
 		{"step pane", []key.Binding{k.PrevStep, k.NextStep, k.FirstError, k.Export}},
+		{"span waterfall", []key.Binding{k.Waterfall.Toggle, k.Open, k.NextError, k.Waterfall.URL, k.Waterfall.OpenURL}},
 	}
 }

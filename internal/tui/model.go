@@ -29,6 +29,7 @@ const (
 	screenList screen = iota
 	screenRun
 	screenStep
+	screenSpan // a span of the waterfall and its steps (waterfall.go)
 )
 
 type pane int
@@ -36,6 +37,7 @@ type pane int
 const (
 	paneTimeline pane = iota
 	paneStages
+	paneWaterfall // the span waterfall (waterfall.go)
 )
 
 // Messages.
@@ -109,6 +111,9 @@ type model struct {
 
 	// step pane
 	stepOffset int
+
+	// span waterfall pane and span screen
+	wf wfState
 }
 
 // statusCycleValues are the quick status filters `s` cycles through.
@@ -190,6 +195,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			m.setFlash("exported "+strings.Join(msg.paths, " and "), false)
 		}
+	case wfOpenMsg:
+		m.onWaterfallOpened(msg)
 	case tea.KeyMsg:
 		return m, m.onKey(msg)
 	case tea.MouseMsg:
@@ -294,6 +301,8 @@ func (m *model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.onRunKey(msg)
 	case screenStep:
 		return m.onStepKey(msg)
+	case screenSpan:
+		return m.onSpanKey(msg)
 	}
 	return nil
 }
@@ -324,11 +333,15 @@ func (m *model) moveBy(n int) {
 	case screenRun:
 		if m.pane == paneStages {
 			m.sumOffset += n
+		} else if m.pane == paneWaterfall {
+			m.wfMove(n)
 		} else {
 			m.moveStep(n)
 		}
 	case screenStep:
 		m.stepOffset += n
+	case screenSpan:
+		m.wf.stepCursor += n
 	}
 	m.clampAll()
 }
@@ -344,6 +357,7 @@ func (m *model) openRun(runID string, jumpError bool) tea.Cmd {
 	m.follow = false
 	m.pane = paneTimeline
 	m.jumpError = jumpError
+	m.wf.reset()
 	return m.loadRun()
 }
 
@@ -353,6 +367,7 @@ func (m *model) closeRun() {
 	m.gen++
 	m.data, m.runErr = nil, nil
 	m.tl = timeline{}
+	m.wf.reset()
 	m.follow, m.live, m.runLoading = false, false, false
 }
 
@@ -367,6 +382,8 @@ func (m *model) View() string {
 		lines = m.listView()
 	case m.screen == screenRun:
 		lines = m.runView()
+	case m.screen == screenSpan:
+		lines = m.spanView()
 	default:
 		lines = m.stepView()
 	}
@@ -430,6 +447,9 @@ func (m *model) clampAll() {
 	m.clampList()
 	m.clampRun()
 	m.clampStep()
+	if m.screen == screenSpan {
+		m.clampSpan()
+	}
 }
 
 func clamp(v, lo, hi int) int {

@@ -206,7 +206,7 @@ func (m *model) runHeader() []string {
 		info += fmt.Sprintf(" · %d lines not shown", m.data.Truncated)
 	}
 	info += " · started " + fmtPtrTime(r.StartedAt)
-	lines = append(lines, tab("timeline", paneTimeline)+" "+tab("stages", paneStages)+"  "+m.st.dim.Render(info))
+	lines = append(lines, tab("timeline", paneTimeline)+" "+tab("stages", paneStages)+" "+tab("spans", paneWaterfall)+" "+m.st.dim.Render(info))
 	return lines
 }
 
@@ -321,6 +321,10 @@ func (m *model) clampRun() {
 		m.sumOffset = clamp(m.sumOffset, 0, len(m.summaryLines())-h)
 		return
 	}
+	if m.pane == paneWaterfall {
+		m.clampWaterfall(h)
+		return
+	}
 	n := len(m.tl.rows)
 	m.tlCursor = clamp(m.tlCursor, 0, n-1)
 	if n > 0 && m.tl.rows[m.tlCursor].kind != rowStep {
@@ -346,7 +350,17 @@ func (m *model) clampRun() {
 func (m *model) onRunKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	h := m.runBodyHeight()
+	if m.pane == paneWaterfall {
+		if cmd, done := m.onWaterfallKey(msg); done {
+			m.clampRun()
+			return cmd
+		}
+	}
 	switch {
+	case key.Matches(msg, k.Waterfall.Toggle):
+		if m.data != nil {
+			m.toggleWaterfall()
+		}
 	case key.Matches(msg, k.Quit), key.Matches(msg, k.Back):
 		m.closeRun()
 		return nil
@@ -436,6 +450,8 @@ func (m *model) runView() []string {
 		}
 	case m.data == nil:
 		lines = append(lines, m.st.dim.Render("  loading "+m.runID+"…"))
+	case m.pane == paneWaterfall:
+		lines = append(lines, m.waterfallView(h)...)
 	case m.pane == paneStages:
 		sum := m.summaryLines()
 		end := min(m.sumOffset+h, len(sum))
@@ -453,6 +469,9 @@ func (m *model) runView() []string {
 	hints := "↑↓ move · enter step · e/n errors · tab stages · w why · f follow · x export · ? help · q back"
 	if m.pane == paneStages {
 		hints = "↑↓ scroll · tab timeline · w why · e first error · x export · ? help · q back"
+	}
+	if m.pane == paneWaterfall {
+		hints = waterfallHints
 	}
 	return append(lines, m.footer(hints))
 }

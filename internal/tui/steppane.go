@@ -107,6 +107,9 @@ func (m *model) clampStep() {
 func (m *model) onStepKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	h := m.stepBodyHeight()
+	if m.wf.fromSpan && m.onSpanStepKey(msg) {
+		return nil
+	}
 	switch {
 	case key.Matches(msg, k.Quit), key.Matches(msg, k.Back):
 		m.screen = screenRun
