@@ -71,7 +71,8 @@ func linesFromTimeline(r *report.Report) []ledger.Line {
 		out = append(out, ledger.Line{
 			V: ledger.Version, RunID: r.RunID, Seq: e.Seq, TS: e.TS, Kind: e.Kind, Status: e.Status,
 			ErrorCode: e.ErrorCode, Detail: e.Detail, DurationMS: e.DurationMS, Sizes: e.Sizes,
-			Resources: e.Resources, Attrs: e.Attrs, TraceID: e.TraceID, SpanName: e.SpanName, Service: e.Service,
+			Resources: e.Resources, Attrs: e.Attrs, TraceID: e.TraceID, SpanID: e.SpanID, SpanName: e.SpanName,
+			Service: e.Service, EventID: e.EventID,
 		})
 	}
 	return out

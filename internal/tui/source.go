@@ -104,8 +104,9 @@ type RunData struct {
 	// Truncated is the number of lines left out beyond MaxLines.
 	Truncated int
 	// LinesFromTimeline is true when the source could not serve the raw
-	// ledger and Lines were rebuilt from the report's timeline page (no
-	// span ids, at most one page).
+	// ledger and Lines were rebuilt from the report's timeline page (at
+	// most one page; the span waterfall says when a span's steps are not
+	// all on it).
 	LinesFromTimeline bool
 }
 

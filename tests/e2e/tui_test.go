@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -192,4 +193,127 @@ func TestTUIShowsStopReason(t *testing.T) {
 	}
 	ptmx.Close()
 	<-copied
+}
+
+// TestTUIWaterfallShowsFailedSpan runs `runledger tui` in an 80x24
+// pseudo-terminal over a ledger holding step lines and span record lines
+// (issue 15), opens the run, switches to the span waterfall with v and
+// checks that the failed span is shown marked with !.
+func TestTUIWaterfallShowsFailedSpan(t *testing.T) {
+	cli := os.Getenv("RUNLEDGER_CLI")
+	if cli == "" {
+		t.Skip("RUNLEDGER_CLI not set: run the end-to-end suite with `make test`")
+	}
+	work := t.TempDir()
+	ledgerDir := filepath.Join(work, "ledgers")
+	const runID, trace = "r-tui-spans", "4bf92f3577b34da6a3ce929d0e0e4736"
+	t0 := time.Date(2026, 11, 25, 9, 1, 0, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	step := func(seq, ms int, kind, status, code, spanID, spanName string) string {
+		l := `{"v":1,"run_id":"` + runID + `","seq":` + strconv.Itoa(seq) + `,"ts":"` + at(ms) + `","kind":"` + kind +
+			`","status":"` + status + `"`
+		if code != "" {
+			l += `,"error_code":"` + code + `"`
+		}
+		return l + `,"trace_id":"` + trace + `","span_id":"` + spanID + `","span_name":"` + spanName +
+			`","service":"retriever","event_id":"e` + strconv.Itoa(seq) + `"}`
+	}
+	spanRec := func(from, to int, spanID, parent, name, status, msg string) string {
+		l := `{"v":1,"run_id":"` + runID + `","rec":"span","ts":"` + at(from) + `","end":"` + at(to) +
+			`","trace_id":"` + trace + `","span_id":"` + spanID + `"`
+		if parent != "" {
+			l += `,"parent_span_id":"` + parent + `"`
+		}
+		return l + `,"span_name":"` + name + `","service":"retriever","status":"` + status + `","status_message":"` + msg +
+			`","event_id":"s-` + spanID + `"}`
+	}
+	const root, embed, faiss = "2dc670e29aac434b", "4e85f9363dc87573", "ad43dd9502e3ae90"
+	lines := []string{
+		step(1, 0, "run.start", "ok", "", root, "retrieve"),
+		step(2, 120, "embed.vllm", "ok", "", embed, "embed"),
+		spanRec(2, 121, embed, root, "embed", "ok", ""),
+		step(3, 1000, "ann.faiss.search", "failed", "index_not_found", faiss, "faiss.search"),
+		spanRec(130, 1001, faiss, root, "faiss.search", "error", "index not found"),
+		step(4, 1005, "retrieval.error", "failed", "index_not_found", root, "retrieve"),
+		step(5, 1006, "run.end", "failed", "", root, "retrieve"),
+		spanRec(0, 1007, root, "", "retrieve", "error", "retrieval failed"),
+	}
+	p := ledger.RunPath(ledgerDir, t0, runID)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(cli, "tui", "--ledger-dir", ledgerDir, "--out", filepath.Join(work, "out", "run_reports"))
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "TERM=xterm", "NO_COLOR=1")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatalf("start %s tui in a pty: %v", cli, err)
+	}
+	defer ptmx.Close()
+	screen := &ptyScreen{}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		answered := 0
+		for {
+			n, err := ptmx.Read(buf)
+			screen.Write(buf[:n])
+			for asked := strings.Count(screen.raw(), "\x1b[6n"); answered < asked; answered++ {
+				_, _ = ptmx.Write([]byte("\x1b[1;1R"))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		ptmx.Close()
+		<-copied
+	}()
+	waitFor := func(what string, since int, ok func(string) bool) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			s := screen.text()
+			if ok(s[min(since, len(s)):]) {
+				return
+			}
+			select {
+			case err := <-exited:
+				exited <- err
+				t.Fatalf("runledger tui exited (%v) before the screen showed %s:\n%s", err, what, s)
+			case <-deadline:
+				t.Fatalf("the screen never showed %s:\n%s", what, s)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("the run list", 0, func(s string) bool { return strings.Contains(s, runID) })
+	before := len(screen.text())
+	if _, err := ptmx.Write([]byte("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the run view", before, func(s string) bool { return strings.Contains(s, "index_not_found") })
+	before = len(screen.text())
+	if _, err := ptmx.Write([]byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	// The failed span, marked ! (and on the critical path, *), with its
+	// parent's row above it.
+	failedRow := regexp.MustCompile(`!\*?\s+faiss\.search`)
+	waitFor("the failed span in the waterfall", before, func(s string) bool {
+		return strings.Contains(s, "[spans]") && strings.Contains(s, "retrieve") && failedRow.MatchString(s)
+	})
+	if m := colourSGR.FindString(screen.raw()); m != "" {
+		t.Fatalf("colour escape %q with NO_COLOR=1", m)
+	}
 }
