@@ -183,7 +183,10 @@ func (b *Builder) failedReason() StopReason {
 		var weakHit *failure
 		for j := range all {
 			f := &all[j]
-			if j == i || IsErrorKind(f.kind) && !(before(f, w) || f.seq < w.seq) {
+			// An exception made from a recorded exception is weaker evidence
+			// than the error the producer reported: the wrapper does not
+			// defer to it.
+			if j == i || IsExceptionKind(f.kind) || IsErrorKind(f.kind) && !(before(f, w) || f.seq < w.seq) {
 				continue
 			}
 			strong, wk := repeats(w, f)
