@@ -167,3 +167,20 @@ func TestCountPeerOutputMatchesDecoder(t *testing.T) {
 		t.Errorf("countPeerOutput = %+v, want %+v", out, want)
 	}
 }
+
+func TestCountLedgersSkipsSpanRecords(t *testing.T) {
+	dir := t.TempDir()
+	body := `{"v":1,"run_id":"r","seq":1,"ts":"2026-11-25T09:00:00Z","kind":"a","status":"ok"}` + "\n" +
+		`{"v":1,"run_id":"r","rec":"span","ts":"2026-11-25T09:00:00Z","end":"2026-11-25T09:00:01Z","trace_id":"t","span_id":"s","span_name":"n","status":"ok"}` + "\n" +
+		`{"v":1,"run_id":"r","seq":2,"ts":"2026-11-25T09:00:01Z","kind":"b","status":"ok"}` + "\n"
+	if err := os.MkdirAll(filepath.Join(dir, "2026-11-25"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "2026-11-25", "r.jsonl"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := countLedgers(dir)
+	if err != nil || out.StepEvents != 2 {
+		t.Fatalf("%+v %v: want 2 step events", out, err)
+	}
+}
