@@ -84,3 +84,39 @@ func TestInsightsCLI(t *testing.T) {
 		t.Fatalf("empty folder: exit %d %s", code, out)
 	}
 }
+
+// `runledger diff` names the first divergence and the resource change, from
+// a directory and from a server; --baseline auto finds a completed run.
+func TestDiffCLI(t *testing.T) {
+	dir := t.TempDir()
+	writeInsightRuns(t, dir) // ins-00 failed on v3; ins-01 completed on v2
+	srv := startReportAPI(t, dir)
+	for name, args := range map[string][]string{"ledger-dir": {"--ledger-dir", dir}, "server": {"--server", srv}} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, append([]string{"diff", "ins-00", "ins-01"}, args...)...)
+			if code != ExitOK || !strings.Contains(out, `"kind": "ann.faiss.search"`) || !strings.Contains(out, `"a": "v3"`) {
+				t.Fatalf("exit %d %s\n%s", code, errOut, out)
+			}
+			var auto string
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				code, auto, errOut = runCLI(t, append([]string{"diff", "ins-00", "--baseline", "auto", "--format", "md"}, args...)...)
+				if code == ExitOK || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond) // the server's index catches up
+			}
+			if code != ExitOK || !strings.Contains(auto, "index_version: v3 → v2") {
+				t.Fatalf("baseline auto: exit %d %s\n%s", code, errOut, auto)
+			}
+			if code, out, _ := runCLI(t, append([]string{"diff", "ins-01", "ins-01"}, args...)...); code != ExitOK || !strings.Contains(out, `"first_divergence": null`) {
+				t.Fatalf("self diff: exit %d\n%s", code, out)
+			}
+			if code, _, _ := runCLI(t, append([]string{"diff", "ins-00", "no-such-run"}, args...)...); code != ExitNotFound {
+				t.Fatalf("unknown run: exit %d", code)
+			}
+		})
+	}
+	if code, _, _ := runCLI(t, "diff", "a", "b", "--baseline", "auto", "--ledger-dir", dir); code != ExitUsage {
+		t.Fatalf("both b and baseline: exit %d", code)
+	}
+}

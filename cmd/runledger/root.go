@@ -172,7 +172,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 run not found.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitUsage, err: err} })
-	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), newTUICmd(), newMCPCmd(), newInsightsCmd(stdout))
+	root.AddCommand(newReportCmd(stdout, stderr), newRunsCmd(stdout, stderr), newTailCmd(stdout, stderr), newTUICmd(), newMCPCmd(), newInsightsCmd(stdout), newDiffCmd(stdout))
 	return root
 }
 
@@ -194,6 +194,16 @@ func group(use, short string, stderr io.Writer) *cobra.Command {
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+		return nil
+	}
+}
+
+// rangeArgs is cobra.RangeArgs with a usage exit code.
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.RangeArgs(lo, hi)(cmd, args); err != nil {
 			return &exitError{code: ExitUsage, err: err}
 		}
 		return nil

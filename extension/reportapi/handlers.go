@@ -68,6 +68,7 @@ func (r *reportAPI) handler() http.Handler {
 	route(http.MethodGet, routeAdminReportHeader, reportParams, r.serveReportByHeader)
 	route(http.MethodGet, routeRuns, runindex.QueryParams(), r.serveList)
 	route(http.MethodGet, routeInsights, insightsParams, r.serveInsights)
+	route(http.MethodGet, routeDiff, diffParams, r.serveDiff)
 	route(http.MethodGet, routeRun, reportParams, r.serveReportByPath)
 	route(http.MethodGet, routeRunLedger, nil, r.serveLedger)
 	route(http.MethodPost, routeRunSave, nil, r.serveSave)

@@ -52,3 +52,51 @@ func (r *reportAPI) serveInsights(w http.ResponseWriter, req *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, in)
 }
+
+// routeDiff compares two runs, or a run with its baseline.
+const routeDiff = "/reports/diff"
+
+var diffParams = []string{"a", "b", "baseline", "format"}
+
+func (r *reportAPI) serveDiff(w http.ResponseWriter, req *http.Request) {
+	vals, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
+		return
+	}
+	a, b, base := vals.Get("a"), vals.Get("b"), vals.Get("baseline")
+	switch {
+	case checkRunID(a) != nil:
+		writeError(w, http.StatusBadRequest, "a: a valid run id is required")
+		return
+	case b != "" && base != "":
+		writeError(w, http.StatusBadRequest, "give b or baseline=auto, not both")
+		return
+	case b == "" && base != "auto":
+		writeError(w, http.StatusBadRequest, "give b (a run id) or baseline=auto")
+		return
+	case b != "" && checkRunID(b) != nil:
+		writeError(w, http.StatusBadRequest, "b: not a valid run id")
+		return
+	}
+	format, err := negotiate(vals.Get("format"), req.Header.Values("Accept"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	d, err := insights.DiffRuns(r.index, r.cfg.Directory, a, b)
+	switch {
+	case errors.Is(err, insights.ErrRunNotFound):
+		writeError(w, http.StatusNotFound, truncateID(err.Error()))
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "cannot read the runs' ledgers")
+		return
+	}
+	if format == "md" {
+		w.Header().Set("Content-Type", contentMarkdown)
+		_, _ = w.Write([]byte(d.Markdown()))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}

@@ -29,3 +29,23 @@ func (c *Client) RawInsights(ctx context.Context, q url.Values, format Format) (
 	}
 	return body.data, nil
 }
+
+// RawDiff returns GET /reports/diff?a=&b= (b "auto": ?baseline=auto) as
+// the server renders it in format.
+func (c *Client) RawDiff(ctx context.Context, a, b string, format Format) ([]byte, error) {
+	v := url.Values{"a": {a}, "format": {string(format)}}
+	if b == "" || b == "auto" {
+		v.Set("baseline", "auto")
+	} else {
+		v.Set("b", b)
+	}
+	accept := "application/json"
+	if format == FormatMarkdown {
+		accept = "text/markdown"
+	}
+	body, err := c.getAll(ctx, c.endpoint(v, true, "reports", "diff"), accept)
+	if err != nil {
+		return nil, err
+	}
+	return body.data, nil
+}
