@@ -66,7 +66,7 @@ func TestMCPStdio(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cs := mcpSession(t, args...)
 			tools, err := cs.ListTools(context.Background(), nil)
-			if err != nil || len(tools.Tools) != 3 {
+			if err != nil || len(tools.Tools) != 5 {
 				t.Fatalf("tools %v %v", tools, err)
 			}
 			if out, isErr := callText(t, cs, "get_run_report", map[string]any{"run_id": "r-embed-oom", "format": "md"}); isErr ||

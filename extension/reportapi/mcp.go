@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/mcptools"
 	"github.com/runledger/runledger/internal/report"
@@ -78,4 +80,24 @@ func (b mcpBackend) Ledger(_ context.Context, runID string) (io.ReadCloser, erro
 		return nil, err
 	}
 	return ledger.Open(p)
+}
+
+func (b mcpBackend) Insights(_ context.Context, v url.Values) (*insights.Insights, error) {
+	now := b.r.now()
+	q, err := insights.ParseQuery(v, now)
+	if err != nil {
+		return nil, err
+	}
+	if !b.r.acquireBuild() {
+		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(b.r.builds))
+	}
+	defer b.r.releaseBuild()
+	return b.r.insights.Compute(b.r.index, q, now, b.r.remediations)
+}
+
+func (b mcpBackend) Diff(_ context.Context, a, bID string) (*insights.RunDiff, error) {
+	if err := checkRunID(a); err != nil {
+		return nil, err
+	}
+	return insights.DiffRuns(b.r.index, b.r.cfg.Directory, a, bID)
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"sync"
+	"time"
 
+	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
@@ -19,14 +22,16 @@ type DirBackend struct {
 	dir  string
 	opts report.Options
 
-	mu    sync.Mutex
-	index *runindex.Index
+	mu     sync.Mutex
+	index  *runindex.Index
+	engine *insights.Engine
 }
 
 // NewDirBackend returns a Backend over ledger directory dir; opts carries
 // StallAfter and TraceURL for the reports.
 func NewDirBackend(dir string, opts report.Options) *DirBackend {
-	return &DirBackend{dir: dir, opts: opts, index: runindex.New(dir, runindex.Options{StallAfter: opts.StallAfter})}
+	return &DirBackend{dir: dir, opts: opts, index: runindex.New(dir, runindex.Options{StallAfter: opts.StallAfter}),
+		engine: insights.NewEngine()}
 }
 
 // ListRuns implements Backend.
@@ -83,6 +88,30 @@ func (d *DirBackend) Ledger(_ context.Context, runID string) (io.ReadCloser, err
 		return nil, err
 	}
 	return ledger.Open(p)
+}
+
+// Insights implements Backend.
+func (d *DirBackend) Insights(_ context.Context, v url.Values) (*insights.Insights, error) {
+	q, err := insights.ParseQuery(v, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.index.Refresh(); err != nil {
+		return nil, fmt.Errorf("index %q: %w", d.dir, err)
+	}
+	return d.engine.Compute(d.index, q, time.Now(), nil)
+}
+
+// Diff implements Backend.
+func (d *DirBackend) Diff(_ context.Context, a, b string) (*insights.RunDiff, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.index.Refresh(); err != nil {
+		return nil, fmt.Errorf("index %q: %w", d.dir, err)
+	}
+	return insights.DiffRuns(d.index, d.dir, a, b)
 }
 
 var _ Backend = (*DirBackend)(nil)

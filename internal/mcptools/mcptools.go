@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
@@ -32,6 +33,12 @@ type Backend interface {
 	ListRuns(ctx context.Context, q runindex.Query) (*runindex.Page, error)
 	Report(ctx context.Context, runID string, page reportclient.TimelinePage) (*report.Report, error)
 	Ledger(ctx context.Context, runID string) (io.ReadCloser, error)
+	// Insights answers across the runs the query (since, until, service,
+	// kind as URL parameters) selects.
+	Insights(ctx context.Context, q url.Values) (*insights.Insights, error)
+	// Diff compares run a with run b ("auto": a's baseline); an unknown run
+	// matches ErrRunNotFound.
+	Diff(ctx context.Context, a, b string) (*insights.RunDiff, error)
 }
 
 // Version is the server version announced on initialize: the version of
@@ -80,7 +87,67 @@ func NewServer(b Backend, version string) *mcp.Server {
 			"duration_ms, sizes, resources, attrs, trace and span ids), and span records (\"rec\":\"span\"). Page with offset and limit " +
 			"(default 200, at most 1000). Use it when the report is not enough and you need every attribute of the steps.",
 	}, t.getRunLedger)
+	mcp.AddTool(s, &mcp.Tool{
+		Name:  "get_insights",
+		Title: "Insights across runs",
+		Description: "Across the runs that started in a window (default the last 24 h): counts by status and stop category, the top root causes " +
+			"(stage, kind, error_code, share, example runs, remediation), per-stage failure rates and p50/p95, values (service, resource.*, attrs.*) " +
+			"failing runs have more often than the others, and stages that got worse than in the previous window. Use it to answer why runs fail " +
+			"lately or what failing runs have in common.",
+	}, t.getInsights)
+	mcp.AddTool(s, &mcp.Tool{
+		Name:  "diff_runs",
+		Title: "Diff two runs",
+		Description: "What differs between run a and run b: where their steps first diverge, stages whose count, status or duration differ, and " +
+			"changed resources and sizes. Leave b empty (or \"auto\") to compare a with the newest completed run of its service that has the " +
+			"most kinds in common: use it to see what a failing run did differently from a good one.",
+	}, t.diffRuns)
 	return s
+}
+
+// InsightsInput is the input of get_insights.
+type InsightsInput struct {
+	Since   string `json:"since,omitempty" jsonschema:"start of the window: RFC 3339, a date or a duration back from now (default 24h)"`
+	Until   string `json:"until,omitempty" jsonschema:"end of the window (default now)"`
+	Service string `json:"service,omitempty" jsonschema:"only runs with a step from this service"`
+	Kind    string `json:"kind,omitempty" jsonschema:"only runs with a step of this kind or stage"`
+}
+
+func (t tools) getInsights(ctx context.Context, _ *mcp.CallToolRequest, in InsightsInput) (*mcp.CallToolResult, *insights.Insights, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"since": in.Since, "until": in.Until, "service": in.Service, "kind": in.Kind} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if _, err := insights.ParseQuery(v, t.now()); err != nil {
+		return nil, nil, err
+	}
+	out, err := t.b.Insights(ctx, v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("insights: %w", err)
+	}
+	return nil, out, nil
+}
+
+// DiffInput is the input of diff_runs.
+type DiffInput struct {
+	A string `json:"a" jsonschema:"the run to explain, e.g. a failed one"`
+	B string `json:"b,omitempty" jsonschema:"the run to compare with; empty or auto: a's baseline"`
+}
+
+func (t tools) diffRuns(ctx context.Context, _ *mcp.CallToolRequest, in DiffInput) (*mcp.CallToolResult, *insights.RunDiff, error) {
+	if err := checkRunID(in.A); err != nil {
+		return nil, nil, err
+	}
+	d, err := t.b.Diff(ctx, in.A, in.B)
+	if err != nil {
+		if errors.Is(err, insights.ErrRunNotFound) || errors.Is(err, ErrRunNotFound) {
+			return nil, nil, fmt.Errorf("diff %q: %v (list_runs lists the known runs)", in.A, err)
+		}
+		return nil, nil, fmt.Errorf("diff %q: %w", in.A, err)
+	}
+	return nil, d, nil
 }
 
 type tools struct {

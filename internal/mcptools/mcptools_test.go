@@ -101,7 +101,7 @@ func exerciseTools(t *testing.T, cs *mcp.ClientSession) {
 	for _, tool := range lt.Tools {
 		names[tool.Name] = tool
 	}
-	for _, n := range []string{"list_runs", "get_run_report", "get_run_ledger"} {
+	for _, n := range []string{"list_runs", "get_run_report", "get_run_ledger", "get_insights", "diff_runs"} {
 		tool := names[n]
 		if tool == nil || tool.InputSchema == nil || tool.OutputSchema == nil || tool.Description == "" {
 			t.Fatalf("tool %s missing or without schemas/description: %+v", n, tool)
@@ -152,6 +152,26 @@ func exerciseTools(t *testing.T, cs *mcp.ClientSession) {
 		t.Fatalf("ledger rest: %d lines, next %v", len(led.Lines), led.NextOffset)
 	}
 
+	var ins struct {
+		Runs      int `json:"runs"`
+		TopCauses []struct {
+			ErrorCode string `json:"error_code"`
+		} `json:"top_causes"`
+	}
+	call(t, cs, "get_insights", map[string]any{"since": "2026-11-01", "until": "2026-12-01"}, &ins)
+	if ins.Runs != 3 || len(ins.TopCauses) != 2 {
+		t.Fatalf("insights: %+v", ins)
+	}
+	var diff struct {
+		FirstDivergence *struct {
+			Kind string `json:"kind"`
+		} `json:"first_divergence"`
+	}
+	call(t, cs, "diff_runs", map[string]any{"a": "r-embed-oom", "b": "r-completed"}, &diff)
+	if diff.FirstDivergence == nil || diff.FirstDivergence.Kind == "" {
+		t.Fatalf("diff: %+v", diff)
+	}
+
 	// Unknown runs and bad arguments are tool errors that say what is wrong.
 	for _, c := range []struct {
 		tool string
@@ -166,6 +186,9 @@ func exerciseTools(t *testing.T, cs *mcp.ClientSession) {
 		{"get_run_ledger", map[string]any{"run_id": "r-spans", "limit": 5000}, "limit"},
 		{"list_runs", map[string]any{"since": "yesterday-ish"}, "since"},
 		{"list_runs", map[string]any{"status": "exploded"}, "status"},
+		{"get_insights", map[string]any{"since": "soon"}, "since"},
+		{"diff_runs", map[string]any{"a": "no-such-run", "b": "r-embed-oom"}, "not found"},
+		{"diff_runs", map[string]any{}, `"a"`},
 	} {
 		res := call(t, cs, c.tool, c.args, nil)
 		if !res.IsError || !strings.Contains(text(res), c.want) {

@@ -2,8 +2,11 @@ package reportclient
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+
+	"github.com/runledger/runledger/internal/insights"
 )
 
 // RawInsights returns GET /reports/insights with the query q (since,
@@ -48,4 +51,32 @@ func (c *Client) RawDiff(ctx context.Context, a, b string, format Format) ([]byt
 		return nil, err
 	}
 	return body.data, nil
+}
+
+// Insights asks GET /reports/insights with the query q (since, until,
+// service, kind).
+func (c *Client) Insights(ctx context.Context, q url.Values) (*insights.Insights, error) {
+	raw, err := c.RawInsights(ctx, q, FormatJSON)
+	if err != nil {
+		return nil, err
+	}
+	var in insights.Insights
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, fmt.Errorf("decode insights: %w", err)
+	}
+	return &in, nil
+}
+
+// Diff asks GET /reports/diff for run a against run b ("auto": a's
+// baseline).
+func (c *Client) Diff(ctx context.Context, a, b string) (*insights.RunDiff, error) {
+	raw, err := c.RawDiff(ctx, a, b, FormatJSON)
+	if err != nil {
+		return nil, err
+	}
+	var d insights.RunDiff
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("decode diff: %w", err)
+	}
+	return &d, nil
 }
