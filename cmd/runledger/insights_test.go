@@ -120,3 +120,29 @@ func TestDiffCLI(t *testing.T) {
 		t.Fatalf("both b and baseline: exit %d", code)
 	}
 }
+
+func TestRunsChainCLI(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	start := func(id, prev string) ledger.Line {
+		l := ledger.Line{V: ledger.Version, RunID: id, Seq: 1, TS: t0, Kind: "run.start", Status: "ok"}
+		if prev != "" {
+			l.Attrs = map[string]any{"previous_run": prev}
+		}
+		return l
+	}
+	end := func(id string) ledger.Line {
+		return ledger.Line{V: ledger.Version, RunID: id, Seq: 2, TS: t0.Add(time.Second), Kind: "run.end", Status: "ok"}
+	}
+	writeLedger(t, dir, start("ch-1", ""), end("ch-1"))
+	writeLedger(t, dir, start("ch-2", "ch-1"), end("ch-2"))
+	for _, args := range [][]string{{"--ledger-dir", dir}, {"--server", startReportAPI(t, dir)}} {
+		code, out, errOut := runCLI(t, append([]string{"runs", "chain", "ch-2"}, args...)...)
+		if code != ExitOK || strings.Index(out, `"ch-2"`) > strings.Index(out, `"run_id": "ch-1"`) || !strings.Contains(out, `"run_id": "ch-1"`) {
+			t.Fatalf("%v: exit %d %s\n%s", args, code, errOut, out)
+		}
+		if code, _, _ := runCLI(t, append([]string{"runs", "chain", "nope"}, args...)...); code != ExitNotFound {
+			t.Fatalf("%v unknown: exit %d", args, code)
+		}
+	}
+}

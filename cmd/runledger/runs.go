@@ -78,7 +78,7 @@ page is printed on stderr; pass it with --cursor.`,
 	list.Flags().IntVar(&f.limit, "limit", runindex.DefaultLimit, "page size")
 	list.Flags().StringVar(&f.cursor, "cursor", "", "continue a listing from the cursor printed by the previous page")
 	list.Flags().StringVar(&f.format, "format", "table", "output format: table or json")
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, newChainCmd(stdout))
 	return cmd
 }
 

@@ -71,6 +71,7 @@ func (r *reportAPI) handler() http.Handler {
 	route(http.MethodGet, routeDiff, diffParams, r.serveDiff)
 	route(http.MethodGet, routeRun, reportParams, r.serveReportByPath)
 	route(http.MethodGet, routeRunLedger, nil, r.serveLedger)
+	route(http.MethodGet, routeRunChain, nil, r.serveChain)
 	route(http.MethodPost, routeRunSave, nil, r.serveSave)
 	mux.Handle(routeMCP, r.instrument(routeMCP, r.mcpHandler().ServeHTTP))
 	mux.Handle("/", r.instrument("other", func(w http.ResponseWriter, req *http.Request) {

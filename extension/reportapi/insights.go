@@ -6,6 +6,8 @@ import (
 	"net/url"
 
 	"github.com/runledger/runledger/internal/insights"
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
 )
 
 // routeInsights answers across the runs of a window (issue 16).
@@ -99,4 +101,32 @@ func (r *reportAPI) serveDiff(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
+}
+
+// routeRunChain lists the runs a run follows (previous_run, from
+// session.previous_id), newest first.
+const routeRunChain = "/reports/runs/{run_id}/chain"
+
+func (r *reportAPI) serveChain(w http.ResponseWriter, req *http.Request) {
+	id := req.PathValue("run_id")
+	if r.locate(w, id) == "" {
+		return
+	}
+	if !r.acquireBuild() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many reports being built; retry later")
+		return
+	}
+	defer r.releaseBuild()
+	chain, err := report.Chain(id, func(run string) (string, error) {
+		if checkRunID(run) != nil {
+			return "", nil // a hostile previous_run ends the chain
+		}
+		return ledger.FindRun(r.cfg.Directory, run)
+	}, report.Options{Now: r.now, StallAfter: r.cfg.StallAfter, Remediations: r.remediations})
+	if err != nil {
+		r.buildError(w, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": chain})
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runledger/runledger/internal/ledger"
 )
 
 func TestInsightsRoute(t *testing.T) {
@@ -44,5 +46,20 @@ func TestDiffRoute(t *testing.T) {
 	}
 	for _, q := range []string{"", "a=r-d1", "a=r-d1&b=r-d2&baseline=auto", "a=r-d1&baseline=sometimes", "a=r-d1&b=r-d2&format=xml"} {
 		wantJSONError(t, get(t, s.base+"/reports/diff?"+q), http.StatusBadRequest)
+	}
+}
+
+func TestChainRoute(t *testing.T) {
+	s := startServer(t, nil, nil)
+	s.writeRun(t, "c-1", t0, step{"run.start", "ok", "", ""}, step{"run.end", "failed", "", ""})
+	lines := encodeLines(t, "c-2", 1, t0.Add(time.Minute), step{"run.start", "ok", "", ""}, step{"run.end", "ok", "", ""})
+	lines = []byte(strings.Replace(string(lines), `"kind":"run.start","status":"ok"`, `"kind":"run.start","status":"ok","attrs":{"previous_run":"c-1"}`, 1))
+	appendTo(t, ledger.RunPath(s.dir, t0.Add(time.Minute), "c-2"), lines)
+	r := get(t, s.base+"/reports/runs/c-2/chain")
+	if r.code != 200 || !strings.Contains(string(r.body), `"run_id": "c-1"`) || !strings.Contains(string(r.body), `"previous_run": "c-1"`) {
+		t.Fatalf("chain: %d %s", r.code, r.body)
+	}
+	if r := get(t, s.base+"/reports/runs/nope/chain"); r.code != http.StatusNotFound {
+		t.Fatalf("unknown: %d", r.code)
 	}
 }

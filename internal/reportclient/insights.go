@@ -80,3 +80,16 @@ func (c *Client) Diff(ctx context.Context, a, b string) (*insights.RunDiff, erro
 	}
 	return &d, nil
 }
+
+// RawChain returns GET /reports/runs/{run_id}/chain: the runs run_id
+// follows by previous_run, newest first, as JSON.
+func (c *Client) RawChain(ctx context.Context, runID string) ([]byte, error) {
+	if err := checkRunID(runID); err != nil {
+		return nil, err
+	}
+	body, err := c.getAll(ctx, c.endpoint(nil, true, "reports", "runs", runID, "chain"), "application/json")
+	if err != nil {
+		return nil, err
+	}
+	return body.data, nil
+}

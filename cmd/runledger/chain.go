@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/report"
+)
+
+// newChainCmd is `runledger runs chain`: the runs a run follows by
+// previous_run (session.previous_id), newest first.
+func newChainCmd(stdout io.Writer) *cobra.Command {
+	var c common
+	cmd := &cobra.Command{
+		Use:   "chain <run_id>",
+		Short: "The runs a run follows (previous_run from session.previous_id), newest first, as JSON",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
+				return usageError("--ledger-dir and --server are exclusive")
+			}
+			id := args[0]
+			if c.server != "" {
+				cl, err := c.client(0)
+				if err != nil {
+					return err
+				}
+				raw, err := cl.RawChain(cmd.Context(), id)
+				if err != nil {
+					return serverError(err)
+				}
+				_, err = stdout.Write(raw)
+				return err
+			}
+			if err := c.checkLedgerDir(cmd); err != nil {
+				return err
+			}
+			chain, err := report.Chain(id, func(run string) (string, error) { return ledger.FindRun(c.ledgerDir, run) },
+				report.Options{StallAfter: c.stallAfter})
+			if errors.Is(err, report.ErrNoEvents) {
+				return notFoundError("run %q not found in %s", id, c.ledgerDir)
+			}
+			if err != nil {
+				return err
+			}
+			return writeJSON(stdout, map[string]any{"runs": chain})
+		},
+	}
+	c.register(cmd, true)
+	return cmd
+}
