@@ -8,6 +8,7 @@ import (
 
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/reportclient"
 )
 
 // newChainCmd is `runledger runs chain`: the runs a run follows by
@@ -24,16 +25,9 @@ func newChainCmd(stdout io.Writer) *cobra.Command {
 			}
 			id := args[0]
 			if c.server != "" {
-				cl, err := c.client(0)
-				if err != nil {
-					return err
-				}
-				raw, err := cl.RawChain(cmd.Context(), id)
-				if err != nil {
-					return serverError(err)
-				}
-				_, err = stdout.Write(raw)
-				return err
+				return c.printRaw(stdout, func(cl *reportclient.Client) ([]byte, error) {
+					return cl.RawChain(cmd.Context(), id)
+				})
 			}
 			if err := c.checkLedgerDir(cmd); err != nil {
 				return err

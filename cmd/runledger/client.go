@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -31,5 +32,20 @@ func serverError(err error) error {
 	case errors.As(err, &se) && se.StatusCode == http.StatusBadRequest:
 		return &exitError{code: ExitUsage, err: err}
 	}
+	return err
+}
+
+// printRaw asks the server with get and prints its answer as it is: the
+// --server path of the commands that only relay a rendering.
+func (c *common) printRaw(stdout io.Writer, get func(*reportclient.Client) ([]byte, error)) error {
+	cl, err := c.client(0)
+	if err != nil {
+		return err
+	}
+	raw, err := get(cl)
+	if err != nil {
+		return serverError(err)
+	}
+	_, err = stdout.Write(raw)
 	return err
 }

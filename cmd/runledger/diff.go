@@ -42,16 +42,9 @@ completed run of its service that has the most kinds in common.`,
 				return usageError("--ledger-dir and --server are exclusive")
 			}
 			if c.server != "" {
-				cl, err := c.client(0)
-				if err != nil {
-					return err
-				}
-				raw, err := cl.RawDiff(cmd.Context(), a, b, reportclient.Format(format))
-				if err != nil {
-					return serverError(err)
-				}
-				_, err = stdout.Write(raw)
-				return err
+				return c.printRaw(stdout, func(cl *reportclient.Client) ([]byte, error) {
+					return cl.RawDiff(cmd.Context(), a, b, reportclient.Format(format))
+				})
 			}
 			if err := c.checkLedgerDir(cmd); err != nil {
 				return err

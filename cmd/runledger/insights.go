@@ -48,16 +48,9 @@ RFC 3339 times, dates or durations back from now (90m, 36h, 7d).`,
 				return usageError("%v", err)
 			}
 			if c.server != "" {
-				cl, err := c.client(0)
-				if err != nil {
-					return err
-				}
-				raw, err := cl.RawInsights(cmd.Context(), v, reportclient.Format(format))
-				if err != nil {
-					return serverError(err)
-				}
-				_, err = stdout.Write(raw)
-				return err
+				return c.printRaw(stdout, func(cl *reportclient.Client) ([]byte, error) {
+					return cl.RawInsights(cmd.Context(), v, reportclient.Format(format))
+				})
 			}
 			if err := c.checkLedgerDir(cmd); err != nil {
 				return err
