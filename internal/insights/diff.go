@@ -217,7 +217,7 @@ func Baseline(ix *runindex.Index, run runindex.Entry) string {
 // Markdown renders the diff for a human.
 func (d *RunDiff) Markdown() string {
 	var b strings.Builder
-	cell := func(s string) string { return mdCell(s) }
+	cell := report.MarkdownCode
 	fmt.Fprintf(&b, "# Diff %s → %s\n\n", cell(d.A), cell(d.B))
 	if d.FirstDivergence == nil && len(d.Stages) == 0 && len(d.ResourceChanges) == 0 && len(d.SizeChanges) == 0 {
 		b.WriteString("No differences.\n")

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runledger/runledger/internal/termsafe"
+	"github.com/runledger/runledger/internal/report"
 )
 
 // Markdown renders the insights for a human.
 func (in *Insights) Markdown() string {
 	var b strings.Builder
-	cell := mdCell
+	cell := report.MarkdownCode
 	fmt.Fprintf(&b, "# Insights %s to %s\n\n", in.Window.Since.Format(time.RFC3339), in.Window.Until.Format(time.RFC3339))
 	if in.Runs == 0 {
 		b.WriteString("No runs in this window.\n")
@@ -58,9 +58,4 @@ func (in *Insights) Markdown() string {
 		fmt.Fprintf(&b, "\n%d runs could not be read and are left out.\n", in.Unreadable)
 	}
 	return b.String()
-}
-
-// mdCell makes producer text one inert Markdown table cell.
-func mdCell(s string) string {
-	return termsafe.Line(strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s))
 }

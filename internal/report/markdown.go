@@ -45,7 +45,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(sr.Evidence) > 0 {
 		b.WriteString("Evidence:\n\n")
 		for _, e := range sr.Evidence {
-			fmt.Fprintf(&b, "- seq %d `%s`: %s\n", e.Seq, mdCode(e.Kind), mdText(e.Note))
+			fmt.Fprintf(&b, "- seq %d `%s`: %s\n", e.Seq, MarkdownCode(e.Kind), mdText(e.Note))
 		}
 		b.WriteString("\n")
 	}
@@ -82,7 +82,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		b.WriteString("| kind | count | failed | total | p50 | p95 | max | sizes | resources |\n|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, s := range r.Stages {
 			fmt.Fprintf(&b, "| `%s` | %d | %d | %s | %s | %s | %s | %s | %s |\n",
-				mdCode(s.Kind), s.Count, s.Failed, durCell(s, s.TotalMS), durCell(s, s.P50MS), durCell(s, s.P95MS),
+				MarkdownCode(s.Kind), s.Count, s.Failed, durCell(s, s.TotalMS), durCell(s, s.P50MS), durCell(s, s.P95MS),
 				durCell(s, s.MaxMS), mdCell(sizesString(s.Sizes)), mdCell(resString(s.Resources, 3)))
 		}
 	}
@@ -97,7 +97,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if e.Recovered {
 				det = "(recovered) " + det
 			}
-			fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s |\n", e.Seq, mdTime(e.TS), mdCode(e.Kind),
+			fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s |\n", e.Seq, mdTime(e.TS), MarkdownCode(e.Kind),
 				mdCell(code), mdCell(truncate(det, 300)))
 		}
 		if r.ErrorCount > len(r.Errors) {
@@ -129,7 +129,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if e.ErrorCode != "" {
 				det = "[" + e.ErrorCode + "] " + det
 			}
-			fmt.Fprintf(&b, "| %s | %d | `%s` | %s | %s | %s |\n", mdTime(e.TS), e.Seq, mdCode(e.Kind),
+			fmt.Fprintf(&b, "| %s | %d | `%s` | %s | %s | %s |\n", mdTime(e.TS), e.Seq, MarkdownCode(e.Kind),
 				mdCell(e.Status), dur, mdCell(truncate(det, 200)))
 		}
 		if t.NextOffset != nil {
@@ -144,22 +144,22 @@ func stopHeadline(sr StopReason) string {
 	var b strings.Builder
 	b.WriteString(sr.Category)
 	if sr.AfterKind != "" {
-		fmt.Fprintf(&b, " after `%s`", mdCode(sr.AfterKind))
+		fmt.Fprintf(&b, " after `%s`", MarkdownCode(sr.AfterKind))
 		if sr.Stage != "" {
-			fmt.Fprintf(&b, "; stage `%s` never reported", mdCode(sr.Stage))
+			fmt.Fprintf(&b, "; stage `%s` never reported", MarkdownCode(sr.Stage))
 			if sr.UsualFrom != "" {
-				fmt.Fprintf(&b, " (it came next in run `%s`)", mdCode(termsafe.Clip(sr.UsualFrom, 64)))
+				fmt.Fprintf(&b, " (it came next in run `%s`)", MarkdownCode(termsafe.Clip(sr.UsualFrom, 64)))
 			}
 		}
 	} else if sr.Stage != "" {
-		fmt.Fprintf(&b, " at stage `%s`", mdCode(sr.Stage))
+		fmt.Fprintf(&b, " at stage `%s`", MarkdownCode(sr.Stage))
 	}
 	var parts []string
 	if sr.Kind != "" {
-		parts = append(parts, "`"+mdCode(sr.Kind)+"`")
+		parts = append(parts, "`"+MarkdownCode(sr.Kind)+"`")
 	}
 	if sr.ErrorCode != "" {
-		parts = append(parts, "code `"+mdCode(sr.ErrorCode)+"`")
+		parts = append(parts, "code `"+MarkdownCode(sr.ErrorCode)+"`")
 	}
 	if sr.EventSeq != nil {
 		parts = append(parts, "seq "+strconv.FormatUint(*sr.EventSeq, 10))
@@ -269,7 +269,11 @@ func mdInline(s string) string {
 	return mdText(strings.NewReplacer("\n", " ", "\r", " ").Replace(s))
 }
 
-func mdCode(s string) string {
+// MarkdownCode makes producer text safe as one line inside a Markdown code
+// span, table cell or fenced block: no terminal controls, no backtick, no
+// line break, pipes escaped. Other Markdown renderings (insights) use it
+// too, so producer text is escaped by one rule everywhere.
+func MarkdownCode(s string) string {
 	return termsafe.Line(strings.NewReplacer("`", "'", "\n", " ", "|", `\|`).Replace(s))
 }
 

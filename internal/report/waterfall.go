@@ -165,15 +165,8 @@ func waterfallLine(s *Span, depth int, t0, t1 time.Time) string {
 	if s.Status == "error" && s.StatusMessage != "" {
 		steps = strings.TrimPrefix(steps+"; "+truncate(s.StatusMessage, 60), "; ")
 	}
-	return strings.TrimRight(fmt.Sprintf("%s %s|%s| %8s  %s", label, mark, bar, dur, mdCodeBlock(steps)), " ")
+	return strings.TrimRight(fmt.Sprintf("%s %s|%s| %8s  %s", label, mark, bar, dur, MarkdownCode(steps)), " ")
 }
 
 // waterfallName is a span's label: its name, or its id when it has none.
-func waterfallName(s *Span) string {
-	name := cmp.Or(s.Name, s.SpanID)
-	return mdCodeBlock(name)
-}
-
-// mdCodeBlock makes text safe inside a fenced code block: one line, no
-// terminal controls, no backtick to close the fence (mdCode's rules).
-func mdCodeBlock(s string) string { return mdCode(s) }
+func waterfallName(s *Span) string { return MarkdownCode(cmp.Or(s.Name, s.SpanID)) }
