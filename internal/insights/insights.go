@@ -124,14 +124,8 @@ func (e *Engine) Compute(ix *runindex.Index, q Query, now time.Time, rem *report
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cur, unreadable, err := e.window(ix, q, since, until)
-	if err != nil {
-		return nil, err
-	}
-	prev, _, err := e.window(ix, q, since.Add(-until.Sub(since)), since)
-	if err != nil {
-		return nil, err
-	}
+	cur, unreadable := e.window(ix, q, since, until)
+	prev, _ := e.window(ix, q, since.Add(-until.Sub(since)), since)
 	out := &Insights{Window: Window{Since: since.UTC(), Until: until.UTC()}, Runs: len(cur),
 		ByStatus: map[string]int{}, ByCategory: map[string]int{}, Unreadable: unreadable,
 		TopCauses: []Cause{}, Differences: []Difference{}, Regressions: []Regression{}}
@@ -148,7 +142,7 @@ func (e *Engine) Compute(ix *runindex.Index, q Query, now time.Time, rem *report
 
 // window lists the runs that started in [since, until) and match q, newest
 // first, with their summaries.
-func (e *Engine) window(ix *runindex.Index, q Query, since, until time.Time) ([]run, int, error) {
+func (e *Engine) window(ix *runindex.Index, q Query, since, until time.Time) ([]run, int) {
 	var out []run
 	unreadable := 0
 	ix.Each(runindex.Query{Service: q.Service, Kind: q.Kind, Since: since, Until: until}, func(en *runindex.Entry) bool {
@@ -165,7 +159,7 @@ func (e *Engine) window(ix *runindex.Index, q Query, since, until time.Time) ([]
 	slices.SortFunc(out, func(a, b run) int {
 		return cmp.Or(b.e.StartedAt.Compare(a.e.StartedAt), cmp.Compare(a.e.RunID, b.e.RunID))
 	})
-	return out, unreadable, nil
+	return out, unreadable
 }
 
 func (e *Engine) causes(runs []run, rem *report.RemediationTable) []Cause {
@@ -337,23 +331,13 @@ func pct(sorted []float64, p float64) float64 {
 func round(f float64) float64 { return math.Round(f*1e4) / 1e4 }
 
 // ParseQuery reads since, until, service and kind from URL parameters (the
-// /reports/insights route and the CLI's flags): times as RFC 3339, a date,
-// or a duration back from now (24h, 7d).
+// /reports/insights route and the CLI's flags) by the run list's rules
+// (runindex.ParseQuery): times as RFC 3339, a date, or a duration back from
+// now (24h, 7d); kind a stage, kind or glob.
 func ParseQuery(v map[string][]string, now time.Time) (Query, error) {
-	get := func(k string) string {
-		if vs := v[k]; len(vs) > 0 {
-			return strings.TrimSpace(vs[0])
-		}
-		return ""
+	iq, err := runindex.ParseQuery(v, now)
+	if err != nil {
+		return Query{}, err
 	}
-	var q Query
-	var err error
-	if q.Since, err = runindex.ParseTime(get("since"), now); err != nil {
-		return q, fmt.Errorf("%w: since: %v", ErrBadQuery, err)
-	}
-	if q.Until, err = runindex.ParseTime(get("until"), now); err != nil {
-		return q, fmt.Errorf("%w: until: %v", ErrBadQuery, err)
-	}
-	q.Service, q.Kind = get("service"), get("kind")
-	return q, nil
+	return Query{Since: iq.Since, Until: iq.Until, Service: iq.Service, Kind: iq.Kind}, nil
 }

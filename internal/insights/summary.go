@@ -43,11 +43,10 @@ type runSummary struct {
 
 // Engine keeps the run summaries between calls. Safe for concurrent use.
 type Engine struct {
-	mu      sync.Mutex
-	byPath  map[string]*runSummary
-	strs    []string
-	strIdx  map[string]uint32
-	readErr int
+	mu     sync.Mutex
+	byPath map[string]*runSummary
+	strs   []string
+	strIdx map[string]uint32
 }
 
 // NewEngine returns an empty engine.
@@ -123,7 +122,6 @@ func (e *Engine) summary(en *runindex.Entry) (*runSummary, error) {
 		return nil
 	})
 	if err != nil {
-		e.readErr++
 		return nil, fmt.Errorf("summary of run %q: %w", en.RunID, err)
 	}
 	for id := range feats {
