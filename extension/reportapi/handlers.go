@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/mcptools"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
 	"github.com/runledger/runledger/internal/stepschema"
@@ -247,21 +248,40 @@ func checkRunID(id string) error {
 // locate validates id and finds its ledger, writing the error response and
 // returning "" when it cannot.
 func (r *reportAPI) locate(w http.ResponseWriter, id string) string {
-	if err := checkRunID(id); err != nil {
+	p, err := r.findRun(id)
+	var bad badRunIDError
+	switch {
+	case errors.As(err, &bad):
 		writeError(w, http.StatusBadRequest, err.Error())
-		return ""
+	case errors.Is(err, mcptools.ErrRunNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q not found", truncateID(id)))
+	case err != nil:
+		r.set.Logger.Warn("locate run ledger failed", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "cannot search the ledger directory")
+	default:
+		return p
+	}
+	return ""
+}
+
+// badRunIDError is checkRunID's error as findRun returns it.
+type badRunIDError struct{ error }
+
+// findRun returns the ledger path of run id: a badRunIDError for an id the API
+// refuses, mcptools.ErrRunNotFound (reportclient's) for an unknown run.
+// The HTTP routes (locate) and the MCP tools share it.
+func (r *reportAPI) findRun(id string) (string, error) {
+	if err := checkRunID(id); err != nil {
+		return "", badRunIDError{err}
 	}
 	p, err := ledger.FindRun(r.cfg.Directory, id)
 	if err != nil {
-		r.set.Logger.Warn("locate run ledger failed", zap.Error(err))
-		writeError(w, http.StatusInternalServerError, "cannot search the ledger directory")
-		return ""
+		return "", fmt.Errorf("search the ledger directory: %w", err)
 	}
 	if p == "" {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q not found", truncateID(id)))
-		return ""
+		return "", mcptools.ErrRunNotFound
 	}
-	return p
+	return p, nil
 }
 
 func (r *reportAPI) serveReportByPath(w http.ResponseWriter, req *http.Request) {

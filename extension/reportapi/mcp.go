@@ -40,22 +40,8 @@ func (b mcpBackend) ListRuns(_ context.Context, q runindex.Query) (*runindex.Pag
 	return &page, nil
 }
 
-func (b mcpBackend) path(runID string) (string, error) {
-	if err := checkRunID(runID); err != nil {
-		return "", err
-	}
-	p, err := ledger.FindRun(b.r.cfg.Directory, runID)
-	if err != nil {
-		return "", fmt.Errorf("search the ledger directory: %w", err)
-	}
-	if p == "" {
-		return "", mcptools.ErrRunNotFound
-	}
-	return p, nil
-}
-
 func (b mcpBackend) Report(ctx context.Context, runID string, page reportclient.TimelinePage) (*report.Report, error) {
-	p, err := b.path(runID)
+	p, err := b.r.findRun(runID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +61,7 @@ func (b mcpBackend) Report(ctx context.Context, runID string, page reportclient.
 }
 
 func (b mcpBackend) Ledger(_ context.Context, runID string) (io.ReadCloser, error) {
-	p, err := b.path(runID)
+	p, err := b.r.findRun(runID)
 	if err != nil {
 		return nil, err
 	}
