@@ -186,13 +186,9 @@ func (c *Client) RawReport(ctx context.Context, runID string, format Format, pag
 }
 
 func (c *Client) report(ctx context.Context, runID string, format Format, page TimelinePage) (*answer, error) {
-	accept := "application/json"
-	switch format {
-	case FormatJSON:
-	case FormatMarkdown:
-		accept = "text/markdown"
-	default:
-		return nil, fmt.Errorf("report format %q must be %q or %q", format, FormatJSON, FormatMarkdown)
+	accept, err := accepts(format, "report")
+	if err != nil {
+		return nil, err
 	}
 	if err := checkRunID(runID); err != nil {
 		return nil, err
@@ -216,6 +212,18 @@ func (c *Client) Ledger(ctx context.Context, runID string) (io.ReadCloser, error
 		return nil, err
 	}
 	return &boundedBody{body: resp.Body, left: c.maxLedger, limit: c.maxLedger, url: target, cancel: cancel}, nil
+}
+
+// accepts returns the Accept header of a rendering in format of what (a
+// report, insights, a diff).
+func accepts(format Format, what string) (string, error) {
+	switch format {
+	case FormatJSON:
+		return "application/json", nil
+	case FormatMarkdown:
+		return "text/markdown", nil
+	}
+	return "", fmt.Errorf("%s format %q must be %q or %q", what, format, FormatJSON, FormatMarkdown)
 }
 
 func checkRunID(id string) error {

@@ -13,13 +13,9 @@ import (
 // until, service, kind) as the server renders it in format, for printing
 // verbatim.
 func (c *Client) RawInsights(ctx context.Context, q url.Values, format Format) ([]byte, error) {
-	accept := "application/json"
-	switch format {
-	case FormatJSON:
-	case FormatMarkdown:
-		accept = "text/markdown"
-	default:
-		return nil, fmt.Errorf("insights format %q must be %q or %q", format, FormatJSON, FormatMarkdown)
+	accept, err := accepts(format, "insights")
+	if err != nil {
+		return nil, err
 	}
 	v := url.Values{}
 	for k, vs := range q {
@@ -42,9 +38,9 @@ func (c *Client) RawDiff(ctx context.Context, a, b string, format Format) ([]byt
 	} else {
 		v.Set("b", b)
 	}
-	accept := "application/json"
-	if format == FormatMarkdown {
-		accept = "text/markdown"
+	accept, err := accepts(format, "diff")
+	if err != nil {
+		return nil, err
 	}
 	body, err := c.getAll(ctx, c.endpoint(v, true, "reports", "diff"), accept)
 	if err != nil {
