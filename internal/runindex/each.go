@@ -1,10 +1,6 @@
 package runindex
 
-import (
-	"time"
-
-	"github.com/runledger/runledger/internal/report"
-)
+import "github.com/runledger/runledger/internal/report"
 
 // Each calls fn with every run matching q (Limit and Cursor are ignored),
 // in no particular order, in one pass over the index: what a caller that
@@ -15,12 +11,7 @@ func (ix *Index) Each(q Query, fn func(*Entry) bool) {
 	q.ErrorCode = report.NormalizeCode(q.ErrorCode)
 	now := ix.opts.Now()
 	for _, f := range ix.sortedSnapshot() {
-		status := f.tracker.Status(now, ix.opts.StallAfter)
-		var stop Stop
-		if q.wantsStop() {
-			stop = f.stopReason(status)
-		}
-		if !q.matches(f.tracker.First(), status, &stop, f.services(), f.kindList()) {
+		if !ix.matchesLive(&q, f, now) {
 			continue
 		}
 		e := ix.entry(f, now)
@@ -30,8 +21,7 @@ func (ix *Index) Each(q Query, fn func(*Entry) bool) {
 	}
 	for _, s := range ix.settledSnapshot() {
 		for i := range s.runs {
-			r := &s.runs[i]
-			if !s.alive(i) || !q.matches(time.Unix(0, r.first), settledStatuses[r.status], &s.stops[r.stop], s.list(r.svc), s.list(r.kinds)) {
+			if !s.matches(&q, i) {
 				continue
 			}
 			e := s.entry(ix.dir, i)

@@ -306,12 +306,7 @@ func (ix *Index) List(q Query) (Page, error) {
 	}
 	heads = append(heads, len(cands))
 	for i, f := range live {
-		status := f.tracker.Status(now, ix.opts.StallAfter)
-		var stop Stop
-		if q.wantsStop() {
-			stop = f.stopReason(status)
-		}
-		if !q.matches(f.tracker.First(), status, &stop, f.services(), f.kindList()) {
+		if !ix.matchesLive(&q, f, now) {
 			continue
 		}
 		page.Matched++
@@ -327,7 +322,7 @@ func (ix *Index) List(q Query) (Page, error) {
 		heads = append(heads, len(cands))
 		for i := range s.runs {
 			r := &s.runs[i]
-			if !s.alive(i) || !q.matches(time.Unix(0, r.first), settledStatuses[r.status], &s.stops[r.stop], s.list(r.svc), s.list(r.kinds)) {
+			if !s.matches(&q, i) {
 				continue
 			}
 			page.Matched++
@@ -370,6 +365,22 @@ func (ix *Index) List(q Query) (Page, error) {
 		last = c
 	}
 	return page, nil
+}
+
+// matchesLive reports whether live run f matches q at time now.
+func (ix *Index) matchesLive(q *Query, f *fileState, now time.Time) bool {
+	status := f.tracker.Status(now, ix.opts.StallAfter)
+	var stop Stop
+	if q.wantsStop() {
+		stop = f.stopReason(status)
+	}
+	return q.matches(f.tracker.First(), status, &stop, f.services(), f.kindList())
+}
+
+// matches reports whether settled run i of s is alive and matches q.
+func (s *segment) matches(q *Query, i int) bool {
+	r := &s.runs[i]
+	return s.alive(i) && q.matches(time.Unix(0, r.first), settledStatuses[r.status], &s.stops[r.stop], s.list(r.svc), s.list(r.kinds))
 }
 
 // candidate is a run that may be on a page: a live state or run i of a
