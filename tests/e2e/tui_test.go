@@ -86,34 +86,8 @@ func TestTUIShowsStopReason(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(cli, "tui", "--ledger-dir", ledgerDir, "--out", filepath.Join(work, "out", "run_reports"))
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "TERM=xterm", "NO_COLOR=1")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
-	if err != nil {
-		t.Fatalf("start %s tui in a pty: %v", cli, err)
-	}
+	cmd, ptmx, screen, copied := startTUIPty(t, cli, work, ledgerDir)
 	defer ptmx.Close()
-	screen := &ptyScreen{}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 4096)
-		answered := 0
-		for {
-			n, err := ptmx.Read(buf)
-			screen.Write(buf[:n])
-			// Answer cursor position queries like a terminal does: Bubble
-			// Tea (through termenv) asks for the background colour at start
-			// and waits for this reply, up to 5s without one.
-			for asked := strings.Count(screen.raw(), "\x1b[6n"); answered < asked; answered++ {
-				_, _ = ptmx.Write([]byte("\x1b[1;1R"))
-			}
-			if err != nil {
-				return // EIO once the program exited
-			}
-		}
-	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var waited bool
@@ -246,31 +220,8 @@ func TestTUIWaterfallShowsFailedSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(cli, "tui", "--ledger-dir", ledgerDir, "--out", filepath.Join(work, "out", "run_reports"))
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "TERM=xterm", "NO_COLOR=1")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
-	if err != nil {
-		t.Fatalf("start %s tui in a pty: %v", cli, err)
-	}
+	cmd, ptmx, screen, copied := startTUIPty(t, cli, work, ledgerDir)
 	defer ptmx.Close()
-	screen := &ptyScreen{}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 4096)
-		answered := 0
-		for {
-			n, err := ptmx.Read(buf)
-			screen.Write(buf[:n])
-			for asked := strings.Count(screen.raw(), "\x1b[6n"); answered < asked; answered++ {
-				_, _ = ptmx.Write([]byte("\x1b[1;1R"))
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	defer func() {
@@ -316,4 +267,38 @@ func TestTUIWaterfallShowsFailedSpan(t *testing.T) {
 	if m := colourSGR.FindString(screen.raw()); m != "" {
 		t.Fatalf("colour escape %q with NO_COLOR=1", m)
 	}
+}
+
+// startTUIPty starts `runledger tui` on ledgerDir in an 80x24 pty without
+// colours. screen collects what it draws, answering cursor position
+// queries as a terminal does (Bubble Tea, through termenv, asks for the
+// background colour at start and waits up to 5 s for the reply); copied is
+// closed when the program's output ends (EIO once it exited).
+func startTUIPty(t *testing.T, cli, work, ledgerDir string) (*exec.Cmd, *os.File, *ptyScreen, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(cli, "tui", "--ledger-dir", ledgerDir, "--out", filepath.Join(work, "out", "run_reports"))
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "TERM=xterm", "NO_COLOR=1")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatalf("start %s tui in a pty: %v", cli, err)
+	}
+	screen := &ptyScreen{}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		answered := 0
+		for {
+			n, err := ptmx.Read(buf)
+			screen.Write(buf[:n])
+			for asked := strings.Count(screen.raw(), "\x1b[6n"); answered < asked; answered++ {
+				_, _ = ptmx.Write([]byte("\x1b[1;1R"))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return cmd, ptmx, screen, copied
 }
