@@ -3,6 +3,7 @@ package jsonlledger
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,20 @@ func TestSpanRecords(t *testing.T) {
 		func(s *ledger.SpanRecord) error { spans = append(spans, *s); return nil })
 	if err != nil || st.Skipped != 0 || st.Spans != 2 || len(steps) != 1 || steps[0].Seq != 1 {
 		t.Fatalf("read: %+v %v steps %+v", st, err, steps)
+	}
+	// The exporter renders span records from pdata itself (no strings, no
+	// allocation per span); they must be the ledger format's bytes exactly.
+	for _, l := range raw {
+		if !strings.Contains(l, `"rec":"span"`) {
+			continue
+		}
+		var rec ledger.SpanRecord
+		if err := ledger.DecodeSpan([]byte(l), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if again := string(ledger.AppendSpan(nil, &rec)); again != l {
+			t.Fatalf("exporter span line differs from ledger.AppendSpan:\n%s\n%s", l, again)
+		}
 	}
 	got := spans[0]
 	if got.SpanID != "a102030405060708" || got.ParentSpanID != "0909090909090909" || !got.Start.Equal(t0) ||
