@@ -19,6 +19,7 @@ import (
 	"github.com/runledger/runledger/exporter/jsonlledger/internal/metadata"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/ledgerstore"
+	"github.com/runledger/runledger/internal/stepcarry"
 	"github.com/runledger/runledger/internal/stepschema"
 	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
@@ -340,6 +341,10 @@ func appendLogEvents(sc *scratch, ld plog.Logs) {
 	for _, rl := range ld.ResourceLogs().All() {
 		res := newResourceSteps(rl.Resource())
 		for _, sl := range rl.ScopeLogs().All() {
+			if src := stepcarry.SourceOf(sl.Scope()); src != stepcarry.NotCarried {
+				appendCarriedEvents(sc, sl, res, src)
+				continue
+			}
 			appendRecordEvents(sc, sl.LogRecords(), &res)
 		}
 	}
@@ -375,6 +380,54 @@ func appendRecordEvents(sc *scratch, recs plog.LogRecordSlice, res *resourceStep
 		sc.events = append(sc.events, event{
 			RunID: run, Kind: kind, Time: sc.now.or(ts), Attributes: lr.Attributes(), Body: lr.Body(),
 			TraceID: tid, SpanID: sid, Service: res.service, ID: id,
+		})
+	}
+}
+
+// appendCarriedEvents appends the step events of a scope the steplogs
+// connector carried from an agent (internal/stepcarry) to sc.events, as
+// the agent's own exporter would have from the span events or log records
+// they were: the service is the producer's (in the scope, the resource
+// holds only the run), and a span event's span name and index in its span
+// come from the record's body, so that the line and its event id are the
+// single-node ones.
+func appendCarriedEvents(sc *scratch, sl plog.ScopeLogs, res resourceSteps, src stepcarry.Source) {
+	if v, ok := sl.Scope().Attributes().Get(stepschema.AttrServiceName); ok && v.Type() == pcommon.ValueTypeStr {
+		res.service = v.Str()
+	} else {
+		res.service = ""
+	}
+	if src == stepcarry.LogRecords {
+		appendRecordEvents(sc, sl.LogRecords(), &res)
+		return
+	}
+	for _, lr := range sl.LogRecords().All() {
+		tid, sid, raw := lr.TraceID(), lr.SpanID(), lr.Timestamp()
+		ts := raw
+		if ts == 0 {
+			ts = lr.ObservedTimestamp() // the agent's clock, as the exporter's would be
+		}
+		kind, run := stepOf(lr.Attributes())
+		if run == "" {
+			run = res.runID(tid)
+		}
+		if kind == "" {
+			if !stepcarry.IsSpan(lr.Body()) || tid.IsEmpty() || sid.IsEmpty() {
+				continue
+			}
+			span := ptrace.NewSpan()
+			stepcarry.SpanInto(span, lr.Body())
+			sc.events = append(sc.events, event{
+				RunID: run, Time: sc.now.or(ts), TraceID: tid, SpanID: sid,
+				Service: res.service, ID: ledger.SpanEventID(tid, sid), Span: span, IsSpan: true,
+			})
+			continue
+		}
+		spanName, index, _ := stepcarry.SpanEvent(lr.Body())
+		sc.events = append(sc.events, event{
+			RunID: run, Kind: kind, Time: sc.now.or(ts), Attributes: lr.Attributes(),
+			TraceID: tid, SpanID: sid, SpanName: spanName, Service: res.service,
+			ID: ledger.NewEventID(tid, sid, uint64(raw), kind, index),
 		})
 	}
 }

@@ -1,0 +1,232 @@
+package steplogs
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/runledger/runledger/internal/stepcarry"
+	"github.com/runledger/runledger/internal/stepschema"
+	"github.com/runledger/runledger/internal/stepschema/stepattrs"
+)
+
+// unknownRunID is the run of a log record with neither a run id nor a
+// trace id: the jsonlledger exporter's rule, which a single node applies.
+const unknownRunID = "unknown"
+
+// carrier is what both directions share: the next consumer. It keeps no
+// state between calls.
+type carrier struct {
+	component.StartFunc
+	component.ShutdownFunc
+	next        consumer.Logs
+	spanRecords bool
+}
+
+// Capabilities says the connector only reads the data it is given: the
+// records it sends are copies.
+func (carrier) Capabilities() consumer.Capabilities { return consumer.Capabilities{MutatesData: false} }
+
+// send passes out on unless it holds nothing.
+func (c *carrier) send(ctx context.Context, out plog.Logs) error {
+	if out.ResourceLogs().Len() == 0 {
+		return nil
+	}
+	return c.next.ConsumeLogs(ctx, out)
+}
+
+type tracesConnector struct{ carrier }
+
+// ConsumeTraces sends the step events of td (and, with span_records, its
+// span records) as carried log records; the error is the next consumer's.
+func (c *tracesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	return c.send(ctx, tracesToLogs(td, c.spanRecords, pcommon.NewTimestampFromTime(time.Now())))
+}
+
+type logsConnector struct{ carrier }
+
+// ConsumeLogs sends the step records of ld regrouped by run; the error is
+// the next consumer's.
+func (c *logsConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return c.send(ctx, logsToLogs(ld))
+}
+
+// groupKey names one output scope: a run, the producer resource (its index
+// in the request) and, for log records, the producer scope (-1 for span
+// events, whose index in their span is carried in the record).
+type groupKey struct {
+	run        string
+	res, scope int
+}
+
+// grouper builds the output: one resource per run holding only run.id,
+// one scope per producer resource (and scope) in it, in order of first use
+// so that each run's records keep their order.
+type grouper struct {
+	out    plog.Logs
+	runs   map[string]plog.ResourceLogs
+	scopes map[groupKey]plog.LogRecordSlice
+}
+
+func newGrouper() *grouper {
+	return &grouper{out: plog.NewLogs(), runs: map[string]plog.ResourceLogs{}, scopes: map[groupKey]plog.LogRecordSlice{}}
+}
+
+// record appends an empty record to the scope of k, made on first use
+// with the producer resource attributes res.
+func (g *grouper) record(k groupKey, src stepcarry.Source, res pcommon.Map) plog.LogRecord {
+	recs, ok := g.scopes[k]
+	if !ok {
+		rl, ok := g.runs[k.run]
+		if !ok {
+			rl = g.out.ResourceLogs().AppendEmpty()
+			rl.Resource().Attributes().PutStr(stepschema.AttrRunID, k.run)
+			g.runs[k.run] = rl
+		}
+		sl := rl.ScopeLogs().AppendEmpty()
+		stepcarry.SetScope(sl.Scope(), src, res)
+		recs = sl.LogRecords()
+		g.scopes[k] = recs
+	}
+	return recs.AppendEmpty()
+}
+
+// stepOf returns the step.kind and run.id of a span event's or log
+// record's attributes; kind is "" when they are not a step event, run when
+// they name no run. It is the exporter's test of a step event.
+func stepOf(attrs pcommon.Map) (kind, run string) {
+	if v, ok := attrs.Get(stepschema.AttrKind); ok && v.Type() == pcommon.ValueTypeStr {
+		kind = v.Str()
+	}
+	if kind == "" {
+		return "", ""
+	}
+	return kind, stepattrs.RunID(attrs, stepschema.AttrRunID)
+}
+
+// resourceRun is the run of the events of a resource that name none and
+// have no closer one: the resource's run.id, else the trace's fallback,
+// else unknown (the exporter's rule).
+type resourceRun struct {
+	attrs pcommon.Map
+	run   string
+	read  bool
+}
+
+func (r *resourceRun) of(tid pcommon.TraceID) string {
+	if !r.read {
+		r.run, r.read = stepattrs.RunID(r.attrs, stepschema.AttrRunID), true
+	}
+	switch {
+	case r.run != "":
+		return r.run
+	case tid.IsEmpty():
+		return unknownRunID
+	}
+	return stepschema.FallbackRunID(tid)
+}
+
+// tracesToLogs carries the step events of td, each in the run the
+// single-node exporter would write it to (the event's run.id, else the
+// span's, else the resource's, else the trace's fallback), and with
+// spanRecords the span records the exporter would write.
+func tracesToLogs(td ptrace.Traces, spanRecords bool, now pcommon.Timestamp) plog.Logs {
+	g := newGrouper()
+	for ri, rs := range td.ResourceSpans().All() {
+		resAttrs := rs.Resource().Attributes()
+		res := resourceRun{attrs: resAttrs}
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				carrySpan(g, span, ri, resAttrs, &res, spanRecords, now)
+			}
+		}
+	}
+	return g.out
+}
+
+func carrySpan(g *grouper, span ptrace.Span, ri int, resAttrs pcommon.Map, res *resourceRun, spanRecords bool, now pcommon.Timestamp) {
+	tid, sid := span.TraceID(), span.SpanID()
+	spanRun, spanRunRead := "", false
+	var index uint32
+	var firstRun string
+	var firstAt pcommon.Timestamp
+	for _, ev := range span.Events().All() {
+		kind, run := stepOf(ev.Attributes())
+		if kind == "" {
+			continue
+		}
+		if run == "" {
+			if !spanRunRead {
+				spanRun, spanRunRead = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID), true
+				if spanRun == "" {
+					spanRun = res.of(tid)
+				}
+			}
+			run = spanRun
+		}
+		lr := g.record(groupKey{run: run, res: ri, scope: -1}, stepcarry.SpanEvents, resAttrs)
+		lr.SetTimestamp(ev.Timestamp())
+		lr.SetObservedTimestamp(now)
+		lr.SetTraceID(tid)
+		lr.SetSpanID(sid)
+		lr.SetEventName(ev.Name())
+		ev.Attributes().CopyTo(lr.Attributes())
+		stepcarry.PutSpanEvent(lr.Body(), span.Name(), index)
+		if index == 0 {
+			firstRun, firstAt = run, ev.Timestamp()
+		}
+		index++
+	}
+	if !spanRecords || tid.IsEmpty() || sid.IsEmpty() {
+		return
+	}
+	// The span itself, in the run of its first step, or, for an ancestor
+	// span steproute passed on, in the run it names.
+	run := firstRun
+	if index == 0 {
+		run = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID)
+	}
+	if run == "" {
+		return
+	}
+	at := span.StartTimestamp()
+	if at == 0 {
+		at = firstAt // no start sent: its first step's (0 without steps)
+	}
+	lr := g.record(groupKey{run: run, res: ri, scope: -1}, stepcarry.SpanEvents, resAttrs)
+	lr.SetTimestamp(at)
+	lr.SetObservedTimestamp(now)
+	lr.SetTraceID(tid)
+	lr.SetSpanID(sid)
+	stepcarry.PutSpan(lr.Body(), span)
+}
+
+// logsToLogs carries the step records of ld unchanged, each in the run the
+// single-node exporter would write it to (the record's run.id, else the
+// resource's, else the trace's fallback), one output scope per producer
+// scope and run so that the exporter numbers records alike.
+func logsToLogs(ld plog.Logs) plog.Logs {
+	g := newGrouper()
+	for ri, rl := range ld.ResourceLogs().All() {
+		resAttrs := rl.Resource().Attributes()
+		res := resourceRun{attrs: resAttrs}
+		for si, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				kind, run := stepOf(lr.Attributes())
+				if kind == "" {
+					continue
+				}
+				if run == "" {
+					run = res.of(lr.TraceID())
+				}
+				lr.CopyTo(g.record(groupKey{run: run, res: ri, scope: si}, stepcarry.LogRecords, resAttrs))
+			}
+		}
+	}
+	return g.out
+}

@@ -1,0 +1,53 @@
+// Package steplogs implements the steplogs connector of runledger: it turns
+// the step events of a traces or logs pipeline (after steproute, so run ids
+// are resolved) into log records grouped one resource per run, the
+// resource holding only run.id, in the format of internal/stepcarry. A
+// Kafka exporter with partition_logs_by_resource_attributes then keys every
+// event of one run alike, so that the run lands in one partition and is
+// written by one gateway, whose jsonlledger exporter writes the same
+// ledger lines a single node would (docs/scale-out.md).
+package steplogs
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+
+	"github.com/runledger/runledger/connector/steplogs/internal/metadata"
+)
+
+// NewFactory returns the factory of the steplogs connector.
+func NewFactory() connector.Factory {
+	return connector.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		connector.WithTracesToLogs(createTracesToLogs, metadata.TracesToLogsStability),
+		connector.WithLogsToLogs(createLogsToLogs, metadata.LogsToLogsStability),
+	)
+}
+
+func configOf(cfg component.Config) (*Config, error) {
+	c, ok := cfg.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("steplogs: unexpected config type %T", cfg)
+	}
+	return c, nil
+}
+
+func createTracesToLogs(_ context.Context, _ connector.Settings, cfg component.Config, next consumer.Logs) (connector.Traces, error) {
+	c, err := configOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &tracesConnector{carrier: carrier{next: next, spanRecords: c.SpanRecords}}, nil
+}
+
+func createLogsToLogs(_ context.Context, _ connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
+	if _, err := configOf(cfg); err != nil {
+		return nil, err
+	}
+	return &logsConnector{carrier: carrier{next: next}}, nil
+}
