@@ -17,14 +17,14 @@ CONFIG          ?= config.yaml
 # from, so a binary is rebuilt when one of them changes and only then (a
 # change to bench/harness does not rebuild the collector).
 sources_of = $(filter $(CURDIR)/%,$(shell $(GO) list -deps -f '{{if not .Standard}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{end}}' $(1)))
-COMPONENTS := ./processor/steproute ./exporter/jsonlledger ./extension/reportapi ./connector/runmetrics
+COMPONENTS := ./processor/steproute ./exporter/jsonlledger ./extension/reportapi ./connector/runmetrics ./connector/steplogs
 
 # Packages with concurrency run under the race detector; the end-to-end suite
 # drives the built binaries and runs without it.
 E2E_ENV   = RUNLEDGER_COLLECTOR=$(DIST) RUNLEDGER_CLI=$(CLI) RUNLEDGER_DEMO=$(DEMO) RUNLEDGER_LOAD=$(LOAD)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /tests/e2e)
 
-.PHONY: all build run test test-unit test-e2e test-long bench bench-e2e fmt vet clean help
+.PHONY: all build run test test-unit test-e2e test-long bench bench-e2e fmt vet clean help cluster test-cluster
 
 all: build
 
@@ -67,6 +67,16 @@ test-e2e: build ## end-to-end tests only, through the built binaries
 
 test-long: build ## the long crash and load variants
 	$(E2E_ENV) RUNLEDGER_LONG=1 $(GO) test -count=1 -timeout 30m -v ./tests/e2e/...
+
+# Scale-out (docs/scale-out.md): a development Kafka broker (kfake, in the
+# runledger-cluster process), agents and gateways of the built collector.
+CLUSTER_ARGS ?=
+
+cluster: build ## local scale-out demo: kfake broker, 2 agents, 3 gateways on free ports (Ctrl-C stops all)
+	$(GO) run ./cmd/runledger-cluster --collector $(DIST) $(CLUSTER_ARGS)
+
+test-cluster: build ## the multi-process Kafka tests (tests/e2e/cluster_test.go) through the built binaries
+	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 15m -v -run 'TestCluster' ./tests/e2e/
 
 bench: ## Go benchmarks of the hot paths (one core, allocations reported)
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./processor/... ./exporter/... ./internal/... ./extension/...
