@@ -1,0 +1,473 @@
+package e2e
+
+// The scale-out deployment of docs/scale-out.md, process by process: a
+// development Kafka broker (kfake) in the test process, agents running
+// config/agent.yaml and gateways running config/gateway.yaml as built
+// binaries. `make test-cluster` runs these tests (RUNLEDGER_CLUSTER_TESTS=1);
+// `make test` skips them.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+const (
+	clusterTopic = "runledger-steps"
+	clusterGroup = "runledger-gateways"
+)
+
+func clusterTest(t *testing.T) {
+	t.Helper()
+	if os.Getenv("RUNLEDGER_CLUSTER_TESTS") == "" {
+		t.Skip("multi-process Kafka test: run it with `make test-cluster`")
+	}
+	binaries(t)
+}
+
+// startBroker starts a kfake broker on a free loopback port (or port) with
+// the topic created, closed when the test ends.
+func startBroker(t *testing.T, partitions int, port ...int) string {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), clusterTopic)}
+	if len(port) > 0 {
+		opts = append(opts, kfake.Ports(port...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+func startGateway(t *testing.T, brokers, name string) *collector {
+	t.Helper()
+	return startCollector(t, filepath.Join(repoRoot(t), "config", "gateway.yaml"),
+		"RUNLEDGER_KAFKA_BROKERS="+brokers, "RUNLEDGER_NODE_NAME="+name,
+		// Where the harness looks (collector.ledgerDir).
+		"RUNLEDGER_LEDGER_DIR=data/telemetry/runs",
+		// A killed gateway's partitions move after this long.
+		"RUNLEDGER_KAFKA_SESSION_TIMEOUT=6s")
+}
+
+func startAgent(t *testing.T, brokers, name string) *collector {
+	t.Helper()
+	return startCollector(t, filepath.Join(repoRoot(t), "config", "agent.yaml"),
+		"RUNLEDGER_KAFKA_BROKERS="+brokers, "RUNLEDGER_NODE_NAME="+name)
+}
+
+// waitGroupStable waits until the gateways' consumer group is stable with
+// n members sharing every partition, so that no partition moves while a
+// test sends.
+func waitGroupStable(t *testing.T, brokers string, n, partitions int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var last string
+	waitFor(t, 60*time.Second, fmt.Sprintf("a stable group of %d gateways", n), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		groups, err := adm.DescribeGroups(ctx, clusterGroup)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		g := groups[clusterGroup]
+		assigned := 0
+		for _, ps := range g.AssignedPartitions() {
+			assigned += len(ps)
+		}
+		last = fmt.Sprintf("state %s, %d members, %d partitions assigned", g.State, len(g.Members), assigned)
+		return g.State == "Stable" && len(g.Members) == n && assigned == partitions
+	})
+	t.Logf("consumer group: %s", last)
+}
+
+// clusterLine is what these tests read of a line.
+type clusterLine struct {
+	RunID   string `json:"run_id"`
+	EventID string `json:"event_id"`
+	Rec     string `json:"rec"`
+}
+
+// stored is every line of a set of gateways' ledger directories.
+type stored struct {
+	// byEvent maps an event id to the gateways (indexes) whose ledgers
+	// hold it, once per line.
+	byEvent map[string][]int
+	// byRun maps a run id to the gateways holding a ledger of it.
+	byRun map[string][]int
+	// lines maps a run to its raw lines on each gateway.
+	lines map[string]map[int][]string
+	steps int // step event lines (no span records)
+}
+
+func readStored(t *testing.T, gws ...*collector) stored {
+	t.Helper()
+	s := stored{byEvent: map[string][]int{}, byRun: map[string][]int{}, lines: map[string]map[int][]string{}}
+	for i, gw := range gws {
+		for _, f := range gw.ledgerFiles() {
+			run := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+			s.byRun[run] = append(s.byRun[run], i)
+			if s.lines[run] == nil {
+				s.lines[run] = map[int][]string{}
+			}
+			for _, l := range readAllLines(t, f) {
+				var ll clusterLine
+				if err := json.Unmarshal([]byte(l), &ll); err != nil {
+					continue // a torn tail being written
+				}
+				s.byEvent[ll.EventID] = append(s.byEvent[ll.EventID], i)
+				s.lines[run][i] = append(s.lines[run][i], l)
+				if ll.Rec == "" {
+					s.steps++
+				}
+			}
+		}
+	}
+	return s
+}
+
+var seqField = regexp.MustCompile(`,"seq":[0-9]+`)
+
+// withoutSeq returns the lines sorted with their seq removed: two agents'
+// events of one run interleave in another order in Kafka than when sent to
+// one node, so seq may differ while every line is the same.
+func withoutSeq(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = seqField.ReplaceAllString(l, "")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// twoServiceRun returns the requests of run: agent A's (service retriever:
+// a stage span with two steps, then its root with run.id and run.start, as
+// SDKs send them) and agent B's (service generator, another trace: a root
+// with run.id and a child with steps and run.end).
+func twoServiceRun(run string, n byte, t0 time.Time) (a, b []ptrace.Traces) {
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ta, tb := traceID(n), traceID(n+128)
+	a = []ptrace.Traces{
+		traces("retriever", span{name: "retrieve", traceID: ta, spanID: spanID(2), parent: spanID(1), steps: []step{
+			{kind: "embed", at: at(10), durationMS: 4, sizes: map[string]int64{"tokens": 12}},
+			{kind: "ann.search", at: at(20), resources: map[string]string{"index": "wiki"}, attrs: map[string]any{"nprobe": 8}},
+		}}),
+		traces("retriever", span{name: "POST /ask", traceID: ta, spanID: spanID(1), runID: run, steps: []step{
+			{kind: "run.start", at: at(1)}}}),
+	}
+	b = []ptrace.Traces{
+		traces("generator",
+			span{name: "generate", traceID: tb, spanID: spanID(1), runID: run},
+			span{name: "llm", traceID: tb, spanID: spanID(2), parent: spanID(1), steps: []step{
+				{kind: "llm.call", at: at(30), status: "failed", code: "timeout", detail: "upstream 504"},
+				{kind: "run.end", at: at(40), status: "failed"},
+			}}),
+	}
+	return a, b
+}
+
+// TestClusterRunOnOneGateway: the events of a run sent by two services
+// through two agents are written by exactly one gateway, each exactly
+// once, and each line is the line a single node writes for the same input.
+func TestClusterRunOnOneGateway(t *testing.T) {
+	clusterTest(t)
+	brokers := startBroker(t, 6)
+	gws := []*collector{startGateway(t, brokers, "gw1"), startGateway(t, brokers, "gw2")}
+	agentA, agentB := startAgent(t, brokers, "agent-a"), startAgent(t, brokers, "agent-b")
+	single := startCollector(t, "")
+	waitGroupStable(t, brokers, 2, 6)
+
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	const runs = 16
+	for i := 0; i < runs; i++ {
+		run := fmt.Sprintf("two-svc-%02d", i)
+		a, b := twoServiceRun(run, byte(i+1), t0)
+		for _, td := range a {
+			for _, c := range []*collector{agentA, single} {
+				if code := c.sendTraces(td); code != http.StatusOK {
+					t.Fatalf("%s: HTTP %d", run, code)
+				}
+			}
+		}
+		for _, td := range b {
+			for _, c := range []*collector{agentB, single} {
+				if code := c.sendTraces(td); code != http.StatusOK {
+					t.Fatalf("%s: HTTP %d", run, code)
+				}
+			}
+		}
+	}
+	// 5 steps per run; span records: retrieve, POST /ask, generate
+	// (an ancestor), llm.
+	const stepsPerRun, linesPerRun = 5, 9
+	waitFor(t, 60*time.Second, "every run on the single node", func() bool {
+		n := 0
+		for _, f := range single.ledgerFiles() {
+			n += len(readAllLines(t, f))
+		}
+		return n == runs*linesPerRun
+	})
+	var s stored
+	waitFor(t, 90*time.Second, "every line on the gateways", func() bool {
+		s = readStored(t, gws...)
+		return len(s.byEvent) >= runs*linesPerRun
+	})
+	time.Sleep(2 * time.Second) // anything written twice would show now
+	s = readStored(t, gws...)
+
+	for id, at := range s.byEvent {
+		if len(at) != 1 {
+			t.Errorf("event %s stored %d times (gateways %v)", id, len(at), at)
+		}
+	}
+	if len(s.byRun) != runs {
+		t.Errorf("%d runs on the gateways, want %d", len(s.byRun), runs)
+	}
+	for _, f := range single.ledgerFiles() {
+		run := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+		holders := s.byRun[run]
+		if len(holders) != 1 {
+			t.Errorf("run %s is on gateways %v, want exactly one", run, holders)
+			continue
+		}
+		want := withoutSeq(readAllLines(t, f))
+		got := withoutSeq(s.lines[run][holders[0]])
+		if !slices.Equal(got, want) {
+			t.Errorf("run %s: gateway lines differ from the single node's:\ngateway:\n%s\nsingle node:\n%s",
+				run, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	// Both gateways took a share of the runs (6 partitions, 16 runs).
+	for i := range gws {
+		n := 0
+		for _, h := range s.byRun {
+			if h[0] == i {
+				n++
+			}
+		}
+		t.Logf("gateway %d holds %d runs", i+1, n)
+	}
+	if s.steps != runs*stepsPerRun {
+		t.Errorf("%d step lines, want %d", s.steps, runs*stepsPerRun)
+	}
+}
+
+// loadResult is what these tests read of runledger-load's JSON result.
+type loadResult struct {
+	Runs       int64 `json:"runs"`
+	StepEvents struct {
+		Acked int64 `json:"acked"`
+	} `json:"step_events"`
+	Requests struct {
+		Failed int64 `json:"failed"`
+	} `json:"requests"`
+}
+
+// startLoad runs the load generator against an agent (run ids on roots
+// only) and returns a function that waits for its result.
+func startLoad(t *testing.T, agent *collector, prefix string, args ...string) func() loadResult {
+	t.Helper()
+	bin := producerBin(t, "RUNLEDGER_LOAD")
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"--target", agent.otlpGRPC, "--root-only-run-id",
+		"--run-id-prefix", prefix, "--json"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return func() loadResult {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("runledger-load %s: %v\n%s", prefix, err, errb.String())
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("runledger-load %s did not finish", prefix)
+		}
+		var r loadResult
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("runledger-load %s output: %v\n%s", prefix, err, out.String())
+		}
+		return r
+	}
+}
+
+// TestClusterGatewayCrash: a gateway is killed (kill -9) mid-load and
+// another one joins; every step event the agents acknowledged is stored,
+// none twice in one gateway's directory. An event is in two directories
+// only when the killed gateway wrote it and Kafka delivered it again to
+// the partition's next owner (at-least-once: the read side merges by
+// event_id, docs/scale-out.md).
+func TestClusterGatewayCrash(t *testing.T) {
+	clusterTest(t)
+	brokers := startBroker(t, 6)
+	gws := []*collector{startGateway(t, brokers, "gw1"), startGateway(t, brokers, "gw2")}
+	agentA, agentB := startAgent(t, brokers, "agent-a"), startAgent(t, brokers, "agent-b")
+	waitGroupStable(t, brokers, 2, 6)
+
+	waitA := startLoad(t, agentA, "crash-a", "--rate", "25", "--duration", "12s")
+	waitB := startLoad(t, agentB, "crash-b", "--rate", "25", "--duration", "12s")
+	time.Sleep(4 * time.Second)
+	gws[0].kill()
+	gws = append(gws, startGateway(t, brokers, "gw3"))
+	ra, rb := waitA(), waitB()
+	if ra.Requests.Failed+rb.Requests.Failed != 0 {
+		t.Fatalf("agents refused requests: %+v %+v", ra, rb)
+	}
+	acked := int(ra.StepEvents.Acked + rb.StepEvents.Acked)
+	t.Logf("acknowledged: %d runs, %d step events", ra.Runs+rb.Runs, acked)
+
+	var s stored
+	waitFor(t, 120*time.Second, "every acknowledged step event on the gateways", func() bool {
+		// Span records have event ids too: count step lines by id.
+		return stepIDs(t, gws...) >= acked
+	})
+	time.Sleep(2 * time.Second)
+	s = readStored(t, gws...)
+	if n := stepIDs(t, gws...); n != acked {
+		t.Errorf("%d distinct step events stored, %d acknowledged", n, acked)
+	}
+	redelivered := 0
+	for id, at := range s.byEvent {
+		seen := map[int]bool{}
+		for _, g := range at {
+			if seen[g] {
+				t.Errorf("event %s twice in gateway %d's directory", id, g+1)
+			}
+			seen[g] = true
+		}
+		if len(seen) > 1 {
+			redelivered++
+			if !seen[0] {
+				t.Errorf("event %s in gateways %v: only the killed gateway's events may be redelivered", id, at)
+			}
+		}
+	}
+	t.Logf("%d events written by the killed gateway and again by the partition's next owner", redelivered)
+	// The test is only worth its name if the killed gateway was writing
+	// and the one that joined took partitions over.
+	for i, gw := range gws {
+		n := stepIDs(t, gw)
+		t.Logf("gateway %d: %d step events", i+1, n)
+		if n == 0 && i != 1 {
+			t.Errorf("gateway %d wrote nothing: the kill or the join did not move partitions", i+1)
+		}
+	}
+	if !gws[1].alive() || !gws[2].alive() {
+		t.Fatal("a gateway died")
+	}
+}
+
+// stepIDs counts the distinct event ids of step lines (not span records)
+// across the gateways.
+func stepIDs(t *testing.T, gws ...*collector) int {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, gw := range gws {
+		for _, f := range gw.ledgerFiles() {
+			for _, l := range readLines(t, f) {
+				var ll clusterLine
+				if json.Unmarshal([]byte(l), &ll) == nil {
+					ids[ll.EventID] = true
+				}
+			}
+		}
+	}
+	return len(ids)
+}
+
+// TestClusterMalformedMessage: garbage on the topic is logged and skipped
+// by the gateway, which goes on writing the runs behind it.
+func TestClusterMalformedMessage(t *testing.T) {
+	clusterTest(t)
+	brokers := startBroker(t, 2)
+	gw := startGateway(t, brokers, "gw1")
+	agent := startAgent(t, brokers, "agent-a")
+	waitGroupStable(t, brokers, 1, 2)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(clusterTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 4; i++ {
+		rec := &kgo.Record{Key: []byte{byte(i)}, Value: []byte("\xff\x00 not an OTLP message \x12\x99")}
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatalf("produce garbage: %v", err)
+		}
+	}
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	a, b := twoServiceRun("after-garbage", 1, t0)
+	for _, td := range append(a, b...) {
+		if code := agent.sendTraces(td); code != http.StatusOK {
+			t.Fatalf("HTTP %d", code)
+		}
+	}
+	waitFor(t, 60*time.Second, "the run behind the garbage", func() bool {
+		s := readStored(t, gw)
+		return len(s.lines["after-garbage"][0]) == 9
+	})
+	if !gw.alive() {
+		t.Fatal("gateway died on a malformed message")
+	}
+	if !strings.Contains(gw.logs.String(), "failed to unmarshal message") {
+		t.Errorf("the malformed messages were not logged:\n%s", gw.logs.String())
+	}
+}
+
+// TestClusterBrokerLate: an agent started while the broker is unreachable
+// acknowledges what it queues and delivers it once the broker is up.
+func TestClusterBrokerLate(t *testing.T) {
+	clusterTest(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	brokers := fmt.Sprintf("127.0.0.1:%d", port)
+	agent := startAgent(t, brokers, "agent-a")
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	a, b := twoServiceRun("broker-late", 1, t0)
+	for _, td := range append(a, b...) {
+		if code := agent.sendTraces(td); code != http.StatusOK {
+			t.Fatalf("HTTP %d with the broker down", code)
+		}
+	}
+	time.Sleep(3 * time.Second) // the agent retries meanwhile
+	startBroker(t, 2, port)
+	gw := startGateway(t, brokers, "gw1")
+	waitFor(t, 90*time.Second, "the queued run on the gateway", func() bool {
+		s := readStored(t, gw)
+		return len(s.lines["broker-late"][0]) == 9
+	})
+}
