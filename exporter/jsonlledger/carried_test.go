@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/connector/connectortest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/runledger/runledger/connector/steplogs"
+	"github.com/runledger/runledger/internal/stepcarry"
 	"github.com/runledger/runledger/internal/stepschema"
 )
 
@@ -290,5 +292,54 @@ func TestCarriedRedeliveryDeduped(t *testing.T) {
 	}
 	if n := gw.counter("otelcol_exporter_jsonlledger_events_deduped"); n == 0 {
 		t.Error("no event counted as deduplicated")
+	}
+}
+
+// TestCarriedHostile: a message in the carried format from a hostile or
+// broken producer (wrong body types, a span record without its fields, a
+// run id that names a path, invalid UTF-8 in the service) is written as
+// well as it can be, inside the ledger directory, never a crash.
+func TestCarriedHostile(t *testing.T) {
+	gw := start(t, testConfig(t), nil)
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("run.id", "../../etc/evil")
+	sl := rl.ScopeLogs().AppendEmpty()
+	res := pcommon.NewMap()
+	res.PutStr("service.name", "svc\xff")
+	stepcarry.SetScope(sl.Scope(), stepcarry.SpanEvents, res)
+	for i, body := range []any{"a string", map[string]any{"span_name": 3, "index": "x"}, map[string]any{"index": int64(-5)}} {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTraceID(traceA)
+		lr.SetSpanID(spanA)
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i) * time.Millisecond)))
+		lr.Attributes().PutStr("step.kind", "k")
+		if err := lr.Body().FromRaw(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A span record with nothing but its marker, and one without ids.
+	for _, sid := range []pcommon.SpanID{spanB, {}} {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTraceID(traceA)
+		lr.SetSpanID(sid)
+		lr.Body().SetEmptyMap().PutStr("rec", "span")
+	}
+	gw.consumeLogs(ld)
+	lines := gw.lines("../../etc/evil")
+	if len(lines) != 3 {
+		t.Fatalf("%d step lines, want 3", len(lines))
+	}
+	for _, l := range lines {
+		if l.SpanName != "" || l.Service != "svc\ufffd" {
+			t.Errorf("line %+v", l)
+		}
+	}
+	_, raw := gw.file("../../etc/evil")
+	if n := len(raw); n != 4 || !strings.Contains(raw[3], `"rec":"span"`) {
+		t.Fatalf("want 3 steps and 1 span record:\n%s", strings.Join(raw, "\n"))
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(gw.cfg.Directory), "etc")); err == nil {
+		t.Fatal("a run id wrote outside the ledger directory")
 	}
 }
