@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,15 @@ func clusterTest(t *testing.T) {
 // the topic created, closed when the test ends.
 func startBroker(t *testing.T, partitions int, port ...int) string {
 	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), clusterTopic)}
+	_, addr := startBrokerOpts(t, partitions, port)
+	return addr
+}
+
+// startBrokerOpts is startBroker with more kfake options, returning the
+// cluster too.
+func startBrokerOpts(t *testing.T, partitions int, port []int, more ...kfake.Opt) (*kfake.Cluster, string) {
+	t.Helper()
+	opts := append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), clusterTopic)}, more...)
 	if len(port) > 0 {
 		opts = append(opts, kfake.Ports(port...))
 	}
@@ -54,7 +63,7 @@ func startBroker(t *testing.T, partitions int, port ...int) string {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	return c, c.ListenAddrs()[0]
 }
 
 func startGateway(t *testing.T, brokers, name string) *collector {
@@ -333,7 +342,8 @@ func TestClusterGatewayCrash(t *testing.T) {
 	waitGroupStable(t, brokers, 2, 6)
 
 	waitA := startLoad(t, agentA, "crash-a", "--rate", "25", "--duration", "12s")
-	waitB := startLoad(t, agentB, "crash-b", "--rate", "25", "--duration", "12s")
+	// Log-based step events too: agent B's load sends both signals.
+	waitB := startLoad(t, agentB, "crash-b", "--rate", "25", "--duration", "12s", "--signal", "mixed")
 	time.Sleep(4 * time.Second)
 	gws[0].kill()
 	gws = append(gws, startGateway(t, brokers, "gw3"))
@@ -470,4 +480,47 @@ func TestClusterBrokerLate(t *testing.T) {
 		s := readStored(t, gw)
 		return len(s.lines["broker-late"][0]) == 9
 	})
+}
+
+// TestClusterBrokerDownMidRun: the broker goes away while a run is being
+// sent and comes back (with its data); the agent's queue holds what it
+// acknowledged meanwhile and the gateway writes every event once.
+func TestClusterBrokerDownMidRun(t *testing.T) {
+	clusterTest(t)
+	data := t.TempDir()
+	broker, brokers := startBrokerOpts(t, 2, nil, kfake.DataDir(data))
+	_, portStr, _ := net.SplitHostPort(brokers)
+	port, _ := strconv.Atoi(portStr)
+	gw := startGateway(t, brokers, "gw1")
+	agent := startAgent(t, brokers, "agent-a")
+	waitGroupStable(t, brokers, 1, 2)
+
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	a, b := twoServiceRun("broker-away", 1, t0)
+	for _, td := range a {
+		if code := agent.sendTraces(td); code != http.StatusOK {
+			t.Fatalf("HTTP %d", code)
+		}
+	}
+	waitFor(t, 60*time.Second, "the first half of the run", func() bool {
+		return len(readStored(t, gw).lines["broker-away"][0]) == 5
+	})
+	broker.Close()
+	for _, td := range b {
+		if code := agent.sendTraces(td); code != http.StatusOK {
+			t.Fatalf("HTTP %d with the broker down", code)
+		}
+	}
+	time.Sleep(3 * time.Second) // the agent retries meanwhile
+	startBrokerOpts(t, 2, []int{port}, kfake.DataDir(data))
+	var s stored
+	waitFor(t, 90*time.Second, "the whole run after the broker came back", func() bool {
+		s = readStored(t, gw)
+		return len(s.lines["broker-away"][0]) >= 9
+	})
+	time.Sleep(2 * time.Second)
+	s = readStored(t, gw)
+	if n := len(s.lines["broker-away"][0]); n != 9 {
+		t.Fatalf("%d lines, want 9:\n%s", n, strings.Join(s.lines["broker-away"][0], "\n"))
+	}
 }
