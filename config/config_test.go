@@ -89,6 +89,11 @@ func TestAgentConfig(t *testing.T) {
 	if !kc.QueueBatchConfig.HasValue() || q.StorageID == nil || q.StorageID.String() != "file_storage/queue" {
 		t.Error("the sending queue is not persistent")
 	}
+	// A message over max_message_bytes is dropped: batches must be cut
+	// below it, by bytes.
+	if !q.Batch.HasValue() || q.Batch.Get().Sizer.String() != "bytes" || q.Batch.Get().MaxSize >= int64(kc.Producer.MaxMessageBytes) {
+		t.Errorf("batches are not cut by bytes below max_message_bytes (%d)", kc.Producer.MaxMessageBytes)
+	}
 	if !kc.BackOffConfig.Enabled || kc.BackOffConfig.MaxElapsedTime != 0 {
 		t.Errorf("retry %+v: an unreachable broker must be retried until it is back", kc.BackOffConfig)
 	}

@@ -524,3 +524,32 @@ func TestClusterBrokerDownMidRun(t *testing.T) {
 		t.Fatalf("%d lines, want 9:\n%s", n, strings.Join(s.lines["broker-away"][0], "\n"))
 	}
 }
+
+// TestClusterLargeRun: one request holding a run larger than a Kafka
+// message may be (max_message_bytes) reaches the gateway whole: the
+// agent's batcher splits it by bytes below that limit.
+func TestClusterLargeRun(t *testing.T) {
+	clusterTest(t)
+	brokers := startBroker(t, 2)
+	gw := startGateway(t, brokers, "gw1")
+	agent := startAgent(t, brokers, "agent-a")
+	waitGroupStable(t, brokers, 1, 2)
+
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	const n = 6000
+	steps := make([]step, n)
+	detail := strings.Repeat("d", 300)
+	for i := range steps {
+		steps[i] = step{kind: "chunk.embed", at: t0.Add(time.Duration(i) * time.Microsecond), detail: detail}
+	}
+	td := traces("embedder", span{name: "embed.all", traceID: traceID(7), spanID: spanID(1), runID: "large-run", steps: steps})
+	if code := agent.sendTraces(td); code != http.StatusOK {
+		t.Fatalf("HTTP %d", code)
+	}
+	waitFor(t, 60*time.Second, "every step of the large run", func() bool {
+		return stepIDs(t, gw) >= n
+	})
+	if got := stepIDs(t, gw); got != n {
+		t.Fatalf("%d step events stored, want %d", got, n)
+	}
+}
