@@ -1,6 +1,8 @@
 package steplogs
 
 import (
+	"fmt"
+
 	"go.opentelemetry.io/collector/component"
 )
 
@@ -11,6 +13,12 @@ type Config struct {
 	// spans steproute passes on) as log records too, so that a gateway's
 	// ledger has them; false carries step events only.
 	SpanRecords bool `mapstructure:"span_records"`
+	// MaxEventBytes bounds one step event's attributes (and log body),
+	// keys and values counted. A larger event is dropped and counted
+	// (otelcol_connector_steplogs_events_dropped): a Kafka message over
+	// the broker's limit fails its whole batch, every run in it. Keep it
+	// well below the kafka exporter's producer::max_message_bytes.
+	MaxEventBytes int `mapstructure:"max_event_bytes"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -19,10 +27,13 @@ type Config struct {
 var _ component.Config = (*Config)(nil)
 
 func createDefaultConfig() component.Config {
-	return &Config{SpanRecords: true}
+	return &Config{SpanRecords: true, MaxEventBytes: 256 << 10}
 }
 
-// Validate checks the configuration. Every value of SpanRecords is valid;
-// it exists so that the collector's config validation has one to call, as
-// for every component of this repository.
-func (cfg *Config) Validate() error { return nil }
+// Validate checks the configuration.
+func (cfg *Config) Validate() error {
+	if cfg.MaxEventBytes <= 0 {
+		return fmt.Errorf("max_event_bytes must be positive (got %d): it keeps one event from failing a Kafka message", cfg.MaxEventBytes)
+	}
+	return nil
+}

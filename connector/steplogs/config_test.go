@@ -33,11 +33,17 @@ func TestLoadConfig(t *testing.T) {
 
 	cfg, err := load(t, "")
 	require.NoError(t, err)
+	assert.Equal(t, createDefaultConfig(), cfg)
 	assert.True(t, cfg.SpanRecords, "span records are carried by default")
+	assert.Equal(t, 256<<10, cfg.MaxEventBytes)
 
-	cfg, err = load(t, "no_spans")
+	cfg, err = load(t, "custom")
 	require.NoError(t, err)
 	assert.False(t, cfg.SpanRecords)
+	assert.Equal(t, 65536, cfg.MaxEventBytes)
+
+	_, err = load(t, "bad_limit")
+	require.ErrorContains(t, err, "max_event_bytes must be positive")
 
 	_, err = load(t, "unknown_key")
 	require.ErrorContains(t, err, "partitions")

@@ -2,16 +2,22 @@ package steplogs
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/connector/connectortest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/runledger/runledger/connector/steplogs/internal/metadata"
 	"github.com/runledger/runledger/internal/stepcarry"
@@ -105,7 +111,9 @@ func TestOneResourcePerRun(t *testing.T) {
 }
 
 func TestNoSpanRecords(t *testing.T) {
-	out := carry(t, &Config{SpanRecords: false}, twoServices())
+	cfg := createDefaultConfig().(*Config)
+	cfg.SpanRecords = false
+	out := carry(t, cfg, twoServices())
 	for _, rl := range out.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
@@ -175,4 +183,46 @@ func TestNextErrorReturned(t *testing.T) {
 		createDefaultConfig(), consumertest.NewErr(assert.AnError))
 	require.NoError(t, err)
 	require.ErrorIs(t, c.ConsumeTraces(context.Background(), twoServices()), assert.AnError)
+}
+
+// TestOversizedEventDropped: a step event over max_event_bytes is not
+// carried (it would fail its whole Kafka message) but counted, logged
+// once; the events after it keep their index in the span.
+func TestOversizedEventDropped(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	core, logs := observer.New(zapcore.WarnLevel)
+	set := connectortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set.Logger = zap.New(core)
+	sink := new(consumertest.LogsSink)
+	cfg := &Config{SpanRecords: false, MaxEventBytes: 1024}
+	c, err := NewFactory().CreateTracesToLogs(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+
+	td := ptrace.NewTraces()
+	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetTraceID(traceA)
+	span.SetSpanID(pcommon.SpanID{1})
+	for i := range 3 {
+		a := span.Events().AppendEmpty().Attributes()
+		a.PutStr("step.kind", "k")
+		a.PutStr("run.id", "r")
+		if i == 1 {
+			a.PutEmptyMap("nested").PutEmptySlice("list").AppendEmpty().SetStr(strings.Repeat("x", 2000))
+		}
+	}
+	for range 2 {
+		require.NoError(t, c.ConsumeTraces(context.Background(), td))
+	}
+	recs := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	require.Equal(t, 2, recs.Len())
+	for k, want := range []uint32{0, 2} {
+		_, index, _ := stepcarry.SpanEvent(recs.At(k).Body())
+		assert.Equal(t, want, index)
+	}
+	m, err := tel.GetMetric("otelcol_connector_steplogs_events_dropped")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), m.Data.(metricdata.Sum[int64]).DataPoints[0].Value)
+	assert.Equal(t, 1, logs.Len(), "logged once")
 }

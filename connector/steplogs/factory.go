@@ -11,6 +11,7 @@ package steplogs
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -37,17 +38,35 @@ func configOf(cfg component.Config) (*Config, error) {
 	return c, nil
 }
 
-func createTracesToLogs(_ context.Context, _ connector.Settings, cfg component.Config, next consumer.Logs) (connector.Traces, error) {
+func newCarrier(set connector.Settings, c *Config, next consumer.Logs) (carrier, error) {
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return carrier{}, fmt.Errorf("steplogs telemetry: %w", err)
+	}
+	return carrier{next: next, spanRecords: c.SpanRecords, maxEventBytes: c.MaxEventBytes,
+		tel: tel, logger: set.Logger, warned: new(atomic.Bool)}, nil
+}
+
+func createTracesToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Traces, error) {
 	c, err := configOf(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &tracesConnector{carrier: carrier{next: next, spanRecords: c.SpanRecords}}, nil
-}
-
-func createLogsToLogs(_ context.Context, _ connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
-	if _, err := configOf(cfg); err != nil {
+	cr, err := newCarrier(set, c, next)
+	if err != nil {
 		return nil, err
 	}
-	return &logsConnector{carrier: carrier{next: next}}, nil
+	return &tracesConnector{carrier: cr}, nil
+}
+
+func createLogsToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
+	c, err := configOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cr, err := newCarrier(set, c, next)
+	if err != nil {
+		return nil, err
+	}
+	return &logsConnector{carrier: cr}, nil
 }

@@ -527,7 +527,8 @@ func TestClusterBrokerDownMidRun(t *testing.T) {
 
 // TestClusterLargeRun: one request holding a run larger than a Kafka
 // message may be (max_message_bytes) reaches the gateway whole: the
-// agent's batcher splits it by bytes below that limit.
+// agent's batcher splits it by bytes below that limit; a single event too
+// large for any message is dropped alone.
 func TestClusterLargeRun(t *testing.T) {
 	clusterTest(t)
 	brokers := startBroker(t, 2)
@@ -542,6 +543,10 @@ func TestClusterLargeRun(t *testing.T) {
 	for i := range steps {
 		steps[i] = step{kind: "chunk.embed", at: t0.Add(time.Duration(i) * time.Microsecond), detail: detail}
 	}
+	// And one step event of 2 MB: dropped and counted by the agent's
+	// steplogs connector, not failing the batch it would be in.
+	huge := step{kind: "chunk.huge", at: t0, attrs: map[string]any{"blob": strings.Repeat("h", 2<<20)}}
+	steps = append(steps[:n/2], append([]step{huge}, steps[n/2:]...)...)
 	td := traces("embedder", span{name: "embed.all", traceID: traceID(7), spanID: spanID(1), runID: "large-run", steps: steps})
 	if code := agent.sendTraces(td); code != http.StatusOK {
 		t.Fatalf("HTTP %d", code)
