@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -118,17 +119,24 @@ func lines(dirs []string) int {
 
 // inKafka reads the topic until it holds want step events and returns its
 // messages, log records, step events and bytes (key and value, as the
-// client sees them: after decompression).
-func inKafka(brokers string, want int) (msgs, records, steps, bytes int, err error) {
+// client sees them: after decompression), and the values' bytes each
+// compressed alone with zstd (an upper bound of what the producer's
+// per-batch compression sends).
+func inKafka(brokers string, want int) (msgs, records, steps, bytes, zbytes int, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, 0, 0, err
 	}
 	defer cl.Close()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		return 0, 0, 0, 0, 0, err
+	}
+	var zbuf []byte
 	for deadline := time.Now().Add(3 * time.Minute); steps < want; {
 		if time.Now().After(deadline) {
-			return msgs, records, steps, bytes, fmt.Errorf("only %d of %d step events reached Kafka", steps, want)
+			return msgs, records, steps, bytes, zbytes, fmt.Errorf("only %d of %d step events reached Kafka", steps, want)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		fetches := cl.PollFetches(ctx)
@@ -136,6 +144,8 @@ func inKafka(brokers string, want int) (msgs, records, steps, bytes int, err err
 		fetches.EachRecord(func(r *kgo.Record) {
 			msgs++
 			bytes += len(r.Key) + len(r.Value)
+			zbuf = enc.EncodeAll(r.Value, zbuf[:0])
+			zbytes += len(r.Key) + len(zbuf)
 			ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(r.Value)
 			if err != nil {
 				return
@@ -152,7 +162,7 @@ func inKafka(brokers string, want int) (msgs, records, steps, bytes int, err err
 			}
 		})
 	}
-	return msgs, records, steps, bytes, nil
+	return msgs, records, steps, bytes, zbytes, nil
 }
 
 func run(runs, maxGateways, partitions int, build, configDir string) error {
@@ -196,13 +206,13 @@ func run(runs, maxGateways, partitions int, build, configDir string) error {
 		return fmt.Errorf("runledger-load output: %w", err)
 	}
 	fmt.Printf("agent: %d step events acknowledged at %.0f step events/s\n", res.StepEvents.Acked, res.EventsPerSecond)
-	msgs, records, steps, bytes, err := inKafka(brokers, res.StepEvents.Acked)
+	msgs, records, steps, bytes, zbytes, err := inKafka(brokers, res.StepEvents.Acked)
 	agent.stop()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("kafka: %d messages, %d log records (%d step events, %d span records), %d bytes: %.0f bytes per step event\n",
-		msgs, records, steps, records-steps, bytes, float64(bytes)/float64(steps))
+	fmt.Printf("kafka: %d messages, %d log records (%d step events, %d span records), %d bytes: %.0f bytes per step event (%.0f with zstd per message)\n",
+		msgs, records, steps, records-steps, bytes, float64(bytes)/float64(steps), float64(zbytes)/float64(steps))
 
 	for g := 1; g <= maxGateways; g++ {
 		var gws []*proc
