@@ -26,7 +26,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/runledger/runledger/connector/steplogs"
 )
 
 const (
@@ -562,5 +567,65 @@ func TestClusterLargeRun(t *testing.T) {
 	})
 	if got := stepIDs(t, gw); got != n {
 		t.Fatalf("%d step events stored, want %d", got, n)
+	}
+}
+
+// TestClusterRedeliveredMessage: the same carried message on the topic
+// twice (Kafka's redelivery, or an agent's retry after a lost ack) is
+// written once: the gateway's writer deduplicates by event_id.
+func TestClusterRedeliveredMessage(t *testing.T) {
+	clusterTest(t)
+	brokers := startBroker(t, 1)
+	gw := startGateway(t, brokers, "gw1")
+	waitGroupStable(t, brokers, 1, 1)
+
+	// What an agent publishes for a run (after steproute: run ids on the
+	// spans): the steplogs connector's output, one otlp_proto message per
+	// request.
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	a := []ptrace.Traces{traces("retriever", span{name: "retrieve", traceID: traceID(3), spanID: spanID(1), runID: "twice", steps: []step{
+		{kind: "run.start", at: t0}, {kind: "embed", at: t0.Add(time.Millisecond)}}})}
+	b := []ptrace.Traces{traces("generator", span{name: "generate", traceID: traceID(4), spanID: spanID(1), runID: "twice", steps: []step{
+		{kind: "llm.call", at: t0.Add(2 * time.Millisecond)}, {kind: "run.end", at: t0.Add(3 * time.Millisecond)}}})}
+	f := steplogs.NewFactory()
+	sink := new(consumertest.LogsSink)
+	conn, err := f.CreateTracesToLogs(context.Background(), connectortest.NewNopSettings(f.Type()), f.CreateDefaultConfig(), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range append(a, b...) {
+		if err := conn.ConsumeTraces(context.Background(), td); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var values [][]byte
+	for _, ld := range sink.AllLogs() {
+		v, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(clusterTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for round := 0; round < 2; round++ {
+		for _, v := range values {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("twice"), Value: v}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, 60*time.Second, "the run", func() bool {
+			return len(readStored(t, gw).lines["twice"][0]) >= 6
+		})
+	}
+	time.Sleep(2 * time.Second) // a second copy would be written by now
+	s := readStored(t, gw)
+	if n := len(s.lines["twice"][0]); n != 6 { // 4 steps, 2 span records
+		t.Fatalf("%d lines, want 6 (each once):\n%s", n, strings.Join(s.lines["twice"][0], "\n"))
 	}
 }
