@@ -110,18 +110,7 @@ func (m *model) onPageKey(msg tea.KeyMsg) tea.Cmd {
 		m.page.gen++ // an answer still on its way is not wanted any more
 		m.clampAll()
 		return nil
-	case key.Matches(msg, k.Up):
-		m.page.offset--
-	case key.Matches(msg, k.Down):
-		m.page.offset++
-	case key.Matches(msg, k.PageUp):
-		m.page.offset -= h
-	case key.Matches(msg, k.PageDown):
-		m.page.offset += h
-	case key.Matches(msg, k.Top):
-		m.page.offset = 0
-	case key.Matches(msg, k.Bottom):
-		m.page.offset = 1 << 30
+	case k.scroll(msg, &m.page.offset, h):
 	case m.screen == screenInsights && key.Matches(msg, k.Window):
 		m.page.window = (m.page.window + 1) % len(insightsWindows)
 		m.page.offset = 0

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -168,14 +167,7 @@ func TestInsightsAndDiffOverHTTP(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	src := httpSource(t, "http://"+l.Addr().String())
+	src := httpSource(t, "http://"+serveLocal(t, mux))
 
 	in, err := src.Insights(t.Context(), "24h")
 	if err != nil {

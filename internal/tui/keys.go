@@ -1,6 +1,9 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
 
 // keyMap holds every key binding; the help screen is generated from it.
 type keyMap struct {
@@ -64,4 +67,26 @@ func (k keyMap) helpSections() []struct {
 		{"span waterfall", []key.Binding{k.Waterfall.Toggle, k.Open, k.NextError, k.Waterfall.URL, k.Waterfall.OpenURL}},
 		{"insights", []key.Binding{k.Window, k.Refresh}},
 	}
+}
+
+// scroll moves *pos for the movement keys (one row, a page of page rows,
+// first, last; callers clamp) and reports whether msg was one of them.
+func (k keyMap) scroll(msg tea.KeyMsg, pos *int, page int) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		*pos--
+	case key.Matches(msg, k.Down):
+		*pos++
+	case key.Matches(msg, k.PageUp):
+		*pos -= page
+	case key.Matches(msg, k.PageDown):
+		*pos += page
+	case key.Matches(msg, k.Top):
+		*pos = 0
+	case key.Matches(msg, k.Bottom):
+		*pos = 1 << 30
+	default:
+		return false
+	}
+	return true
 }
