@@ -1,0 +1,569 @@
+package reportapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.uber.org/zap"
+
+	"github.com/runledger/runledger/internal/ledger"
+	"github.com/runledger/runledger/internal/mcptools"
+	"github.com/runledger/runledger/internal/report"
+	"github.com/runledger/runledger/internal/reportclient"
+)
+
+// Federation: gateways behind Kafka each hold the ledgers of the runs whose
+// partitions they consume. A node with peers answers the report, ledger and
+// list routes for the whole cluster: a run it does not hold is asked of the
+// peers, a run held by several nodes (its partition moved) is merged from
+// their ledgers (ledger.Merge), and the run list merges every node's list
+// (federation_list.go). Requests between peers carry HeaderPeer, and a
+// request with it is answered from the node's own data only: no recursion,
+// no loops between mutually peered nodes. Without peers none of this runs.
+
+// HeaderPeer marks a request one reportapi sends to a peer.
+const HeaderPeer = "X-Runledger-Peer"
+
+// HeaderPartial is "true" on an answer that lacks what some peer holds: the
+// peer was down, too slow (peer_timeout) or answered an error.
+const HeaderPartial = "X-Runledger-Partial"
+
+// HeaderMissingPeers lists, comma-separated, the peers a partial answer
+// lacks.
+const HeaderMissingPeers = "X-Runledger-Missing-Peers"
+
+// maxPeerLedgerBytes bounds one peer's ledger read to merge a split run:
+// the merge holds the run's lines in memory.
+const maxPeerLedgerBytes = 256 << 20
+
+// Federation configures the peers of a reportapi (the `peers`,
+// `peer_timeout` and `peer_bearer_token` settings).
+type Federation struct {
+	// Peers are the base URLs of the other nodes' reportapi, e.g.
+	// http://gateway-2:4320 (http or https, a host, no query, fragment or
+	// user info; a path prefixes every route, as for a reverse proxy).
+	Peers []string `mapstructure:"peers"`
+	// PeerTimeout bounds each call to a peer, its answer read included
+	// (default 2s). A peer past it is missing from a partial answer.
+	PeerTimeout time.Duration `mapstructure:"peer_timeout"`
+	// PeerBearerToken is sent as "Authorization: Bearer <token>" to the
+	// peers (whose auth is e.g. bearertokenauth); usually
+	// ${env:RUNLEDGER_PEER_TOKEN}. It is never logged.
+	PeerBearerToken configopaque.String `mapstructure:"peer_bearer_token"`
+}
+
+// Validate checks the peer settings, naming a bad peer by its position
+// and value.
+func (f *Federation) Validate() error {
+	var errs []error
+	seen := map[string]int{}
+	for i, p := range f.Peers {
+		if err := checkPeerURL(p); err != nil {
+			errs = append(errs, fmt.Errorf("peers[%d] %q: %w", i, truncateID(p), err))
+			continue
+		}
+		k := strings.TrimRight(p, "/")
+		if j, dup := seen[k]; dup {
+			errs = append(errs, fmt.Errorf("peers[%d] %q: same peer as peers[%d]", i, truncateID(p), j))
+		}
+		seen[k] = i
+	}
+	if f.PeerTimeout < 10*time.Millisecond || f.PeerTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("peer_timeout must be between 10ms and 1m, got %s", f.PeerTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func checkPeerURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("must be an http or https URL such as http://gateway-2:4320")
+	case u.Hostname() == "":
+		return errors.New("has no host")
+	case u.User != nil:
+		return errors.New("must not carry user info; use peer_bearer_token")
+	case u.RawQuery != "" || u.ForceQuery:
+		return errors.New("must not have a query")
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return errors.New("must not have a fragment")
+	}
+	return nil
+}
+
+// federation is the runtime side of the peer settings.
+type federation struct {
+	peers   []*peer
+	hc      *http.Client
+	token   string
+	timeout time.Duration
+	logger  *zap.Logger
+
+	warnMu   sync.Mutex
+	lastWarn time.Time
+}
+
+type peer struct {
+	url    string // as configured, without a trailing slash
+	base   *url.URL
+	client *reportclient.Client
+}
+
+// peerTransport marks every request as a peer's.
+type peerTransport struct{ next http.RoundTripper }
+
+func (t peerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set(HeaderPeer, "1")
+	return t.next.RoundTrip(req)
+}
+
+func newFederation(cfg *Federation, logger *zap.Logger) (*federation, error) {
+	if len(cfg.Peers) == 0 {
+		return nil, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 8
+	f := &federation{hc: &http.Client{Transport: peerTransport{tr}, Timeout: cfg.PeerTimeout,
+		// A peer is a reportapi: it never redirects, and a redirect
+		// would carry the token elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		token: string(cfg.PeerBearerToken), timeout: cfg.PeerTimeout, logger: logger}
+	for _, s := range cfg.Peers {
+		s = strings.TrimRight(s, "/")
+		c, err := reportclient.New(s, reportclient.Options{Token: f.token, Timeout: cfg.PeerTimeout,
+			UserAgent: "runledger-reportapi-peer", HTTPClient: f.hc, MaxLedgerBytes: maxPeerLedgerBytes})
+		if err != nil {
+			return nil, fmt.Errorf("peer %q: %w", s, err)
+		}
+		u, _ := url.Parse(s)
+		f.peers = append(f.peers, &peer{url: s, base: u, client: c})
+	}
+	return f, nil
+}
+
+// close drops the idle connections to the peers.
+func (f *federation) close() {
+	if f != nil {
+		f.hc.CloseIdleConnections()
+	}
+}
+
+// federates reports whether req is answered for the whole cluster: peers
+// are configured and req is not itself a peer's.
+func (r *reportAPI) federates(req *http.Request) bool {
+	return r.fed != nil && req.Header.Get(HeaderPeer) == ""
+}
+
+// each calls fn for every peer at the same time, all within peer_timeout,
+// and returns when every call has.
+func (f *federation) each(ctx context.Context, fn func(ctx context.Context, i int, p *peer)) {
+	f.eachOf(ctx, f.peers, fn)
+}
+
+// eachOf is each over some of the peers.
+func (f *federation) eachOf(ctx context.Context, peers []*peer, fn func(ctx context.Context, i int, p *peer)) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(ctx, i, p)
+		}()
+	}
+	wg.Wait()
+}
+
+// peerFailed logs a peer that did not answer, at most once a minute: a
+// peer that is down would otherwise log on every request.
+func (f *federation) peerFailed(p *peer, what string, err error) {
+	f.warnMu.Lock()
+	defer f.warnMu.Unlock()
+	if now := time.Now(); now.Sub(f.lastWarn) > time.Minute {
+		f.lastWarn = now
+		f.logger.Warn("reportapi peer did not answer; answers are partial (logged at most once a minute)",
+			zap.String("peer", p.url), zap.String("request", what), zap.Error(err))
+	}
+}
+
+// runURL is the URL of a run route on p.
+func (p *peer) runURL(id string, tail ...string) string {
+	u := *p.base
+	raw := strings.TrimRight(u.EscapedPath(), "/")
+	for _, seg := range append([]string{"reports", "runs", id}, tail...) {
+		raw += "/" + escapePathSegment(seg)
+	}
+	u.RawPath = raw
+	u.Path, _ = url.PathUnescape(raw)
+	return u.String()
+}
+
+// escapePathSegment escapes s as one path segment, "." and ".." included
+// (url.PathEscape leaves them, and they would address another route).
+func escapePathSegment(s string) string {
+	if s == "." || s == ".." {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
+}
+
+// holders asks every peer whether it holds run id (HEAD on its ledger
+// route): the peers that do, and the peers that did not answer 200 or 404.
+func (f *federation) holders(ctx context.Context, id string) (held []*peer, missing []string) {
+	codes := make([]int, len(f.peers))
+	f.each(ctx, func(ctx context.Context, i int, p *peer) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, p.runURL(id, "ledger"), nil)
+		if err != nil {
+			f.peerFailed(p, "HEAD ledger", err)
+			return
+		}
+		if f.token != "" {
+			req.Header.Set("Authorization", "Bearer "+f.token)
+		}
+		resp, err := f.hc.Do(req)
+		if err != nil {
+			f.peerFailed(p, "HEAD ledger", err)
+			return
+		}
+		_ = resp.Body.Close()
+		codes[i] = resp.StatusCode
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+			f.peerFailed(p, "HEAD ledger", fmt.Errorf("answered %s", resp.Status))
+		}
+	})
+	for i, p := range f.peers {
+		switch codes[i] {
+		case http.StatusOK:
+			held = append(held, p)
+		case http.StatusNotFound:
+		default:
+			missing = append(missing, p.url)
+		}
+	}
+	return held, missing
+}
+
+// partialFields are added to a JSON answer that lacks some peer's data.
+type partialFields struct {
+	Partial      bool     `json:"partial,omitempty"`
+	MissingPeers []string `json:"missing_peers,omitempty"`
+}
+
+func partialOf(missing []string) partialFields {
+	return partialFields{Partial: len(missing) > 0, MissingPeers: missing}
+}
+
+// setPartial marks the answer partial when peers are missing.
+func setPartial(w http.ResponseWriter, missing []string) {
+	if len(missing) > 0 {
+		w.Header().Set(HeaderPartial, "true")
+		w.Header().Set(HeaderMissingPeers, strings.Join(missing, ","))
+	}
+}
+
+// notFoundAnywhere answers 404 for a run neither this node nor an answering
+// peer holds, naming the peers that could not be asked.
+func notFoundAnywhere(w http.ResponseWriter, id string, missing []string) {
+	msg := fmt.Sprintf("run %q not found", truncateID(id))
+	if len(missing) > 0 {
+		msg += " on this node or the peers that answered; not asked (down, slow or failing): " + strings.Join(missing, ", ")
+	}
+	setPartial(w, missing)
+	writeError(w, http.StatusNotFound, msg)
+}
+
+// findCluster validates id and finds who holds it: the local ledger path
+// ("" if none), the peers holding it, the peers that did not answer. On
+// failure it has written the error response and ok is false.
+func (r *reportAPI) findCluster(w http.ResponseWriter, req *http.Request, id string) (local string, held []*peer, missing []string, ok bool) {
+	if err := checkRunID(id); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return "", nil, nil, false
+	}
+	local, err := r.findRun(id)
+	switch {
+	case errors.Is(err, mcptools.ErrRunNotFound):
+		local = ""
+	case err != nil:
+		r.set.Logger.Warn("locate run ledger failed", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "cannot search the ledger directory")
+		return "", nil, nil, false
+	}
+	held, missing = r.fed.holders(req.Context(), id)
+	if local == "" && len(held) == 0 {
+		notFoundAnywhere(w, id, missing)
+		return "", nil, nil, false
+	}
+	return local, held, missing, true
+}
+
+// serveFederatedReport answers a report route for the cluster: this node's
+// report when only it holds the run, the peer's when only one peer does,
+// and the report of the merged ledgers when several nodes hold part of it.
+func (r *reportAPI) serveFederatedReport(w http.ResponseWriter, req *http.Request, id string) {
+	opts, format, err := r.reportOptions(req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	local, held, missing, ok := r.findCluster(w, req, id)
+	if !ok {
+		return
+	}
+	switch {
+	case len(held) == 0:
+		rep, _ := r.loadReport(w, req, id)
+		if rep != nil {
+			r.writeReport(w, rep, format, missing)
+		}
+	case local == "" && len(held) == 1:
+		r.proxyReport(w, req, held[0], id, opts, format, missing)
+	default:
+		r.serveMergedReport(w, req, local, held, id, opts, format, missing)
+	}
+}
+
+// writeReport writes rep in format, marked partial when peers are missing.
+func (r *reportAPI) writeReport(w http.ResponseWriter, rep *report.Report, format string, missing []string) {
+	setPartial(w, missing)
+	w.Header().Set("Vary", "Accept")
+	if format == "md" {
+		w.Header().Set("Content-Type", contentMarkdown)
+		w.WriteHeader(http.StatusOK)
+		_ = rep.WriteMarkdown(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		*report.Report
+		partialFields
+	}{rep, partialOf(missing)})
+}
+
+// proxyReport answers the report p builds of the run it alone holds.
+func (r *reportAPI) proxyReport(w http.ResponseWriter, req *http.Request, p *peer, id string, opts report.Options, format string, missing []string) {
+	f := reportclient.FormatJSON
+	if format == "md" {
+		f = reportclient.FormatMarkdown
+	}
+	body, err := p.client.RawReport(req.Context(), id, f, reportclient.TimelinePage{Offset: opts.TimelineOffset, Limit: opts.TimelineLimit})
+	if err != nil {
+		var se *reportclient.StatusError
+		if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
+			// Gone since it said it held the run (retention).
+			notFoundAnywhere(w, id, missing)
+			return
+		}
+		r.fed.peerFailed(p, "GET report", err)
+		r.peerUnavailable(w, id, append(missing, p.url))
+		return
+	}
+	if format != "md" && !json.Valid(body) {
+		r.fed.peerFailed(p, "GET report", errors.New("answer is not JSON"))
+		r.peerUnavailable(w, id, append(missing, p.url))
+		return
+	}
+	setPartial(w, missing)
+	w.Header().Set("Vary", "Accept")
+	if format == "md" {
+		w.Header().Set("Content-Type", contentMarkdown)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+		return
+	}
+	w.Header().Set("Content-Type", contentJSON)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(withPartial(body, missing))
+}
+
+// withPartial adds the partial fields at the start of JSON object body.
+func withPartial(body []byte, missing []string) []byte {
+	if len(missing) == 0 {
+		return body
+	}
+	i := 0
+	for i < len(body) && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t') {
+		i++
+	}
+	if i == len(body) || body[i] != '{' {
+		return body
+	}
+	out := append([]byte(nil), body[:i+1]...)
+	out = append(out, `"partial":true,"missing_peers":[`...)
+	for j, m := range missing {
+		if j > 0 {
+			out = append(out, ',')
+		}
+		out = ledger.AppendString(out, m)
+	}
+	out = append(out, ']')
+	if rest := strings.TrimLeft(string(body[i+1:]), " \n\r\t"); !strings.HasPrefix(rest, "}") {
+		out = append(out, ',')
+	}
+	return append(out, body[i+1:]...)
+}
+
+// peerUnavailable answers 503 for a run held by peers that did not answer
+// when asked for it.
+func (r *reportAPI) peerUnavailable(w http.ResponseWriter, id string, missing []string) {
+	setPartial(w, missing)
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("run %q is held by peers that did not answer: %s", truncateID(id), strings.Join(missing, ", ")))
+}
+
+// clusterParts reads the run's part from this node (local, if not "") and
+// from each peer in held: the parts in node order (this node first, then
+// the peers in configuration order), and the peers whose ledger could not
+// be read, appended to missing.
+func (r *reportAPI) clusterParts(ctx context.Context, local string, held []*peer, id string, missing []string) ([]ledger.Part, []string, error) {
+	var parts []ledger.Part
+	if local != "" {
+		var part ledger.Part
+		if _, err := ledger.ReadFileSpans(local, part.Collect, part.CollectSpan); err != nil {
+			return nil, missing, err
+		}
+		parts = append(parts, part)
+	}
+	got := make([]*ledger.Part, len(held))
+	errs := make([]error, len(held))
+	r.fed.eachOf(ctx, held, func(ctx context.Context, i int, p *peer) {
+		body, err := p.client.Ledger(ctx, id)
+		if errors.Is(err, reportclient.ErrRunNotFound) {
+			got[i] = &ledger.Part{} // gone since it said it held the run
+			return
+		}
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		defer body.Close()
+		var part ledger.Part
+		if _, err := ledger.ReadSpans(body, 0, part.Collect, part.CollectSpan); err != nil {
+			errs[i] = err
+			return
+		}
+		got[i] = &part
+	})
+	for i, p := range held {
+		if errs[i] != nil {
+			r.fed.peerFailed(p, "GET ledger", errs[i])
+			missing = append(missing, p.url)
+			continue
+		}
+		parts = append(parts, *got[i])
+	}
+	return parts, missing, nil
+}
+
+// serveMergedReport builds the report of a run split over several nodes
+// from their merged ledgers.
+func (r *reportAPI) serveMergedReport(w http.ResponseWriter, req *http.Request, local string, held []*peer, id string, opts report.Options, format string, missing []string) {
+	if !r.acquireBuild() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds)))
+		return
+	}
+	defer r.releaseBuild()
+	start := time.Now()
+	parts, missing, err := r.clusterParts(req.Context(), local, held, id, missing)
+	if err != nil {
+		r.buildError(w, id, err)
+		return
+	}
+	if len(parts) == 0 {
+		r.peerUnavailable(w, id, missing)
+		return
+	}
+	lines, spans := ledger.Merge(parts)
+	opts.RunID, opts.LedgerPath = id, local
+	rep, err := report.BuildMerged(lines, spans, opts)
+	if err != nil {
+		setPartial(w, missing)
+		r.buildError(w, id, err)
+		return
+	}
+	if uerr := r.index.NameUsualStage(rep); uerr != nil {
+		r.set.Logger.Debug("usual next stage not named", zap.String("run_id", id), zap.Error(uerr))
+	}
+	r.tb.ReportapiReportBuildDuration.Record(req.Context(), time.Since(start).Seconds())
+	r.writeReport(w, rep, format, missing)
+}
+
+// serveFederatedLedger answers the ledger route for the cluster: this
+// node's file or the one peer's lines verbatim when one node holds the run,
+// the merged lines (seq renumbered, span records deduplicated) when
+// several do.
+func (r *reportAPI) serveFederatedLedger(w http.ResponseWriter, req *http.Request) {
+	id := req.PathValue("run_id")
+	local, held, missing, ok := r.findCluster(w, req, id)
+	if !ok {
+		return
+	}
+	setPartial(w, missing)
+	if len(held) == 0 {
+		r.serveLocalLedger(w, req, id)
+		return
+	}
+	if local == "" && len(held) == 1 {
+		body, err := held[0].client.Ledger(req.Context(), id)
+		if err != nil {
+			r.fed.peerFailed(held[0], "GET ledger", err)
+			r.peerUnavailable(w, id, append(missing, held[0].url))
+			return
+		}
+		defer body.Close()
+		w.Header().Set("Content-Type", contentNDJSON)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, body)
+		return
+	}
+	parts, missing, err := r.clusterParts(req.Context(), local, held, id, missing)
+	if err != nil {
+		r.buildError(w, id, err)
+		return
+	}
+	if len(parts) == 0 {
+		r.peerUnavailable(w, id, missing)
+		return
+	}
+	setPartial(w, missing)
+	lines, spans := ledger.Merge(parts)
+	w.Header().Set("Content-Type", contentNDJSON)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	var buf []byte
+	// Span records go before the first step at or after their start, as
+	// the writer puts them beside the steps of their span.
+	si := 0
+	for i := range lines {
+		for si < len(spans) && !spans[si].Start.After(lines[i].TS) {
+			buf = append(ledger.AppendSpan(buf, &spans[si]), '\n')
+			si++
+		}
+		buf = append(ledger.AppendLine(buf, &lines[i]), '\n')
+		if len(buf) > 64<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			buf = buf[:0]
+		}
+	}
+	for ; si < len(spans); si++ {
+		buf = append(ledger.AppendSpan(buf, &spans[si]), '\n')
+	}
+	_, _ = w.Write(buf)
+}
