@@ -142,6 +142,13 @@ func TestFederatedReportFromTheNodeThatHoldsTheRun(t *testing.T) {
 	if r.code != http.StatusOK || !bytes.Equal(r.body, want) {
 		t.Fatalf("ledger: %d %s, want %s", r.code, r.body, want)
 	}
+	// An id that is not a plain path segment reaches the peer whole.
+	odd := "team a/run #1?x=é"
+	b.writePart(t, odd, t0, ev{0, "run.start", ""})
+	r = get(t, a.base+"/reports/runs/"+url.PathEscape(odd))
+	if rep = decode[fedReport](t, r); r.code != http.StatusOK || rep.RunID != odd {
+		t.Fatalf("odd id: %d %s", r.code, r.body)
+	}
 	// Nowhere: 404, not partial.
 	r = get(t, a.base+"/reports/runs/r-nowhere")
 	wantJSONError(t, r, http.StatusNotFound)
