@@ -37,6 +37,8 @@ type reportAPI struct {
 	builds chan struct{}
 	// fed asks the peers (federation.go); nil without peers.
 	fed *federation
+	// nodeID tells this node's answers to peers apart (HeaderNode).
+	nodeID string
 
 	server   *http.Server
 	addr     net.Addr
@@ -60,7 +62,8 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock, Remediations: tab})
 	r.insights = insights.NewEngine()
 	r.store = ledgerstore.NewDir(cfg.Settings, r.index.Appended)
-	if r.fed, err = newFederation(&cfg.Federation, set.Logger); err != nil {
+	r.nodeID = newNodeID()
+	if r.fed, err = newFederation(&cfg.Federation, r.nodeID, set.Logger); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -2,6 +2,8 @@ package reportapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -36,6 +39,11 @@ const HeaderPeer = "X-Runledger-Peer"
 // HeaderPartial is "true" on an answer that lacks what some peer holds: the
 // peer was down, too slow (peer_timeout) or answered an error.
 const HeaderPartial = "X-Runledger-Partial"
+
+// HeaderNode carries the answering node's id on answers to peers: a node
+// that finds its own id there is asking itself (one config listing every
+// gateway, itself included) and leaves that peer out.
+const HeaderNode = "X-Runledger-Node"
 
 // HeaderMissingPeers lists, comma-separated, the peers a partial answer
 // lacks.
@@ -104,6 +112,7 @@ func checkPeerURL(s string) error {
 
 // federation is the runtime side of the peer settings.
 type federation struct {
+	nodeID  string // this node's id (HeaderNode)
 	peers   []*peer
 	hc      *http.Client
 	token   string
@@ -118,28 +127,57 @@ type peer struct {
 	url    string // as configured, without a trailing slash
 	base   *url.URL
 	client *reportclient.Client
+	// self is set once the peer answered with this node's id: it is this
+	// node under another name, and is not asked again.
+	self atomic.Bool
 }
 
-// peerTransport marks every request as a peer's.
-type peerTransport struct{ next http.RoundTripper }
+// peerTransport marks every request as a peer's, and marks a peer that
+// turns out to be this node.
+type peerTransport struct {
+	next http.RoundTripper
+	f    *federation
+}
 
 func (t peerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set(HeaderPeer, "1")
-	return t.next.RoundTrip(req)
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp.Header.Get(HeaderNode) == t.f.nodeID {
+		for _, p := range t.f.peers {
+			if p.base.Host == req.URL.Host {
+				p.self.Store(true)
+			}
+		}
+	}
+	return resp, err
 }
 
-func newFederation(cfg *Federation, logger *zap.Logger) (*federation, error) {
+// CloseIdleConnections closes the idle connections to the peers.
+func (t peerTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// newNodeID returns a random id for this node's answers to peers.
+func newNodeID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newFederation(cfg *Federation, nodeID string, logger *zap.Logger) (*federation, error) {
 	if len(cfg.Peers) == 0 {
 		return nil, nil
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 8
-	f := &federation{hc: &http.Client{Transport: peerTransport{tr}, Timeout: cfg.PeerTimeout,
+	f := &federation{nodeID: nodeID, logger: logger, token: string(cfg.PeerBearerToken), timeout: cfg.PeerTimeout}
+	f.hc = &http.Client{Transport: peerTransport{tr, f}, Timeout: cfg.PeerTimeout,
 		// A peer is a reportapi: it never redirects, and a redirect
 		// would carry the token elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		token: string(cfg.PeerBearerToken), timeout: cfg.PeerTimeout, logger: logger}
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, s := range cfg.Peers {
 		s = strings.TrimRight(s, "/")
 		c, err := reportclient.New(s, reportclient.Options{Token: f.token, Timeout: cfg.PeerTimeout,
@@ -178,6 +216,9 @@ func (f *federation) eachOf(ctx context.Context, peers []*peer, fn func(ctx cont
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, p := range peers {
+		if p.self.Load() {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -245,6 +286,9 @@ func (f *federation) holders(ctx context.Context, id string) (held []*peer, miss
 		}
 	})
 	for i, p := range f.peers {
+		if p.self.Load() {
+			continue // this node: its part is the local one
+		}
 		switch codes[i] {
 		case http.StatusOK:
 			held = append(held, p)

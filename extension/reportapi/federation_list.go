@@ -188,6 +188,9 @@ func (r *reportAPI) serveFederatedList(w http.ResponseWriter, req *http.Request)
 		case slices.Contains(cur.Done, key):
 			next.Done = append(next.Done, key)
 			continue
+		case pages[n] == nil && !failed[n]: // this node under a peer's name
+			next.Done = append(next.Done, key)
+			continue
 		case pages[n] == nil: // not answering: asked again from where it was
 			missing = append(missing, key)
 			more = true
@@ -265,6 +268,9 @@ func (r *reportAPI) lookupParts(ctx context.Context, pages []*runindex.Page, fai
 			return
 		}
 		es, err := r.fed.entries(ctx, p, want[i+1])
+		if p.self.Load() {
+			return
+		}
 		if err != nil {
 			// Its parts of these runs are not merged; the answer is not
 			// partial for it (its own listing answered).
@@ -306,26 +312,38 @@ func (r *reportAPI) nodePages(ctx context.Context, q runindex.Query, limit int, 
 		nq.Limit = min(limit+len(cur.Skip[keys[n]]), runindex.MaxLimit)
 		return nq, true
 	}
+	// This node's list while the peers answer.
+	localErr := make(chan error, 1)
+	go func() {
+		nq, ok := ask(0)
+		if !ok {
+			localErr <- nil
+			return
+		}
+		pg, err := r.index.List(nq)
+		if err == nil {
+			pages[0] = &pg
+		}
+		localErr <- err
+	}()
 	r.fed.each(ctx, func(ctx context.Context, i int, p *peer) {
 		nq, ok := ask(i + 1)
 		if !ok {
 			return
 		}
 		pg, err := p.client.ListRuns(ctx, nq)
-		if err != nil {
+		switch {
+		case p.self.Load(): // this node: its runs are the local list
+		case err != nil:
 			r.fed.peerFailed(p, "GET run list", err)
 			failed[i+1] = true
-			return
+		default:
+			pages[i+1] = pg
 		}
-		pages[i+1] = pg
 	})
-	if nq, ok := ask(0); ok {
-		pg, err := r.index.List(nq)
-		if err != nil {
-			// This node's own position: only a forged cursor gets here.
-			return nil, nil, err
-		}
-		pages[0] = &pg
+	if err := <-localErr; err != nil {
+		// This node's own position: only a forged cursor gets here.
+		return nil, nil, err
 	}
 	return pages, failed, nil
 }

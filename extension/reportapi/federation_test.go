@@ -486,3 +486,38 @@ func TestFederationSendsThePeerToken(t *testing.T) {
 		t.Fatalf("peer got Authorization %q", got)
 	}
 }
+
+// One config listing every gateway, the node itself included: the node
+// finds out it is asking itself and leaves that peer out (no run counted
+// twice, nothing missing).
+func TestFederationPeerThatIsThisNode(t *testing.T) {
+	epA, epB := freeEndpoint(t), freeEndpoint(t)
+	all := []string{"http://" + epA, "http://" + epB}
+	a := startNode(t, epA, all...)
+	b := startNode(t, epB, all...)
+	// Lines without event ids: a merge of a run with itself would count
+	// them twice.
+	a.writeRun(t, "r-a", t0, step{"run.start", "ok", "", ""}, step{"run.end", "ok", "", ""})
+	b.writePart(t, "r-b", t0.Add(time.Minute), ev{0, "run.start", ""})
+	a.waitListed(t, 1)
+	b.waitListed(t, 1)
+	for range 2 { // the first request finds out, the second knows
+		r := get(t, a.base+"/reports/runs/r-a")
+		if rep := decode[fedReport](t, r); r.code != http.StatusOK || rep.EventCount != 2 || rep.Partial {
+			t.Fatalf("report: %d %s", r.code, r.body)
+		}
+		r = get(t, a.base+"/reports/runs")
+		page := decode[fedPageT](t, r)
+		if r.code != http.StatusOK || page.Partial || len(page.Runs) != 2 || page.Runs[1].RunID != "r-a" || page.Runs[1].EventCount != 2 {
+			t.Fatalf("list: %d %s", r.code, r.body)
+		}
+	}
+	if !a.ext.fed.peers[0].self.Load() || a.ext.fed.peers[1].self.Load() {
+		t.Fatalf("self not told apart: %v %v", a.ext.fed.peers[0].self.Load(), a.ext.fed.peers[1].self.Load())
+	}
+}
+
+type fedPageT struct {
+	runindex.Page
+	partialFields
+}

@@ -90,6 +90,9 @@ func (r *reportAPI) handler() http.Handler {
 		}
 		// ServeMux would answer a path with "." or ".." segments or double
 		// slashes with a redirect to its cleaned form; refuse it instead.
+		if req.Header.Get(HeaderPeer) != "" {
+			w.Header().Set(HeaderNode, r.nodeID)
+		}
 		if !cleanPath(req.URL.EscapedPath()) {
 			writeError(w, http.StatusBadRequest, "path has empty, '.' or '..' segments")
 			return
