@@ -4,6 +4,7 @@ package reportapi
 // the cluster (federation.go).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -393,4 +394,73 @@ func writeMerged(w io.Writer, parts []ledger.Part) error {
 	}
 	_, err := w.Write(buf)
 	return err
+}
+
+// clusterReport is the report of run id for the cluster, for the MCP
+// get_run_report tool: as the report routes answer, with the peers
+// missing from it named in the report's warnings.
+func (r *reportAPI) clusterReport(ctx context.Context, id string, opts report.Options) (*report.Report, error) {
+	local, held, missing, err := r.locateCluster(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var rep *report.Report
+	switch {
+	case local == "" && len(held) == 1:
+		rep, err = held[0].client.Report(ctx, id, reportclient.TimelinePage{Offset: opts.TimelineOffset, Limit: opts.TimelineLimit})
+		if err != nil && !errors.Is(err, reportclient.ErrRunNotFound) {
+			r.fed.peerFailed(held[0], "GET report", err)
+			return nil, peersUnavailableError{id, append(missing, held[0].url)}
+		}
+		if err != nil {
+			return nil, notInClusterError{id, missing}
+		}
+	default:
+		if !r.acquireBuild() {
+			return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds))
+		}
+		if len(held) == 0 {
+			rep, err = r.build(ctx, local, id, opts)
+		} else {
+			rep, missing, err = r.mergedReport(ctx, local, held, id, opts, missing)
+		}
+		r.releaseBuild()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(missing) > 0 {
+		rep.Warnings = append(rep.Warnings, "partial: peers that did not answer may hold more of this run: "+strings.Join(missing, ", "))
+	}
+	return rep, nil
+}
+
+// clusterLedger is the run's ledger for the cluster, for the MCP
+// get_run_ledger tool: this node's file or the one peer's lines, or the
+// merged lines of a split run.
+func (r *reportAPI) clusterLedger(ctx context.Context, id string) (io.ReadCloser, error) {
+	local, held, missing, err := r.locateCluster(ctx, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(held) == 0:
+		return ledger.Open(local)
+	case local == "" && len(held) == 1:
+		body, err := held[0].client.Ledger(ctx, id)
+		if err != nil {
+			r.fed.peerFailed(held[0], "GET ledger", err)
+			return nil, peersUnavailableError{id, append(missing, held[0].url)}
+		}
+		return body, nil
+	}
+	parts, missing, err := r.clusterParts(ctx, local, held, id, missing)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		return nil, peersUnavailableError{id, missing}
+	}
+	var b bytes.Buffer
+	_ = writeMerged(&b, parts)
+	return io.NopCloser(&b), nil
 }

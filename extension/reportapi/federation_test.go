@@ -3,6 +3,7 @@ package reportapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/runledger/runledger/internal/ledger"
@@ -520,4 +522,40 @@ func TestFederationPeerThatIsThisNode(t *testing.T) {
 type fedPageT struct {
 	runindex.Page
 	partialFields
+}
+
+// The MCP report and ledger tools of a node with peers find a run on a
+// peer and merge a split one, as the HTTP routes do.
+func TestFederatedMCPTools(t *testing.T) {
+	nodes := cluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	b.writePart(t, "r-remote", t0, ev{0, "run.start", ""}, ev{3, "embed.vllm", "failed"}, ev{5, "run.end", "failed"})
+	a.writePart(t, "r-split", t0, ev{0, "run.start", ""}, ev{10, "embed", ""})
+	b.writePart(t, "r-split", t0, ev{10, "embed", ""}, ev{20, "run.end", ""})
+	cs, err := mcpConnect(a, http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	call := func(tool, run string) string {
+		t.Helper()
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"run_id": run}})
+		if err != nil || res.IsError {
+			t.Fatalf("%s %s: %+v %v", tool, run, res, err)
+		}
+		return res.Content[0].(*mcp.TextContent).Text
+	}
+	if txt := call("get_run_report", "r-remote"); !strings.Contains(txt, "embed.vllm") {
+		t.Fatalf("remote report: %s", txt)
+	}
+	if txt := call("get_run_report", "r-split"); !strings.Contains(txt, `"event_count":3,`) {
+		t.Fatalf("split report: %s", txt)
+	}
+	if txt := call("get_run_ledger", "r-split"); strings.Count(txt, `"kind":"embed"`) != 1 || !strings.Contains(txt, `"seq":3`) {
+		t.Fatalf("split ledger: %s", txt)
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "get_run_report", Arguments: map[string]any{"run_id": "r-nowhere"}})
+	if err != nil || !res.IsError {
+		t.Fatalf("unknown run: %+v %v", res, err)
+	}
 }
