@@ -88,11 +88,11 @@ func (r *reportAPI) handler() http.Handler {
 			badHost.ServeHTTP(w, req)
 			return
 		}
+		if req.Header.Get(HeaderPeer) != "" {
+			w.Header().Set(HeaderNode, r.nodeID) // federation.go
+		}
 		// ServeMux would answer a path with "." or ".." segments or double
 		// slashes with a redirect to its cleaned form; refuse it instead.
-		if req.Header.Get(HeaderPeer) != "" {
-			w.Header().Set(HeaderNode, r.nodeID)
-		}
 		if !cleanPath(req.URL.EscapedPath()) {
 			writeError(w, http.StatusBadRequest, "path has empty, '.' or '..' segments")
 			return
@@ -505,17 +505,17 @@ func (r *reportAPI) serveLocalLedger(w http.ResponseWriter, req *http.Request, i
 	if path == "" {
 		return
 	}
-	if req.Method == http.MethodHead {
-		w.Header().Set("Content-Type", contentNDJSON)
-		w.WriteHeader(http.StatusOK)
-		return
-	}
 	f, err := ledger.Open(path)
 	if err != nil {
 		r.buildError(w, id, err)
 		return
 	}
 	defer f.Close()
+	if req.Method == http.MethodHead {
+		w.Header().Set("Content-Type", contentNDJSON)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	w.Header().Set("Content-Type", contentNDJSON)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)

@@ -54,3 +54,33 @@ func TestMergeNothing(t *testing.T) {
 		t.Fatalf("%v %v", lines, spans)
 	}
 }
+
+// BenchmarkMerge merges a run of 20,000 events split over two nodes, the
+// 1,000 around the move redelivered to both.
+func BenchmarkMerge(b *testing.B) {
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	const n, overlap = 20_000, 1_000
+	var a, c Part
+	for i := range n {
+		l := Line{V: 1, RunID: "r", TS: at.Add(time.Duration(i) * time.Millisecond), Kind: "embed.vllm", Status: "ok",
+			EventID: NewEventID([16]byte{1}, [8]byte{2}, uint64(i), "embed.vllm", 0).String()}
+		if i < n/2+overlap/2 {
+			l.Seq = uint64(len(a.Lines) + 1)
+			a.Lines = append(a.Lines, l)
+		}
+		if i >= n/2-overlap/2 {
+			l.Seq = uint64(len(c.Lines) + 1)
+			c.Lines = append(c.Lines, l)
+		}
+	}
+	parts := []Part{a, c}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		lines, _ := Merge(parts)
+		if len(lines) != n {
+			b.Fatalf("merged %d lines", len(lines))
+		}
+	}
+	b.ReportMetric(float64(n+overlap)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
