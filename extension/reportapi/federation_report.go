@@ -260,8 +260,13 @@ func (r *reportAPI) clusterParts(ctx context.Context, local string, held []*peer
 		}
 		defer body.Close()
 		var part ledger.Part
-		if _, err := ledger.ReadSpans(body, 0, part.Collect, part.CollectSpan); err != nil {
+		st, err := ledger.ReadSpans(body, 0, part.Collect, part.CollectSpan)
+		switch {
+		case err != nil:
 			errs[i] = err
+			return
+		case st.Lines == 0 && st.Spans == 0 && (st.Skipped > 0 || st.Partial > 0):
+			errs[i] = errors.New("answer to GET ledger is not a ledger")
 			return
 		}
 		got[i] = &part

@@ -330,9 +330,9 @@ func TestFederationPeerAnsweringGarbage(t *testing.T) {
 		t.Fatalf("list: %d %s", r.code, r.body)
 	}
 	// It claims (HEAD 200) to hold every run: its garbage ledger adds
-	// nothing to a run held here...
+	// nothing to a run held here, and it is missing...
 	r = get(t, a.base+"/reports/runs/r-a")
-	if rep := decode[fedReport](t, r); r.code != http.StatusOK || rep.EventCount != 2 {
+	if rep := decode[fedReport](t, r); r.code != http.StatusOK || rep.EventCount != 2 || !rep.Partial || !slices.Equal(rep.MissingPeers, []string{garbage.URL}) {
 		t.Fatalf("report: %d %s", r.code, r.body)
 	}
 	// ... and a run only it "holds" is unavailable, not a 500.
