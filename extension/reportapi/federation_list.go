@@ -38,9 +38,10 @@ const fedCursorPrefix = "f1."
 const selfNode = "self"
 
 // maxSkip bounds the runs a cursor remembers per node as listed ahead of
-// its position (parts of split runs); past it the oldest are forgotten and
-// may be listed again.
-const maxSkip = 1000
+// its position (parts of split runs whose newest part was listed), which
+// keeps the cursor within a URL; past it those furthest from the position
+// are forgotten and listed again when the node's listing reaches them.
+const maxSkip = 100
 
 type fedCursor struct {
 	Pos  map[string]string    `json:"p,omitempty"`
@@ -69,7 +70,7 @@ func (k listKey) cmp(o listKey) int {
 }
 
 // maxFedCursorBytes bounds a federated cursor accepted from a client.
-const maxFedCursorBytes = 256 << 10
+const maxFedCursorBytes = 64 << 10
 
 func decodeFedCursor(s string) (fedCursor, error) {
 	var c fedCursor
@@ -227,10 +228,10 @@ func (r *reportAPI) serveFederatedList(w http.ResponseWriter, req *http.Request)
 		}
 		slices.SortFunc(skip, listKey.cmp)
 		skip = slices.CompactFunc(skip, func(a, b listKey) bool { return a == b })
-		// Keep what lies past the new position, the oldest maxSkip.
+		// Keep what lies past the new position, the maxSkip nearest it.
 		skip = slices.DeleteFunc(skip, func(k listKey) bool { return at != nil && k.cmp(*at) <= 0 })
 		if len(skip) > maxSkip {
-			skip = skip[len(skip)-maxSkip:]
+			skip = skip[:maxSkip]
 		}
 		if len(skip) > 0 {
 			next.Skip[key] = skip
