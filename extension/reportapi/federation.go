@@ -44,6 +44,13 @@ const HeaderNode = "X-Runledger-Node"
 // lacks.
 const HeaderMissingPeers = "X-Runledger-Missing-Peers"
 
+// maxPeerTransfer bounds fetching a run's report or ledger from a peer
+// that holds it; peer_timeout bounds the lookups before it.
+const maxPeerTransfer = time.Minute
+
+// peerUserAgent is the User-Agent of requests to peers.
+const peerUserAgent = "runledger-reportapi-peer"
+
 // maxPeerLedgerBytes bounds one peer's ledger read to merge a split run:
 // the merge holds the run's lines in memory.
 const maxPeerLedgerBytes = 256 << 20
@@ -55,8 +62,10 @@ type Federation struct {
 	// http://gateway-2:4320 (http or https, a host, no query, fragment or
 	// user info; a path prefixes every route, as for a reverse proxy).
 	Peers []string `mapstructure:"peers"`
-	// PeerTimeout bounds each call to a peer, its answer read included
-	// (default 2s). A peer past it is missing from a partial answer.
+	// PeerTimeout bounds each lookup on a peer (does it hold a run, its
+	// run list), its answer read included (default 2s); a peer past it is
+	// missing from a partial answer. Fetching a run's report or ledger
+	// from the peer holding it has maxPeerTransfer.
 	PeerTimeout time.Duration `mapstructure:"peer_timeout"`
 	// PeerBearerToken is sent as "Authorization: Bearer <token>" to the
 	// peers (whose auth is e.g. bearertokenauth); usually
@@ -119,9 +128,11 @@ type federation struct {
 }
 
 type peer struct {
-	url    string // as configured, without a trailing slash
-	base   *url.URL
-	client *reportclient.Client
+	url  string // as configured, without a trailing slash
+	base *url.URL
+	// client asks lookups (run list), within peer_timeout; runs fetches a
+	// run's report or ledger, within maxPeerTransfer.
+	client, runs *reportclient.Client
 	// self is set once the peer answered with this node's id: it is this
 	// node under another name, and is not asked again.
 	self atomic.Bool
@@ -169,19 +180,27 @@ func newFederation(cfg *Federation, nodeID string, logger *zap.Logger) (*federat
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 8
 	f := &federation{nodeID: nodeID, logger: logger, token: string(cfg.PeerBearerToken), timeout: cfg.PeerTimeout}
-	f.hc = &http.Client{Transport: peerTransport{tr, f}, Timeout: cfg.PeerTimeout,
-		// A peer is a reportapi: it never redirects, and a redirect
-		// would carry the token elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// A peer is a reportapi: it never redirects, and a redirect would
+	// carry the token elsewhere.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	f.hc = &http.Client{Transport: peerTransport{tr, f}, Timeout: cfg.PeerTimeout, CheckRedirect: noRedirect}
+	// Fetching a run from the peer that holds it (its report, built
+	// there, or its ledger) may take longer than a lookup.
+	transfers := &http.Client{Transport: peerTransport{tr, f}, Timeout: maxPeerTransfer, CheckRedirect: noRedirect}
 	for _, s := range cfg.Peers {
 		s = strings.TrimRight(s, "/")
 		c, err := reportclient.New(s, reportclient.Options{Token: f.token, Timeout: cfg.PeerTimeout,
-			UserAgent: "runledger-reportapi-peer", HTTPClient: f.hc, MaxLedgerBytes: maxPeerLedgerBytes})
+			UserAgent: peerUserAgent, HTTPClient: f.hc})
+		if err != nil {
+			return nil, fmt.Errorf("peer %q: %w", s, err)
+		}
+		rc, err := reportclient.New(s, reportclient.Options{Token: f.token, Timeout: maxPeerTransfer,
+			UserAgent: peerUserAgent, HTTPClient: transfers, MaxLedgerBytes: maxPeerLedgerBytes})
 		if err != nil {
 			return nil, fmt.Errorf("peer %q: %w", s, err)
 		}
 		u, _ := url.Parse(s)
-		f.peers = append(f.peers, &peer{url: s, base: u, client: c})
+		f.peers = append(f.peers, &peer{url: s, base: u, client: c, runs: rc})
 	}
 	return f, nil
 }
@@ -202,12 +221,13 @@ func (r *reportAPI) federates(req *http.Request) bool {
 // each calls fn for every peer at the same time, all within peer_timeout,
 // and returns when every call has.
 func (f *federation) each(ctx context.Context, fn func(ctx context.Context, i int, p *peer)) {
-	f.eachOf(ctx, f.peers, fn)
+	f.eachOf(ctx, f.peers, f.timeout, fn)
 }
 
-// eachOf is each over some of the peers.
-func (f *federation) eachOf(ctx context.Context, peers []*peer, fn func(ctx context.Context, i int, p *peer)) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+// eachOf calls fn for some of the peers at the same time, within d, and
+// returns when every call has.
+func (f *federation) eachOf(ctx context.Context, peers []*peer, d time.Duration, fn func(ctx context.Context, i int, p *peer)) {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, p := range peers {

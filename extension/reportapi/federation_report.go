@@ -167,7 +167,7 @@ func (r *reportAPI) proxyReport(w http.ResponseWriter, req *http.Request, p *pee
 	if format == "md" {
 		f = reportclient.FormatMarkdown
 	}
-	body, err := p.client.RawReport(req.Context(), id, f, reportclient.TimelinePage{Offset: opts.TimelineOffset, Limit: opts.TimelineLimit})
+	body, err := p.runs.RawReport(req.Context(), id, f, reportclient.TimelinePage{Offset: opts.TimelineOffset, Limit: opts.TimelineLimit})
 	if err != nil {
 		var se *reportclient.StatusError
 		if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
@@ -248,8 +248,8 @@ func (r *reportAPI) clusterParts(ctx context.Context, local string, held []*peer
 	}
 	got := make([]*ledger.Part, len(held))
 	errs := make([]error, len(held))
-	r.fed.eachOf(ctx, held, func(ctx context.Context, i int, p *peer) {
-		body, err := p.client.Ledger(ctx, id)
+	r.fed.eachOf(ctx, held, maxPeerTransfer, func(ctx context.Context, i int, p *peer) {
+		body, err := p.runs.Ledger(ctx, id)
 		if errors.Is(err, reportclient.ErrRunNotFound) {
 			got[i] = &ledger.Part{} // gone since it said it held the run
 			return
@@ -345,7 +345,7 @@ func (r *reportAPI) serveFederatedLedger(w http.ResponseWriter, req *http.Reques
 		return
 	}
 	if local == "" && len(held) == 1 {
-		body, err := held[0].client.Ledger(req.Context(), id)
+		body, err := held[0].runs.Ledger(req.Context(), id)
 		if err != nil {
 			r.fed.peerFailed(held[0], "GET ledger", err)
 			r.peerUnavailable(w, id, append(missing, held[0].url))
@@ -412,7 +412,7 @@ func (r *reportAPI) clusterReport(ctx context.Context, id string, opts report.Op
 	var rep *report.Report
 	switch {
 	case local == "" && len(held) == 1:
-		rep, err = held[0].client.Report(ctx, id, reportclient.TimelinePage{Offset: opts.TimelineOffset, Limit: opts.TimelineLimit})
+		rep, err = held[0].runs.Report(ctx, id, reportclient.TimelinePage{Offset: opts.TimelineOffset, Limit: opts.TimelineLimit})
 		if err != nil && !errors.Is(err, reportclient.ErrRunNotFound) {
 			r.fed.peerFailed(held[0], "GET report", err)
 			return nil, peersUnavailableError{id, append(missing, held[0].url)}
@@ -451,7 +451,7 @@ func (r *reportAPI) clusterLedger(ctx context.Context, id string) (io.ReadCloser
 	case len(held) == 0:
 		return ledger.Open(local)
 	case local == "" && len(held) == 1:
-		body, err := held[0].client.Ledger(ctx, id)
+		body, err := held[0].runs.Ledger(ctx, id)
 		if err != nil {
 			r.fed.peerFailed(held[0], "GET ledger", err)
 			return nil, peersUnavailableError{id, append(missing, held[0].url)}
