@@ -358,6 +358,13 @@ func (r *reportAPI) serveFederatedLedger(w http.ResponseWriter, req *http.Reques
 		_, _ = io.Copy(w, body)
 		return
 	}
+	// The merge holds the run in memory, as a report build does.
+	if !r.acquireBuild() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds)))
+		return
+	}
+	defer r.releaseBuild()
 	parts, missing, err := r.clusterParts(req.Context(), local, held, id, missing)
 	if err != nil {
 		r.buildError(w, id, err)
@@ -458,6 +465,10 @@ func (r *reportAPI) clusterLedger(ctx context.Context, id string) (io.ReadCloser
 		}
 		return body, nil
 	}
+	if !r.acquireBuild() {
+		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds))
+	}
+	defer r.releaseBuild()
 	parts, missing, err := r.clusterParts(ctx, local, held, id, missing)
 	if err != nil {
 		return nil, err
