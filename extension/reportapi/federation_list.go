@@ -349,10 +349,10 @@ func (r *reportAPI) nodePages(ctx context.Context, q runindex.Query, limit int, 
 	return pages, failed, nil
 }
 
-// mergeEntries is one run listed from its parts on several nodes (the
-// first is the newest): the earliest start, the latest end and last event,
-// summed counts, the services and kinds of all, and the status and stop
-// reason of the part with the latest event.
+// mergeEntries is one run listed from its parts on several nodes (its
+// path is the first part's): the earliest start, the latest end and last
+// event, summed counts, the services and kinds of all, and the status and
+// stop reason of the part with the latest event.
 func mergeEntries(parts []*listItem) runindex.Entry {
 	e := *parts[0].e
 	if len(parts) == 1 {
