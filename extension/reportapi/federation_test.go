@@ -559,3 +559,42 @@ func TestFederatedMCPTools(t *testing.T) {
 		t.Fatalf("unknown run: %+v %v", res, err)
 	}
 }
+
+// Paging while a peer is down: every page is partial, the runs of the
+// nodes that answer are each listed once, and the listing ends.
+func TestFederatedListPagesWithAPeerDown(t *testing.T) {
+	down := "http://" + freeEndpoint(t)
+	b := startNode(t, "")
+	a := startNode(t, "", b.base, down)
+	for i := range 4 {
+		n := []*server{a, b}[i%2]
+		n.writePart(t, fmt.Sprintf("r-%d", i), t0.Add(time.Duration(i)*time.Minute), ev{0, "run.start", ""})
+	}
+	a.waitListed(t, 2)
+	b.waitListed(t, 2)
+	var ids []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("no end")
+		}
+		u := a.base + "/reports/runs?limit=1"
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r := get(t, u)
+		page := decode[fedPageT](t, r)
+		if r.code != http.StatusOK || !page.Partial || !slices.Equal(page.MissingPeers, []string{down}) || r.header.Get(HeaderPartial) != "true" {
+			t.Fatalf("page %d: %d %s", pages, r.code, r.body)
+		}
+		for _, e := range page.Runs {
+			ids = append(ids, e.RunID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(ids, []string{"r-3", "r-2", "r-1", "r-0"}) {
+		t.Fatalf("listed %v", ids)
+	}
+}
