@@ -344,6 +344,11 @@ func (r *reportAPI) serveFederatedLedger(w http.ResponseWriter, req *http.Reques
 		r.serveLocalLedger(w, req, id)
 		return
 	}
+	if req.Method == http.MethodHead { // held by a peer: nothing to read
+		w.Header().Set("Content-Type", contentNDJSON)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if local == "" && len(held) == 1 {
 		body, err := held[0].runs.Ledger(req.Context(), id)
 		if err != nil {

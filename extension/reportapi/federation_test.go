@@ -138,6 +138,13 @@ func TestFederatedReportFromTheNodeThatHoldsTheRun(t *testing.T) {
 	if r.code != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/markdown") || !bytes.Contains(r.body, []byte("r-remote")) {
 		t.Fatalf("markdown: %d %s", r.code, r.body)
 	}
+	// HEAD tells where a run is held in the cluster, without the lines.
+	if r = do(t, http.MethodHead, a.base+"/reports/runs/r-remote/ledger", nil); r.code != http.StatusOK || len(r.body) != 0 {
+		t.Fatalf("HEAD: %d %q", r.code, r.body)
+	}
+	if r = do(t, http.MethodHead, a.base+"/reports/runs/r-nowhere/ledger", nil); r.code != http.StatusNotFound {
+		t.Fatalf("HEAD unknown: %d", r.code)
+	}
 	// The peer's ledger, verbatim.
 	r = get(t, a.base+"/reports/runs/r-remote/ledger")
 	want := readFile(t, pb)
