@@ -102,9 +102,17 @@ func runsList(cmd *cobra.Command, f *runsFlags, stdout, stderr io.Writer) error 
 		}
 	}
 	v.Set("limit", strconv.Itoa(f.limit))
+	if f.server != "" {
+		// The server's cursor is its own (a reportapi with peers answers
+		// a federated one): passed on as given, the server checks it.
+		v.Del("cursor")
+	}
 	q, err := runindex.ParseQuery(v, time.Now())
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if f.server != "" {
+		q.Cursor = f.cursor
 	}
 	var page runindex.Page
 	if f.server != "" {

@@ -53,6 +53,9 @@ type Config struct {
 	MaxConcurrentReports int `mapstructure:"max_concurrent_reports"`
 	// Remediation extends or overrides the built-in remediation table.
 	Remediation report.RemediationConfig `mapstructure:"remediation"`
+	// Federation are the peers (other gateways' reportapi) asked about runs
+	// this node does not hold, or holds only part of (federation.go).
+	Federation `mapstructure:",squash"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -100,6 +103,9 @@ func (cfg *Config) Validate() error {
 		}
 	}
 	if err := cfg.Remediation.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.Federation.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -43,7 +43,7 @@ func TestDefaultConfig(t *testing.T) {
 	if cfg.ServerConfig.NetAddr.Endpoint != "localhost:4320" || cfg.Directory != "data/telemetry/runs" ||
 		cfg.ReportsDir != "out/run_reports" || cfg.StallAfter != 5*time.Minute || cfg.IndexRefresh != 500*time.Millisecond ||
 		cfg.TimelineLimit != 100 || len(cfg.Remediation.Rules) != 0 || len(cfg.AllowedHosts) != 0 ||
-		cfg.MaxConcurrentReports != 4 {
+		cfg.MaxConcurrentReports != 4 || len(cfg.Peers) != 0 || cfg.PeerTimeout != 2*time.Second || cfg.PeerBearerToken != "" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if err := confmap.Validate(cfg); err != nil {
@@ -66,7 +66,9 @@ func TestCustomConfig(t *testing.T) {
 		cfg.TimelineLimit != 500 || !cfg.ServerConfig.Auth.HasValue() || !cfg.ServerConfig.CORS.HasValue() ||
 		strings.Join(cfg.AllowedHosts, ",") != "reports.example.com,ops.example.com:8443" || cfg.MaxConcurrentReports != 8 ||
 		cfg.MaxOpenFiles != 1024 || cfg.Fsync != "always" || cfg.Retention != 168*time.Hour || cfg.DedupeWindow != 4096 ||
-		cfg.FsyncInterval != time.Second || cfg.TraceURL != "http://jaeger:16686/trace/{trace_id}" {
+		cfg.FsyncInterval != time.Second || cfg.TraceURL != "http://jaeger:16686/trace/{trace_id}" ||
+		strings.Join(cfg.Peers, ",") != "http://gateway-2:4320,https://gateway-3.example.com/runledger" ||
+		cfg.PeerTimeout != 3*time.Second || string(cfg.PeerBearerToken) != "peer-secret" {
 		t.Fatalf("custom: %+v", cfg)
 	}
 	want := []report.RemediationRule{
@@ -87,7 +89,8 @@ func TestInvalidConfig(t *testing.T) {
 	}
 	for _, want := range []string{`"directory" must not be empty`, `"max_open_files" must be at least 1`,
 		`"fsync" must be one of never, interval, always; got "sometimes"`, `"retention" must be 0`, `"dedupe_window" must be between 0`, "stall_after", "index_refresh", "bad pattern",
-		"allowed_hosts[0]", "allowed_hosts[1]", "max_concurrent_reports", "trace_url"} {
+		"allowed_hosts[0]", "allowed_hosts[1]", "max_concurrent_reports", "trace_url",
+		`peers[0] "gateway-2:4320"`, `peers[1] "http://gateway-3:4320?x=1": must not have a query`, "peer_timeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

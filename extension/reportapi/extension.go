@@ -35,6 +35,10 @@ type reportAPI struct {
 	hosts *hostPolicy
 	// builds holds one token per report being built (max_concurrent_reports).
 	builds chan struct{}
+	// fed asks the peers (federation.go); nil without peers.
+	fed *federation
+	// nodeID tells this node's answers to peers apart (HeaderNode).
+	nodeID string
 
 	server   *http.Server
 	addr     net.Addr
@@ -58,6 +62,10 @@ func newReportAPI(cfg *Config, set component.TelemetrySettings) (*reportAPI, err
 	r.index = runindex.New(cfg.Directory, runindex.Options{StallAfter: cfg.StallAfter, Now: r.clock, Remediations: tab})
 	r.insights = insights.NewEngine()
 	r.store = ledgerstore.NewDir(cfg.Settings, r.index.Appended)
+	r.nodeID = newNodeID()
+	if r.fed, err = newFederation(&cfg.Federation, r.nodeID, set.Logger); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -133,6 +141,7 @@ func (r *reportAPI) Shutdown(ctx context.Context) error {
 		r.cancel()
 	}
 	r.wg.Wait()
+	r.fed.close()
 	// The exporter closed its writer before the extensions stop; this
 	// closes one left open (an exporter that failed to shut down).
 	if cerr := r.store.Close(); cerr != nil {

@@ -25,6 +25,8 @@ const (
 	DefaultTimelineLimit = report.DefaultTimelineLimit
 	// DefaultMaxConcurrentReports is the default max_concurrent_reports.
 	DefaultMaxConcurrentReports = 4
+	// DefaultPeerTimeout is the default peer_timeout.
+	DefaultPeerTimeout = 2 * time.Second
 )
 
 // NewFactory returns the factory of the reportapi extension.
@@ -43,6 +45,7 @@ func createDefaultConfig() component.Config {
 		IndexRefresh:         DefaultIndexRefresh,
 		TimelineLimit:        DefaultTimelineLimit,
 		MaxConcurrentReports: DefaultMaxConcurrentReports,
+		Federation:           Federation{PeerTimeout: DefaultPeerTimeout},
 	}
 }
 

@@ -68,6 +68,7 @@ func (r *reportAPI) handler() http.Handler {
 	route(http.MethodGet, routeAdminReport, reportParams, r.serveReportByPath)
 	route(http.MethodGet, routeAdminReportHeader, reportParams, r.serveReportByHeader)
 	route(http.MethodGet, routeRuns, runindex.QueryParams(), r.serveList)
+	route(http.MethodGet, routeEntries, []string{"run_id"}, r.serveEntries)
 	route(http.MethodGet, routeInsights, insightsParams, r.serveInsights)
 	route(http.MethodGet, routeDiff, diffParams, r.serveDiff)
 	route(http.MethodGet, routeRun, reportParams, r.serveReportByPath)
@@ -86,6 +87,9 @@ func (r *reportAPI) handler() http.Handler {
 		if r.hosts != nil && !r.hosts.allow(req.Host) {
 			badHost.ServeHTTP(w, req)
 			return
+		}
+		if req.Header.Get(HeaderPeer) != "" {
+			w.Header().Set(HeaderNode, r.nodeID) // federation.go
 		}
 		// ServeMux would answer a path with "." or ".." segments or double
 		// slashes with a redirect to its cleaned form; refuse it instead.
@@ -441,6 +445,10 @@ func (r *reportAPI) acquireBuild() bool {
 func (r *reportAPI) releaseBuild() { <-r.builds }
 
 func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id string) {
+	if r.federates(req) {
+		r.serveFederatedReport(w, req, id)
+		return
+	}
 	rep, format := r.loadReport(w, req, id)
 	if rep == nil {
 		return
@@ -456,6 +464,10 @@ func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id str
 }
 
 func (r *reportAPI) serveList(w http.ResponseWriter, req *http.Request) {
+	if r.federates(req) {
+		r.serveFederatedList(w, req)
+		return
+	}
 	vals, err := url.ParseQuery(req.URL.RawQuery)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
@@ -477,9 +489,18 @@ func (r *reportAPI) serveList(w http.ResponseWriter, req *http.Request) {
 
 // serveLedger streams the run's complete ledger lines as NDJSON, verbatim.
 // Lines that are not JSON and a trailing fragment without newline (a line
-// being written) are left out.
+// being written) are left out. HEAD answers whether the run is here
+// without reading it (peers ask it, federation.go).
 func (r *reportAPI) serveLedger(w http.ResponseWriter, req *http.Request) {
-	id := req.PathValue("run_id")
+	if r.federates(req) {
+		r.serveFederatedLedger(w, req)
+		return
+	}
+	r.serveLocalLedger(w, req, req.PathValue("run_id"))
+}
+
+// serveLocalLedger streams this node's ledger of run id.
+func (r *reportAPI) serveLocalLedger(w http.ResponseWriter, req *http.Request, id string) {
 	path := r.locate(w, id)
 	if path == "" {
 		return
@@ -490,6 +511,11 @@ func (r *reportAPI) serveLedger(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer f.Close()
+	if req.Method == http.MethodHead {
+		w.Header().Set("Content-Type", contentNDJSON)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	w.Header().Set("Content-Type", contentNDJSON)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)

@@ -41,10 +41,6 @@ func (b mcpBackend) ListRuns(_ context.Context, q runindex.Query) (*runindex.Pag
 }
 
 func (b mcpBackend) Report(ctx context.Context, runID string, page reportclient.TimelinePage) (*report.Report, error) {
-	p, err := b.r.findRun(runID)
-	if err != nil {
-		return nil, err
-	}
 	limit := page.Limit
 	if limit == 0 {
 		limit = b.r.cfg.TimelineLimit
@@ -52,15 +48,27 @@ func (b mcpBackend) Report(ctx context.Context, runID string, page reportclient.
 	if limit > MaxTimelineLimit || page.Offset > MaxTimelineOffset {
 		return nil, fmt.Errorf("timeline page past the limits (limit %d, offset %d)", MaxTimelineLimit, MaxTimelineOffset)
 	}
+	opts := report.Options{Now: b.r.now, StallAfter: b.r.cfg.StallAfter, TraceURL: b.r.cfg.TraceURL,
+		Remediations: b.r.remediations, TimelineOffset: page.Offset, TimelineLimit: limit}
+	if b.r.fed != nil {
+		// With peers: the run wherever it is (federation_report.go).
+		return b.r.clusterReport(ctx, runID, opts)
+	}
+	p, err := b.r.findRun(runID)
+	if err != nil {
+		return nil, err
+	}
 	if !b.r.acquireBuild() {
 		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(b.r.builds))
 	}
 	defer b.r.releaseBuild()
-	return b.r.build(ctx, p, runID, report.Options{Now: b.r.now, StallAfter: b.r.cfg.StallAfter, TraceURL: b.r.cfg.TraceURL,
-		Remediations: b.r.remediations, TimelineOffset: page.Offset, TimelineLimit: limit})
+	return b.r.build(ctx, p, runID, opts)
 }
 
-func (b mcpBackend) Ledger(_ context.Context, runID string) (io.ReadCloser, error) {
+func (b mcpBackend) Ledger(ctx context.Context, runID string) (io.ReadCloser, error) {
+	if b.r.fed != nil {
+		return b.r.clusterLedger(ctx, runID)
+	}
 	p, err := b.r.findRun(runID)
 	if err != nil {
 		return nil, err

@@ -383,3 +383,25 @@ func readUpTo(path string, end int64, fn func(*ledger.Line) error) error {
 	}
 	return nil
 }
+
+// BuildMerged builds the report of a run from lines and span records held
+// in memory (a run merged from several nodes, ledger.Merge): the lines in
+// (ts, seq) order. It returns ErrNoEvents when there are no lines.
+func BuildMerged(lines []ledger.Line, spans []ledger.SpanRecord, opts Options) (*Report, error) {
+	b := NewBuilder(opts)
+	for i := range lines {
+		_ = b.Add(&lines[i])
+	}
+	if b.Events() == 0 {
+		return nil, fmt.Errorf("report of run %q: %w", opts.RunID, ErrNoEvents)
+	}
+	for i := range spans {
+		_ = b.AddSpan(&spans[i])
+	}
+	if b.NeedsPagePass() {
+		for i := range lines {
+			_ = b.AddPage(&lines[i])
+		}
+	}
+	return b.Report(ledger.ReadStats{Lines: len(lines), Spans: len(spans)}), nil
+}

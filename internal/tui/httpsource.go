@@ -3,7 +3,9 @@ package tui
 import (
 	"context"
 	"fmt"
+	"net/url"
 
+	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
@@ -61,6 +63,24 @@ func (s *HTTPSource) Run(ctx context.Context, runID string) (*RunData, error) {
 		data.LinesFromTimeline = true
 	}
 	return data, nil
+}
+
+// Insights implements Source with GET /reports/insights?since=window.
+func (s *HTTPSource) Insights(ctx context.Context, window string) (*insights.Insights, error) {
+	in, err := s.client.Insights(ctx, url.Values{"since": {window}})
+	if err != nil {
+		return nil, fmt.Errorf("insights: %w", err)
+	}
+	return in, nil
+}
+
+// Diff implements Source with GET /reports/diff?a=runID&baseline=auto.
+func (s *HTTPSource) Diff(ctx context.Context, runID string) (*insights.RunDiff, error) {
+	d, err := s.client.Diff(ctx, runID, "auto")
+	if err != nil {
+		return nil, fmt.Errorf("diff of run %q: %w", runID, err)
+	}
+	return d, nil
 }
 
 // linesFromTimeline turns the report's timeline page into ledger lines for

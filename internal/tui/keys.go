@@ -1,6 +1,9 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
 
 // keyMap holds every key binding; the help screen is generated from it.
 type keyMap struct {
@@ -9,7 +12,7 @@ type keyMap struct {
 	Filter, Status, Refresh                 key.Binding
 	Pane, FirstError, NextError, PrevError  key.Binding
 	Follow, Export, PrevStep, NextStep      key.Binding
-	Why                                     key.Binding
+	Why, Insights, Diff, Window             key.Binding
 	Waterfall                               wfKeyMap
 }
 
@@ -41,6 +44,9 @@ func newKeyMap() keyMap {
 		PrevStep:   b("[", "previous step", "["),
 		NextStep:   b("]", "next step", "]"),
 		Why:        b("w", "why: the whole stop reason", "w"),
+		Insights:   b("i", "insights across runs", "i"),
+		Diff:       b("d", "diff against its baseline run", "d"),
+		Window:     b("t", "cycle window 24h/7d/30d/1h", "t"),
 		Waterfall:  newWaterfallKeys(),
 	}
 }
@@ -55,9 +61,32 @@ func (k keyMap) helpSections() []struct {
 		keys  []key.Binding
 	}{
 		{"everywhere", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit, k.Back, k.ForceQuit}},
-		{"run list", []key.Binding{k.Open, k.Filter, k.Status, k.FirstError, k.Export, k.Refresh}},
-		{"run view", []key.Binding{k.Open, k.Pane, k.Why, k.FirstError, k.NextError, k.Follow, k.Export, k.Refresh}},
+		{"run list", []key.Binding{k.Open, k.Filter, k.Status, k.FirstError, k.Insights, k.Export, k.Refresh}},
+		{"run view", []key.Binding{k.Open, k.Pane, k.Why, k.Diff, k.FirstError, k.NextError, k.Follow, k.Export, k.Refresh}},
 		{"step pane", []key.Binding{k.PrevStep, k.NextStep, k.FirstError, k.Export}},
 		{"span waterfall", []key.Binding{k.Waterfall.Toggle, k.Open, k.NextError, k.Waterfall.URL, k.Waterfall.OpenURL}},
+		{"insights", []key.Binding{k.Window, k.Refresh}},
 	}
+}
+
+// scroll moves *pos for the movement keys (one row, a page of page rows,
+// first, last; callers clamp) and reports whether msg was one of them.
+func (k keyMap) scroll(msg tea.KeyMsg, pos *int, page int) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		*pos--
+	case key.Matches(msg, k.Down):
+		*pos++
+	case key.Matches(msg, k.PageUp):
+		*pos -= page
+	case key.Matches(msg, k.PageDown):
+		*pos += page
+	case key.Matches(msg, k.Top):
+		*pos = 0
+	case key.Matches(msg, k.Bottom):
+		*pos = 1 << 30
+	default:
+		return false
+	}
+	return true
 }

@@ -252,6 +252,8 @@ func (m *model) onListKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Status):
 		m.statusCycle = (m.statusCycle + 1) % len(statusCycleValues)
 		return m.refilter()
+	case key.Matches(msg, k.Insights):
+		return m.openInsights()
 	case key.Matches(msg, k.Export):
 		if e, ok := m.selectedRun(); ok {
 			return m.export(e.RunID, nil)
@@ -390,7 +392,7 @@ func (m *model) listView() []string {
 	if m.listErr != nil && m.listLoaded && m.flash == "" {
 		lines = append(lines, m.st.failed.Render(cut("refresh: "+oneLine(m.listErr.Error()), w)))
 	} else {
-		lines = append(lines, m.footer("↑↓ move · enter open · / filter · s status · x export · ? help · q quit"))
+		lines = append(lines, m.footer("↑↓ move · enter open · / filter · s status · i insights · x export · ? help · q quit"))
 	}
 	return lines
 }

@@ -29,7 +29,9 @@ const (
 	screenList screen = iota
 	screenRun
 	screenStep
-	screenSpan // a span of the waterfall and its steps (waterfall.go)
+	screenSpan     // a span of the waterfall and its steps (waterfall.go)
+	screenInsights // insights across runs (insightsview.go)
+	screenDiff     // the open run against its baseline (insightsview.go)
 )
 
 type pane int
@@ -114,6 +116,9 @@ type model struct {
 
 	// span waterfall pane and span screen
 	wf wfState
+
+	// insights and diff screens
+	page pageState
 }
 
 // statusCycleValues are the quick status filters `s` cycles through.
@@ -197,6 +202,10 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case wfOpenMsg:
 		m.onWaterfallOpened(msg)
+	case insightsMsg:
+		m.onInsights(msg)
+	case diffMsg:
+		m.onDiff(msg)
 	case tea.KeyMsg:
 		return m, m.onKey(msg)
 	case tea.MouseMsg:
@@ -303,6 +312,8 @@ func (m *model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.onStepKey(msg)
 	case screenSpan:
 		return m.onSpanKey(msg)
+	case screenInsights, screenDiff:
+		return m.onPageKey(msg)
 	}
 	return nil
 }
@@ -342,6 +353,8 @@ func (m *model) moveBy(n int) {
 		m.stepOffset += n
 	case screenSpan:
 		m.wf.stepCursor += n
+	case screenInsights, screenDiff:
+		m.page.offset += n
 	}
 	m.clampAll()
 }
@@ -384,6 +397,8 @@ func (m *model) View() string {
 		lines = m.runView()
 	case m.screen == screenSpan:
 		lines = m.spanView()
+	case m.screen == screenInsights, m.screen == screenDiff:
+		lines = m.pageView()
 	default:
 		lines = m.stepView()
 	}
@@ -450,6 +465,7 @@ func (m *model) clampAll() {
 	if m.screen == screenSpan {
 		m.clampSpan()
 	}
+	m.clampPage()
 }
 
 func clamp(v, lo, hi int) int {

@@ -402,6 +402,8 @@ func (m *model) onRunKey(msg tea.KeyMsg) tea.Cmd {
 		m.nextError(1)
 	case key.Matches(msg, k.PrevError):
 		m.nextError(-1)
+	case key.Matches(msg, k.Diff):
+		return m.openDiff()
 	case key.Matches(msg, k.Why):
 		// The stages pane scrolled to the whole stop reason: what the
 		// header cuts (detail, remediation, evidence).
@@ -466,7 +468,7 @@ func (m *model) runView() []string {
 	}
 	// Most useful first: the footer drops hints from the end, keeping
 	// "? help" and "q back" (see fitHints).
-	hints := "↑↓ move · enter step · e/n errors · tab stages · w why · f follow · x export · ? help · q back"
+	hints := "↑↓ move · enter step · e/n errors · tab stages · w why · d diff · f follow · x export · ? help · q back"
 	if m.pane == paneStages {
 		hints = "↑↓ scroll · tab timeline · w why · e first error · x export · ? help · q back"
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/reportclient"
@@ -93,6 +95,13 @@ type Source interface {
 	// Run returns the report and the ledger lines of one run; a run the
 	// source does not know is ErrRunNotFound.
 	Run(ctx context.Context, runID string) (*RunData, error)
+	// Insights answers across the runs of the last window (a duration
+	// such as 24h or 7d) as GET /reports/insights does.
+	Insights(ctx context.Context, window string) (*insights.Insights, error)
+	// Diff compares runID with its baseline (the newest completed run of
+	// its service with the most kinds in common); a run without one is
+	// ErrRunNotFound.
+	Diff(ctx context.Context, runID string) (*insights.RunDiff, error)
 }
 
 // RunData is what the run view shows: the report and the ledger lines the
@@ -116,9 +125,10 @@ type DirSource struct {
 	// TraceURL renders the reports' trace_urls (see report.Options).
 	TraceURL string
 
-	dir   string
-	index *runindex.Index
-	now   func() time.Time
+	dir    string
+	index  *runindex.Index
+	engine *insights.Engine
+	now    func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]dirCacheEntry
@@ -139,8 +149,8 @@ const dirRebuildAfter = 15 * time.Second
 
 // NewDirSource returns a Source over the ledger directory dir.
 func NewDirSource(dir string) *DirSource {
-	return &DirSource{dir: dir, index: runindex.New(dir, runindex.Options{}), now: time.Now,
-		cache: map[string]dirCacheEntry{}}
+	return &DirSource{dir: dir, index: runindex.New(dir, runindex.Options{}), engine: insights.NewEngine(),
+		now: time.Now, cache: map[string]dirCacheEntry{}}
 }
 
 // Name implements Source.
@@ -209,6 +219,38 @@ func (s *DirSource) Run(ctx context.Context, runID string) (*RunData, error) {
 	s.cache[runID] = dirCacheEntry{path: path, size: fi.Size(), mtime: fi.ModTime(), built: now, data: data}
 	s.mu.Unlock()
 	return data, nil
+}
+
+// Insights implements Source from the directory's run index, with the
+// built-in remediation table.
+func (s *DirSource) Insights(ctx context.Context, window string) (*insights.Insights, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	q, err := insights.ParseQuery(url.Values{"since": {window}}, now)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = s.index.Refresh() // unreadable files are counted in the answer
+	in, err := s.engine.Compute(s.index, q, now, nil)
+	if err != nil {
+		return nil, fmt.Errorf("insights of %q: %w", s.dir, err)
+	}
+	return in, nil
+}
+
+// Diff implements Source.
+func (s *DirSource) Diff(ctx context.Context, runID string) (*insights.RunDiff, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	_, _ = s.index.Refresh()
+	d, err := insights.DiffRuns(s.index, s.dir, runID, "auto")
+	if errors.Is(err, insights.ErrRunNotFound) {
+		return nil, fmt.Errorf("%w (%w)", err, ErrRunNotFound)
+	}
+	return d, err
 }
 
 func buildDirRun(path, runID string, now time.Time, traceURL string) (*RunData, error) {

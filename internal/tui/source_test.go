@@ -70,11 +70,18 @@ func fakeReportAPI(t *testing.T, dir string, withLedger bool) string {
 			}
 		})
 	}
+	return serveLocal(t, mux)
+}
+
+// serveLocal serves h on a free 127.0.0.1 port until the test ends and
+// returns the address.
+func serveLocal(t *testing.T, h http.Handler) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return l.Addr().String()

@@ -175,18 +175,9 @@ func (m *model) onSpanKey(msg tea.KeyMsg) tea.Cmd {
 		m.screen = screenRun
 		m.clampRun()
 		return nil
-	case key.Matches(msg, k.Up):
-		m.wf.stepCursor--
-	case key.Matches(msg, k.Down):
-		m.wf.stepCursor++
-	case key.Matches(msg, k.PageUp):
-		m.wf.stepCursor -= h
-	case key.Matches(msg, k.PageDown):
-		m.wf.stepCursor += h
 	case key.Matches(msg, k.Top):
 		m.wf.stepCursor, m.wf.stepOffset = 0, 0
-	case key.Matches(msg, k.Bottom):
-		m.wf.stepCursor = 1 << 30
+	case k.scroll(msg, &m.wf.stepCursor, h):
 	case key.Matches(msg, k.Open):
 		m.openSpanStep()
 	case key.Matches(msg, wk.URL):

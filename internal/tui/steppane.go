@@ -115,18 +115,7 @@ func (m *model) onStepKey(msg tea.KeyMsg) tea.Cmd {
 		m.screen = screenRun
 		m.clampRun()
 		return nil
-	case key.Matches(msg, k.Up):
-		m.stepOffset--
-	case key.Matches(msg, k.Down):
-		m.stepOffset++
-	case key.Matches(msg, k.PageUp):
-		m.stepOffset -= h
-	case key.Matches(msg, k.PageDown):
-		m.stepOffset += h
-	case key.Matches(msg, k.Top):
-		m.stepOffset = 0
-	case key.Matches(msg, k.Bottom):
-		m.stepOffset = 1 << 30
+	case k.scroll(msg, &m.stepOffset, h):
 	case key.Matches(msg, k.PrevStep):
 		m.moveStep(-1)
 		m.stepOffset = 0
