@@ -133,7 +133,20 @@ func TestGatewayConfig(t *testing.T) {
 	if ra.Directory != "/tmp/gw1/runs" || ra.ServerConfig.NetAddr.Endpoint != "localhost:14320" {
 		t.Errorf("reportapi from the environment: %q %q", ra.Directory, ra.ServerConfig.NetAddr.Endpoint)
 	}
+	if len(ra.Peers) != 0 {
+		t.Errorf("peers %q without RUNLEDGER_PEERS", ra.Peers)
+	}
 	if pc := cfg.Service.Pipelines[pipeline.NewID(pipeline.SignalLogs)]; pc == nil || pc.Receivers[0].String() != "kafka" || pc.Exporters[0].String() != "jsonlledger" {
 		t.Errorf("logs pipeline: %+v", pc)
+	}
+}
+
+// TestGatewayPeers: RUNLEDGER_PEERS lists every gateway, comma-separated.
+func TestGatewayPeers(t *testing.T) {
+	t.Setenv("RUNLEDGER_PEERS", "http://gw1:4320,http://gw2:4320,http://gw3:4320")
+	cfg := load(t, "gateway.yaml")
+	ra := cfg.Extensions[component.MustNewID("reportapi")].(*reportapi.Config)
+	if len(ra.Peers) != 3 || ra.Peers[2] != "http://gw3:4320" {
+		t.Errorf("peers %q", ra.Peers)
 	}
 }

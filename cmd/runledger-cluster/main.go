@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -105,6 +106,7 @@ func start(ctx context.Context, o options, out io.Writer) error {
 
 	var nodes []*node
 	defer func() { stopAll(nodes) }()
+	var peers []string
 	for i := 1; i <= o.gateways+o.agents; i++ {
 		role, n := "gateway", i
 		if i > o.gateways {
@@ -115,7 +117,15 @@ func start(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		nodes = append(nodes, nd)
-		if err := nd.start(bin, filepath.Join(o.configDir, role+".yaml")); err != nil {
+		if role == "gateway" {
+			peers = append(peers, "http://"+nd.env["RUNLEDGER_REPORTAPI"])
+		}
+	}
+	for _, nd := range nodes {
+		// Every gateway lists all (itself included: reportapi leaves
+		// itself out), so any of them answers for every run.
+		nd.env["RUNLEDGER_PEERS"] = strings.Join(peers, ",")
+		if err := nd.start(bin, filepath.Join(o.configDir, nd.role+".yaml")); err != nil {
 			return err
 		}
 	}
@@ -133,7 +143,8 @@ func start(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "\nsend load:  _build/runledger-load --target %s --root-only-run-id --count 100\n", nodes[o.gateways].env["RUNLEDGER_OTLP_GRPC"])
-	fmt.Fprintf(out, "a run:      curl http://%s/reports/runs/<run_id>  (the gateway that holds it; federation: docs/scale-out.md)\n", nodes[0].env["RUNLEDGER_REPORTAPI"])
+	fmt.Fprintf(out, "runs:       curl http://%s/reports/runs   (any gateway answers for all: reportapi peers)\n", nodes[0].env["RUNLEDGER_REPORTAPI"])
+	fmt.Fprintf(out, "a run:      curl http://%s/reports/runs/<run_id>\n", nodes[0].env["RUNLEDGER_REPORTAPI"])
 	fmt.Fprintln(out, "Ctrl-C stops everything.")
 
 	exits := make(chan *node, len(nodes))

@@ -73,12 +73,27 @@ func startBrokerOpts(t *testing.T, partitions int, port []int, more ...kfake.Opt
 
 func startGateway(t *testing.T, brokers, name string, args ...string) *collector {
 	t.Helper()
-	return startCollectorArgs(t, filepath.Join(repoRoot(t), "config", "gateway.yaml"), args,
-		"RUNLEDGER_KAFKA_BROKERS="+brokers, "RUNLEDGER_NODE_NAME="+name,
+	return startPeeredGateway(t, brokers, name, "", nil, args...)
+}
+
+// startPeeredGateway starts a gateway whose reportapi listens on
+// reportAPI (a free address when "") and has peers.
+func startPeeredGateway(t *testing.T, brokers, name, reportAPI string, peers []string, args ...string) *collector {
+	t.Helper()
+	env := []string{"RUNLEDGER_KAFKA_BROKERS=" + brokers, "RUNLEDGER_NODE_NAME=" + name,
 		// Where the harness looks (collector.ledgerDir).
 		"RUNLEDGER_LEDGER_DIR=data/telemetry/runs",
 		// A killed gateway's partitions move after this long.
-		"RUNLEDGER_KAFKA_SESSION_TIMEOUT=6s")
+		"RUNLEDGER_KAFKA_SESSION_TIMEOUT=6s"}
+	if reportAPI != "" {
+		// Later in the environment than the harness's own address: it wins.
+		env = append(env, "RUNLEDGER_REPORTAPI="+reportAPI, "RUNLEDGER_PEERS="+strings.Join(peers, ","))
+	}
+	c := startCollectorArgs(t, filepath.Join(repoRoot(t), "config", "gateway.yaml"), args, env...)
+	if reportAPI != "" {
+		c.reportAPI = reportAPI
+	}
+	return c
 }
 
 func startAgent(t *testing.T, brokers, name string) *collector {
@@ -123,6 +138,8 @@ type clusterLine struct {
 	RunID   string `json:"run_id"`
 	EventID string `json:"event_id"`
 	Rec     string `json:"rec"`
+	Kind    string `json:"kind"`
+	Status  string `json:"status"`
 }
 
 // stored is every line of a set of gateways' ledger directories.
@@ -345,7 +362,14 @@ func TestClusterGatewayCrash(t *testing.T) {
 	// gw1 commits its offsets only when its partitions are revoked, which
 	// a kill -9 never lets it do: everything it wrote is delivered again
 	// to the partitions' next owners.
-	gws := []*collector{startGateway(t, brokers, "gw1", "--set=receivers::kafka::autocommit::interval=1h"), startGateway(t, brokers, "gw2")}
+	// The three gateways know each other (reportapi peers), the third
+	// before it exists.
+	apis := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	peers := []string{"http://" + apis[0], "http://" + apis[1], "http://" + apis[2]}
+	gws := []*collector{
+		startPeeredGateway(t, brokers, "gw1", apis[0], peers, "--set=receivers::kafka::autocommit::interval=1h"),
+		startPeeredGateway(t, brokers, "gw2", apis[1], peers),
+	}
 	agentA, agentB := startAgent(t, brokers, "agent-a"), startAgent(t, brokers, "agent-b")
 	waitGroupStable(t, brokers, 2, 6)
 
@@ -354,7 +378,7 @@ func TestClusterGatewayCrash(t *testing.T) {
 	waitB := startLoad(t, agentB, "crash-b", "--rate", "25", "--duration", "12s", "--signal", "mixed")
 	time.Sleep(4 * time.Second)
 	gws[0].kill()
-	gws = append(gws, startGateway(t, brokers, "gw3"))
+	gws = append(gws, startPeeredGateway(t, brokers, "gw3", apis[2], peers))
 	ra, rb := waitA(), waitB()
 	if ra.Requests.Failed+rb.Requests.Failed != 0 {
 		t.Fatalf("agents refused requests: %+v %+v", ra, rb)
@@ -403,6 +427,106 @@ func TestClusterGatewayCrash(t *testing.T) {
 	}
 	if !gws[1].alive() || !gws[2].alive() {
 		t.Fatal("a gateway died")
+	}
+	if len(s.byRun) != int(ra.Runs+rb.Runs) {
+		t.Errorf("%d runs stored, %d acknowledged", len(s.byRun), ra.Runs+rb.Runs)
+	}
+	checkFederated(t, gws[1:], gws...)
+}
+
+// checkFederated asks each of the live gateways, through its peers, for
+// the run list and every run's report: each run is listed once, and its
+// report has each of its step events once (the redelivered ones merged
+// away) and the status its run.end says, whichever gateway is asked.
+func checkFederated(t *testing.T, live []*collector, all ...*collector) {
+	t.Helper()
+	steps := map[string]map[string]bool{} // run -> step event ids
+	final := map[string]string{}          // run -> run.end status
+	for _, gw := range all {
+		for _, f := range gw.ledgerFiles() {
+			for _, l := range readLines(t, f) {
+				var ll clusterLine
+				if json.Unmarshal([]byte(l), &ll) != nil {
+					continue
+				}
+				if steps[ll.RunID] == nil {
+					steps[ll.RunID] = map[string]bool{}
+				}
+				steps[ll.RunID][ll.EventID] = true
+				if ll.Kind == "run.end" {
+					final[ll.RunID] = ll.Status
+				}
+			}
+		}
+	}
+	holders := map[string]int{}
+	for _, gw := range all {
+		for _, f := range gw.ledgerFiles() {
+			holders[strings.TrimSuffix(filepath.Base(f), ".jsonl")]++
+		}
+	}
+	split := 0
+	for _, n := range holders {
+		if n > 1 {
+			split++
+		}
+	}
+	t.Logf("federation: %d runs, %d of them split over two gateways' directories", len(steps), split)
+	for i, gw := range live {
+		listed := map[string]int{}
+		cursor := ""
+		for page := 0; page < 100; page++ {
+			path := "/reports/runs?limit=200"
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			code, body := gw.get(path)
+			if code != http.StatusOK {
+				t.Fatalf("live gateway %d: run list: HTTP %d %s", i+1, code, body)
+			}
+			var p struct {
+				Runs []struct {
+					RunID string `json:"run_id"`
+				} `json:"runs"`
+				NextCursor string `json:"next_cursor"`
+			}
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatalf("run list: %v", err)
+			}
+			for _, r := range p.Runs {
+				listed[r.RunID]++
+			}
+			if cursor = p.NextCursor; cursor == "" {
+				break
+			}
+		}
+		for run := range steps {
+			if listed[run] != 1 {
+				t.Errorf("live gateway %d lists run %s %d times", i+1, run, listed[run])
+			}
+		}
+		if len(listed) != len(steps) {
+			t.Errorf("live gateway %d lists %d runs, %d are stored", i+1, len(listed), len(steps))
+		}
+		bad := 0
+		for run, ids := range steps {
+			code, body := gw.get("/reports/runs/" + run)
+			var rep struct {
+				EventCount int    `json:"event_count"`
+				Status     string `json:"status"`
+			}
+			if code != http.StatusOK || json.Unmarshal(body, &rep) != nil {
+				t.Errorf("live gateway %d: report of %s: HTTP %d %.300s", i+1, run, code, body)
+				bad++
+			} else if want := map[string]string{"ok": "completed", "failed": "failed"}[final[run]]; rep.EventCount != len(ids) || rep.Status != want {
+				t.Errorf("live gateway %d: report of %s: %d events, status %q; want %d, %q", i+1, run, rep.EventCount, rep.Status, len(ids), want)
+				bad++
+			}
+			if bad > 10 {
+				t.Fatal("too many wrong reports")
+			}
+		}
+		t.Logf("live gateway %d: %d runs listed, %d reports checked", i+1, len(listed), len(steps))
 	}
 }
 
