@@ -54,10 +54,10 @@ build: $(DIST) $(CLI) $(DEMO) $(LOAD) ## build the collector, the runledger CLI,
 run: build ## build if needed and start the collector with config.yaml
 	$(DIST) --config $(CONFIG)
 
-test: build ## every test: unit (race detector) and end-to-end through the built binaries
+test: build ## every test: unit (race detector) and end-to-end through the built binaries, the Kafka cluster tests included
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(UNIT_PKGS)
-	$(E2E_ENV) $(GO) test -count=1 -v ./tests/e2e/...
+	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 20m -v ./tests/e2e/...
 
 test-unit: ## unit tests only (race detector)
 	$(GO) test -race -count=1 $(UNIT_PKGS)

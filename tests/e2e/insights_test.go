@@ -92,7 +92,7 @@ func TestInsightsAndDiffThroughTheCollector(t *testing.T) {
 	// The newest failed run against its baseline, the newest completed run.
 	type diffAnswer struct {
 		A, B            string
-		FirstDivergence *struct{ Kind string } `json:"first_divergence"`
+		FirstDivergence *struct{ Kind string }       `json:"first_divergence"`
 		ResourceChanges []struct{ Key, A, B string } `json:"resource_changes"`
 	}
 	checkDiff := func(from string, body []byte) {
