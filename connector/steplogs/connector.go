@@ -18,10 +18,6 @@ import (
 	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
-// unknownRunID is the run of a log record with neither a run id nor a
-// trace id: the jsonlledger exporter's rule, which a single node applies.
-const unknownRunID = "unknown"
-
 // carrier is what both directions share: the next consumer, the limits and
 // the telemetry. It keeps no data between calls.
 type carrier struct {
@@ -165,41 +161,6 @@ func (g *grouper) record(k groupKey, src stepcarry.Source, res pcommon.Map) plog
 	return recs.AppendEmpty()
 }
 
-// stepOf returns the step.kind and run.id of a span event's or log
-// record's attributes; kind is "" when they are not a step event, run when
-// they name no run. It is the exporter's test of a step event.
-func stepOf(attrs pcommon.Map) (kind, run string) {
-	if v, ok := attrs.Get(stepschema.AttrKind); ok && v.Type() == pcommon.ValueTypeStr {
-		kind = v.Str()
-	}
-	if kind == "" {
-		return "", ""
-	}
-	return kind, stepattrs.RunID(attrs, stepschema.AttrRunID)
-}
-
-// resourceRun is the run of the events of a resource that name none and
-// have no closer one: the resource's run.id, else the trace's fallback,
-// else unknown (the exporter's rule).
-type resourceRun struct {
-	attrs pcommon.Map
-	run   string
-	read  bool
-}
-
-func (r *resourceRun) of(tid pcommon.TraceID) string {
-	if !r.read {
-		r.run, r.read = stepattrs.RunID(r.attrs, stepschema.AttrRunID), true
-	}
-	switch {
-	case r.run != "":
-		return r.run
-	case tid.IsEmpty():
-		return unknownRunID
-	}
-	return stepschema.FallbackRunID(tid)
-}
-
 // tracesToLogs carries the step events of td, each in the run the
 // single-node exporter would write it to (the event's run.id, else the
 // span's, else the resource's, else the trace's fallback), and with
@@ -208,7 +169,7 @@ func tracesToLogs(td ptrace.Traces, spanRecords bool, maxEventBytes int, now pco
 	g := newGrouper(maxEventBytes)
 	for ri, rs := range td.ResourceSpans().All() {
 		resAttrs := rs.Resource().Attributes()
-		res := resourceRun{attrs: resAttrs}
+		res := stepattrs.NewResourceRun(resAttrs)
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
 				carrySpan(g, span, ri, resAttrs, &res, spanRecords, now)
@@ -218,26 +179,18 @@ func tracesToLogs(td ptrace.Traces, spanRecords bool, maxEventBytes int, now pco
 	return g.out, g.dropped
 }
 
-func carrySpan(g *grouper, span ptrace.Span, ri int, resAttrs pcommon.Map, res *resourceRun, spanRecords bool, now pcommon.Timestamp) {
+func carrySpan(g *grouper, span ptrace.Span, ri int, resAttrs pcommon.Map, res *stepattrs.ResourceRun, spanRecords bool, now pcommon.Timestamp) {
 	tid, sid := span.TraceID(), span.SpanID()
-	spanRun, spanRunRead := "", false
+	spanRun := stepattrs.NewSpanRun(span, res)
 	var index uint32
 	var firstRun string
 	var firstAt pcommon.Timestamp
 	for _, ev := range span.Events().All() {
-		kind, run := stepOf(ev.Attributes())
+		kind, run := stepattrs.KindAndRun(ev.Attributes())
 		if kind == "" {
 			continue
 		}
-		if run == "" {
-			if !spanRunRead {
-				spanRun, spanRunRead = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID), true
-				if spanRun == "" {
-					spanRun = res.of(tid)
-				}
-			}
-			run = spanRun
-		}
+		run = spanRun.Of(run)
 		if index == 0 {
 			firstRun, firstAt = run, ev.Timestamp()
 		}
@@ -288,15 +241,15 @@ func logsToLogs(ld plog.Logs, maxEventBytes int) (plog.Logs, int) {
 	g := newGrouper(maxEventBytes)
 	for ri, rl := range ld.ResourceLogs().All() {
 		resAttrs := rl.Resource().Attributes()
-		res := resourceRun{attrs: resAttrs}
+		res := stepattrs.NewResourceRun(resAttrs)
 		for si, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
-				kind, run := stepOf(lr.Attributes())
+				kind, run := stepattrs.KindAndRun(lr.Attributes())
 				if kind == "" {
 					continue
 				}
 				if run == "" {
-					run = res.of(lr.TraceID())
+					run = res.Of(lr.TraceID())
 				}
 				if g.tooLarge(lr.Attributes(), lr.Body()) {
 					continue

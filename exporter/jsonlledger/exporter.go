@@ -24,10 +24,6 @@ import (
 	"github.com/runledger/runledger/internal/stepschema/stepattrs"
 )
 
-// unknownRunID is the run of a log record with neither a run id nor a trace
-// id (a span event always has a trace id).
-const unknownRunID = "unknown"
-
 // ledgerExporter writes step events of both signals into the run ledgers.
 // One instance serves all pipelines of one config.
 type ledgerExporter struct {
@@ -221,12 +217,10 @@ func consume[T any](ctx context.Context, e *ledgerExporter, data T, collect func
 }
 
 // resourceSteps is what the step events of one resource share: the service,
-// and the run id of the events that name none and have no closer one.
+// and the run of the events that name none and have no closer one.
 type resourceSteps struct {
-	attrs   pcommon.Map
 	service string
-	run     string
-	runRead bool // run was read (it is read only when an event needs it)
+	run     stepattrs.ResourceRun
 }
 
 func newResourceSteps(res pcommon.Resource) resourceSteps {
@@ -235,36 +229,7 @@ func newResourceSteps(res pcommon.Resource) resourceSteps {
 	if v, ok := attrs.Get(stepschema.AttrServiceName); ok && v.Type() == pcommon.ValueTypeStr {
 		service = v.Str()
 	}
-	return resourceSteps{attrs: attrs, service: service}
-}
-
-// runID returns the resource's run.id, else the fallback run id of trace
-// tid: the processor's, or unknown without a trace id (a log record
-// without trace context).
-func (r *resourceSteps) runID(tid pcommon.TraceID) string {
-	if !r.runRead {
-		r.run, r.runRead = stepattrs.RunID(r.attrs, stepschema.AttrRunID), true
-	}
-	switch {
-	case r.run != "":
-		return r.run
-	case tid.IsEmpty():
-		return unknownRunID
-	}
-	return stepschema.FallbackRunID(tid)
-}
-
-// stepOf returns the step.kind and run.id of a span event's or log
-// record's attributes; kind is "" when they are not a step event, run when
-// they name no run.
-func stepOf(attrs pcommon.Map) (kind, run string) {
-	if v, ok := attrs.Get(stepschema.AttrKind); ok && v.Type() == pcommon.ValueTypeStr {
-		kind = v.Str()
-	}
-	if kind == "" {
-		return "", ""
-	}
-	return kind, stepattrs.RunID(attrs, stepschema.AttrRunID)
+	return resourceSteps{service: service, run: stepattrs.NewResourceRun(attrs)}
 }
 
 // appendTraceEvents appends the step events (span events with a non-empty
@@ -285,22 +250,14 @@ func appendTraceEvents(sc *scratch, td ptrace.Traces) {
 // event id counts the span's earlier step events.
 func appendSpanEvents(sc *scratch, span ptrace.Span, res *resourceSteps) {
 	tid, sid := span.TraceID(), span.SpanID()
-	spanRun, spanRunRead := "", false
+	spanRun := stepattrs.NewSpanRun(span, &res.run)
 	var index uint32
 	for _, ev := range span.Events().All() {
-		kind, run := stepOf(ev.Attributes())
+		kind, run := stepattrs.KindAndRun(ev.Attributes())
 		if kind == "" {
 			continue
 		}
-		if run == "" {
-			if !spanRunRead {
-				spanRun, spanRunRead = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID), true
-				if spanRun == "" {
-					spanRun = res.runID(tid)
-				}
-			}
-			run = spanRun
-		}
+		run = spanRun.Of(run)
 		raw := ev.Timestamp()
 		sc.events = append(sc.events, event{
 			RunID: run, Kind: kind, Time: sc.now.or(raw), Attributes: ev.Attributes(),
@@ -357,7 +314,7 @@ func appendRecordEvents(sc *scratch, recs plog.LogRecordSlice, res *resourceStep
 	seen := sc.logIdx
 	clear(seen)
 	for _, lr := range recs.All() {
-		kind, run := stepOf(lr.Attributes())
+		kind, run := stepattrs.KindAndRun(lr.Attributes())
 		if kind == "" {
 			continue
 		}
@@ -371,7 +328,7 @@ func appendRecordEvents(sc *scratch, recs plog.LogRecordSlice, res *resourceStep
 			seen[id] = 1
 		}
 		if run == "" {
-			run = res.runID(tid)
+			run = res.run.Of(tid)
 		}
 		ts := raw
 		if ts == 0 {
@@ -407,9 +364,9 @@ func appendCarriedEvents(sc *scratch, sl plog.ScopeLogs, res resourceSteps, src 
 		if ts == 0 {
 			ts = lr.ObservedTimestamp() // the agent's clock, as the exporter's would be
 		}
-		kind, run := stepOf(lr.Attributes())
+		kind, run := stepattrs.KindAndRun(lr.Attributes())
 		if run == "" {
-			run = res.runID(tid)
+			run = res.run.Of(tid)
 		}
 		if kind == "" {
 			if !stepcarry.IsSpan(lr.Body()) || tid.IsEmpty() || sid.IsEmpty() {

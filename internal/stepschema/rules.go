@@ -228,6 +228,12 @@ func ParseSize(s string) (i int64, f float64, isInt, ok bool) {
 	return 0, 0, false, false
 }
 
+// UnknownRunID is the run of step events that name no run and have no trace
+// to fall back on (a log record without trace context). An event's run is,
+// in this order: its own run.id, its span's, its resource's, its trace's
+// FallbackRunID, UnknownRunID.
+const UnknownRunID = "unknown"
+
 // fallbackPrefix starts the fallback run id of a trace.
 const fallbackPrefix = "trace-"
 

@@ -1,7 +1,8 @@
 // Package stepattrs reads and normalises the attributes of a step event in
 // pdata form: Parse turns a span event's or log record's attributes into a
 // typed Step, and Normalize rewrites the attribute map in place to the
-// normalised step event the steproute processor passes on. Both apply the
+// normalised step event the steproute processor passes on; ResourceRun
+// and SpanRun name the run of an event that names none. All apply the
 // rules of package stepschema; nothing here decides a rule.
 //
 // It is a package of its own so that stepschema stays free of pdata: the
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/runledger/runledger/internal/stepschema"
 )
@@ -507,4 +509,70 @@ func validValue(v pcommon.Value) bool {
 		}
 	}
 	return true
+}
+
+// KindAndRun returns the step.kind and run.id of a span event's or log record's
+// attributes; kind is "" when they are not a step event, run "" when they
+// name no run.
+func KindAndRun(attrs pcommon.Map) (kind, run string) {
+	if v, ok := attrs.Get(stepschema.AttrKind); ok && v.Type() == pcommon.ValueTypeStr {
+		kind = v.Str()
+	}
+	if kind == "" {
+		return "", ""
+	}
+	return kind, RunID(attrs, stepschema.AttrRunID)
+}
+
+// ResourceRun is the run of a resource's step events that name none and
+// have no closer one (their span's): the resource's run.id, read once when
+// first needed, else the trace's fallback run, else stepschema.UnknownRunID. The
+// exporter writes by this rule and the steplogs connector groups by it.
+type ResourceRun struct {
+	attrs pcommon.Map
+	run   string
+	read  bool
+}
+
+// NewResourceRun returns the ResourceRun of a resource's attributes.
+func NewResourceRun(attrs pcommon.Map) ResourceRun { return ResourceRun{attrs: attrs} }
+
+// Of returns the run of an event of trace tid (empty: no trace context).
+func (r *ResourceRun) Of(tid pcommon.TraceID) string {
+	if !r.read {
+		r.run, r.read = RunID(r.attrs, stepschema.AttrRunID), true
+	}
+	switch {
+	case r.run != "":
+		return r.run
+	case tid.IsEmpty():
+		return stepschema.UnknownRunID
+	}
+	return stepschema.FallbackRunID(tid)
+}
+
+// SpanRun is the run of a span's step events that name none: the span's
+// run.id, read once when first needed, else its resource's.
+type SpanRun struct {
+	span ptrace.Span
+	res  *ResourceRun
+	run  string
+	read bool
+}
+
+// NewSpanRun returns the SpanRun of span in the resource res.
+func NewSpanRun(span ptrace.Span, res *ResourceRun) SpanRun { return SpanRun{span: span, res: res} }
+
+// Of returns the run of a step event of the span whose own run.id is run.
+func (s *SpanRun) Of(run string) string {
+	if run != "" {
+		return run
+	}
+	if !s.read {
+		s.run, s.read = RunID(s.span.Attributes(), stepschema.AttrRunID), true
+		if s.run == "" {
+			s.run = s.res.Of(s.span.TraceID())
+		}
+	}
+	return s.run
 }
