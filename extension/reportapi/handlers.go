@@ -449,18 +449,9 @@ func (r *reportAPI) serveReport(w http.ResponseWriter, req *http.Request, id str
 		r.serveFederatedReport(w, req, id)
 		return
 	}
-	rep, format := r.loadReport(w, req, id)
-	if rep == nil {
-		return
+	if rep, format := r.loadReport(w, req, id); rep != nil {
+		r.writeReport(w, rep, format, nil)
 	}
-	w.Header().Set("Vary", "Accept")
-	if format == "md" {
-		w.Header().Set("Content-Type", contentMarkdown)
-		w.WriteHeader(http.StatusOK)
-		_ = rep.WriteMarkdown(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
 }
 
 func (r *reportAPI) serveList(w http.ResponseWriter, req *http.Request) {

@@ -564,18 +564,8 @@ func TestClusterMalformedMessage(t *testing.T) {
 	agent := startAgent(t, brokers, "agent-a")
 	waitGroupStable(t, brokers, 1, 2)
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(clusterTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for i := 0; i < 4; i++ {
-		rec := &kgo.Record{Key: []byte{byte(i)}, Value: []byte("\xff\x00 not an OTLP message \x12\x99")}
-		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			t.Fatalf("produce garbage: %v", err)
-		}
+		produce(t, brokers, []byte{byte(i)}, []byte("\xff\x00 not an OTLP message \x12\x99"))
 	}
 	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
 	a, b := twoServiceRun("after-garbage", 1, t0)
@@ -737,19 +727,8 @@ func TestClusterRedeliveredMessage(t *testing.T) {
 		}
 		values = append(values, v)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(clusterTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for round := 0; round < 2; round++ {
-		for _, v := range values {
-			if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("twice"), Value: v}).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		produce(t, brokers, []byte("twice"), values...)
 		waitFor(t, 60*time.Second, "the run", func() bool {
 			return len(readStored(t, gw).lines["twice"][0]) >= 6
 		})
@@ -758,5 +737,23 @@ func TestClusterRedeliveredMessage(t *testing.T) {
 	s := readStored(t, gw)
 	if n := len(s.lines["twice"][0]); n != 6 { // 4 steps, 2 span records
 		t.Fatalf("%d lines, want 6 (each once):\n%s", n, strings.Join(s.lines["twice"][0], "\n"))
+	}
+}
+
+// produce writes values to the cluster's topic with key, as a foreign or
+// repeating producer would.
+func produce(t *testing.T, brokers string, key []byte, values ...[]byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(clusterTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: key, Value: v}).FirstErr(); err != nil {
+			t.Fatalf("produce to %s: %v", clusterTopic, err)
+		}
 	}
 }
