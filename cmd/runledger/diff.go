@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -56,9 +55,6 @@ completed run of its service that has the most kinds in common.`,
 				}
 			}
 			d, err := insights.DiffRuns(ix, c.ledgerDir, a, b)
-			if errors.Is(err, insights.ErrRunNotFound) {
-				return notFoundError("%v", err)
-			}
 			if err != nil {
 				return err
 			}

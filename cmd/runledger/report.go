@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -90,12 +89,9 @@ func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Write
 		if err := f.checkLedgerDir(cmd); err != nil {
 			return err
 		}
-		path, err := ledger.FindRun(f.ledgerDir, id)
+		path, err := ledger.LocateRun(f.ledgerDir, id)
 		if err != nil {
-			return fmt.Errorf("search ledger directory %q: %w", f.ledgerDir, err)
-		}
-		if path == "" {
-			return notFoundError("run %q not found in %s", id, f.ledgerDir)
+			return err
 		}
 		if err := report.ValidateTraceURL(f.traceURL); err != nil {
 			return usageError("--trace-url: %v", err)

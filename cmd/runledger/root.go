@@ -55,6 +55,9 @@ func ExitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if errors.Is(err, ledger.ErrRunNotFound) {
+		return ExitNotFound // a missing ledger, or a server's 404 on a run
+	}
 	msg := err.Error()
 	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
 		"invalid argument", "flag needs an argument", "required flag"} {

@@ -2,7 +2,6 @@ package insights
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -250,16 +249,13 @@ func (d *RunDiff) Markdown() string {
 
 // ErrRunNotFound is the error of a diff naming a run the directory does not
 // hold (or, for --baseline auto, a run with no completed peer).
-var ErrRunNotFound = errors.New("run not found")
+var ErrRunNotFound = ledger.ErrRunNotFound
 
 // readRun returns the step lines of run id in ledger directory dir.
 func readRun(dir, id string) ([]ledger.Line, error) {
-	p, err := ledger.FindRun(dir, id)
+	p, err := ledger.LocateRun(dir, id)
 	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", dir, err)
-	}
-	if p == "" {
-		return nil, fmt.Errorf("run %q: %w", id, ErrRunNotFound)
+		return nil, err
 	}
 	var out []ledger.Line
 	if _, err := ledger.ReadFile(p, func(l *ledger.Line) error {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -115,6 +116,25 @@ func FindRun(dir, runID string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// ErrRunNotFound is the error of a run that has no ledger. The packages
+// that answer for runs (reportclient for a server's 404, insights, the MCP
+// tools, the TUI) use this one value, so errors.Is finds it whichever of
+// them reported it.
+var ErrRunNotFound = errors.New("run not found")
+
+// LocateRun is FindRun for a run that must have a ledger: an absent one is
+// an error wrapping ErrRunNotFound that names the run and dir.
+func LocateRun(dir, runID string) (string, error) {
+	p, err := FindRun(dir, runID)
+	if err != nil {
+		return "", fmt.Errorf("search ledger directory %q: %w", dir, err)
+	}
+	if p == "" {
+		return "", fmt.Errorf("run %q not found in %s: %w", runID, dir, ErrRunNotFound)
+	}
+	return p, nil
 }
 
 // FileNameStem returns the file name of path without directory and FileExt.

@@ -49,14 +49,7 @@ func (d *DirBackend) ListRuns(_ context.Context, q runindex.Query) (*runindex.Pa
 }
 
 func (d *DirBackend) path(runID string) (string, error) {
-	p, err := ledger.FindRun(d.dir, runID)
-	if err != nil {
-		return "", fmt.Errorf("search %q: %w", d.dir, err)
-	}
-	if p == "" {
-		return "", ErrRunNotFound
-	}
-	return p, nil
+	return ledger.LocateRun(d.dir, runID)
 }
 
 // Report implements Backend.

@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/runledger/runledger/internal/ledger"
 	"github.com/runledger/runledger/internal/report"
 	"github.com/runledger/runledger/internal/runindex"
 )
@@ -40,8 +41,9 @@ const maxErrorBody = 16 << 10
 const maxMessage = 1000
 
 var (
-	// ErrRunNotFound matches a 404 answer to a run route.
-	ErrRunNotFound = errors.New("run not found")
+	// ErrRunNotFound matches a 404 answer to a run route; it is
+	// ledger.ErrRunNotFound, as a missing ledger file is.
+	ErrRunNotFound = ledger.ErrRunNotFound
 	// ErrUnauthorized matches a 401 answer: no or a wrong bearer token.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrResponseTooLarge is returned when an answer exceeds

@@ -180,18 +180,14 @@ func (s *DirSource) Run(ctx context.Context, runID string) (*RunData, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	path := ""
-	if e, ok := s.index.Get(runID); ok {
-		path = e.Path
-	} else {
-		p, err := ledger.FindRun(s.dir, runID)
+	e, ok := s.index.Get(runID)
+	path := e.Path
+	if !ok || path == "" {
+		p, err := ledger.LocateRun(s.dir, runID)
 		if err != nil {
-			return nil, fmt.Errorf("find run %q: %w", runID, err)
+			return nil, err
 		}
 		path = p
-	}
-	if path == "" {
-		return nil, fmt.Errorf("run %q in %q: %w", runID, s.dir, ErrRunNotFound)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -246,11 +242,7 @@ func (s *DirSource) Diff(ctx context.Context, runID string) (*insights.RunDiff, 
 		return nil, err
 	}
 	_, _ = s.index.Refresh()
-	d, err := insights.DiffRuns(s.index, s.dir, runID, "auto")
-	if errors.Is(err, insights.ErrRunNotFound) {
-		return nil, fmt.Errorf("%w (%w)", err, ErrRunNotFound)
-	}
-	return d, err
+	return insights.DiffRuns(s.index, s.dir, runID, "auto")
 }
 
 func buildDirRun(path, runID string, now time.Time, traceURL string) (*RunData, error) {
