@@ -70,6 +70,7 @@ func (r *reportAPI) handler() http.Handler {
 	route(http.MethodGet, routeRuns, runindex.QueryParams(), r.serveList)
 	route(http.MethodGet, routeEntries, []string{"run_id"}, r.serveEntries)
 	route(http.MethodGet, routeInsights, insightsParams, r.serveInsights)
+	route(http.MethodGet, routeInsightsRuns, insightsRunsParams, r.serveInsightsRuns)
 	route(http.MethodGet, routeDiff, diffParams, r.serveDiff)
 	route(http.MethodGet, routeRun, reportParams, r.serveReportByPath)
 	route(http.MethodGet, routeRunLedger, nil, r.serveLedger)

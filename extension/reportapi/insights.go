@@ -37,7 +37,7 @@ func (r *reportAPI) serveInsights(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "too many reports being built; retry later")
 		return
 	}
-	in, err := r.insights.Compute(r.index, q, now, r.remediations)
+	in, err := r.computeInsights(req.Context(), q, now, r.federates(req))
 	r.releaseBuild()
 	switch {
 	case errors.Is(err, insights.ErrBadQuery):
@@ -47,6 +47,7 @@ func (r *reportAPI) serveInsights(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusInternalServerError, "cannot compute insights")
 		return
 	}
+	setPartial(w, in.MissingPeers)
 	if format == "md" {
 		w.Header().Set("Content-Type", contentMarkdown)
 		_, _ = w.Write([]byte(in.Markdown()))

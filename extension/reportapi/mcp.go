@@ -76,7 +76,7 @@ func (b mcpBackend) Ledger(ctx context.Context, runID string) (io.ReadCloser, er
 	return ledger.Open(p)
 }
 
-func (b mcpBackend) Insights(_ context.Context, v url.Values) (*insights.Insights, error) {
+func (b mcpBackend) Insights(ctx context.Context, v url.Values) (*insights.Insights, error) {
 	now := b.r.now()
 	q, err := insights.ParseQuery(v, now)
 	if err != nil {
@@ -86,7 +86,7 @@ func (b mcpBackend) Insights(_ context.Context, v url.Values) (*insights.Insight
 		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(b.r.builds))
 	}
 	defer b.r.releaseBuild()
-	return b.r.insights.Compute(b.r.index, q, now, b.r.remediations)
+	return b.r.computeInsights(ctx, q, now, b.r.fed != nil)
 }
 
 func (b mcpBackend) Diff(_ context.Context, a, bID string) (*insights.RunDiff, error) {

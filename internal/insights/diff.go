@@ -2,6 +2,7 @@ package insights
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -254,6 +255,10 @@ var ErrRunNotFound = ledger.ErrRunNotFound
 // readRun returns the step lines of run id in ledger directory dir.
 func readRun(dir, id string) ([]ledger.Line, error) {
 	p, err := ledger.LocateRun(dir, id)
+	if errors.Is(err, ErrRunNotFound) {
+		// Without the directory: servers answer with this message.
+		return nil, fmt.Errorf("run %q: %w", id, ErrRunNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}

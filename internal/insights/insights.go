@@ -96,6 +96,10 @@ type Insights struct {
 	Regressions []Regression   `json:"regressions"`
 	// Unreadable counts runs whose ledger could not be read (left out).
 	Unreadable int `json:"unreadable,omitempty"`
+	// Partial is set when some reportapi peers did not answer: their runs
+	// are left out, and MissingPeers names them.
+	Partial      bool     `json:"partial,omitempty"`
+	MissingPeers []string `json:"missing_peers,omitempty"`
 }
 
 // run is one run of the window with its summary.
@@ -108,24 +112,47 @@ type run struct {
 // Compute answers q over the runs of ix at time now, with remediation
 // texts from rem (nil: the built-in table).
 func (e *Engine) Compute(ix *runindex.Index, q Query, now time.Time, rem *report.RemediationTable) (*Insights, error) {
-	if rem == nil {
-		rem = report.DefaultRemediations()
-	}
-	until := q.Until
+	return e.ComputeWith(ix, q, now, rem, nil)
+}
+
+// Bounds returns the window of q at time now and the start of the previous
+// window of the same length (regressions compare with it).
+func (q Query) Bounds(now time.Time) (prevSince, since, until time.Time, err error) {
+	until = q.Until
 	if until.IsZero() {
 		until = now
 	}
-	since := q.Since
+	since = q.Since
 	if since.IsZero() {
 		since = until.Add(-DefaultWindow)
 	}
 	if !since.Before(until) {
-		return nil, fmt.Errorf("%w: since %s is not before until %s", ErrBadQuery, since.Format(time.RFC3339), until.Format(time.RFC3339))
+		return time.Time{}, time.Time{}, time.Time{},
+			fmt.Errorf("%w: since %s is not before until %s", ErrBadQuery, since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	return since.Add(-until.Sub(since)), since, until, nil
+}
+
+// ComputeWith is Compute over the runs of ix and other nodes' runs
+// (reportapi peers): remote holds their RunFacts of both windows (Bounds).
+// A run on several nodes (its Kafka partition moved) counts once, its
+// parts merged (mergeRuns).
+func (e *Engine) ComputeWith(ix *runindex.Index, q Query, now time.Time, rem *report.RemediationTable, remote *FactsPage) (*Insights, error) {
+	if rem == nil {
+		rem = report.DefaultRemediations()
+	}
+	prevSince, since, until, err := q.Bounds(now)
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cur, unreadable := e.window(ix, q, since, until)
-	prev, _ := e.window(ix, q, since.Add(-until.Sub(since)), since)
+	prev, _ := e.window(ix, q, prevSince, since)
+	if remote != nil {
+		unreadable += remote.Unreadable
+		cur, prev = e.withRemote(append(cur, prev...), remote.Runs, since, until)
+	}
 	out := &Insights{Window: Window{Since: since.UTC(), Until: until.UTC()}, Runs: len(cur),
 		ByStatus: map[string]int{}, ByCategory: map[string]int{}, Unreadable: unreadable,
 		TopCauses: []Cause{}, Differences: []Difference{}, Regressions: []Regression{}}
@@ -151,15 +178,24 @@ func (e *Engine) window(ix *runindex.Index, q Query, since, until time.Time) ([]
 			unreadable++
 			return true
 		}
-		bad := en.Status == report.StatusFailed || en.StopCategory == report.CategoryError || en.StopCategory == report.CategoryTimeout
-		out = append(out, run{e: *en, s: s, bad: bad})
+		out = append(out, run{e: *en, s: s, bad: isBad(en)})
 		return true
 	})
-	// Newest first, as the run list: example runs are the newest.
-	slices.SortFunc(out, func(a, b run) int {
+	newestFirst(out)
+	return out, unreadable
+}
+
+// newestFirst sorts runs as the run list does: example runs are the newest.
+func newestFirst(runs []run) {
+	slices.SortFunc(runs, func(a, b run) int {
 		return cmp.Or(b.e.StartedAt.Compare(a.e.StartedAt), cmp.Compare(a.e.RunID, b.e.RunID))
 	})
-	return out, unreadable
+}
+
+// isBad reports whether a run counts as failing: failed, or stopped on an
+// error or a timeout.
+func isBad(en *runindex.Entry) bool {
+	return en.Status == report.StatusFailed || en.StopCategory == report.CategoryError || en.StopCategory == report.CategoryTimeout
 }
 
 func (e *Engine) causes(runs []run, rem *report.RemediationTable) []Cause {

@@ -77,6 +77,21 @@ func (c *Client) Diff(ctx context.Context, a, b string) (*insights.RunDiff, erro
 	return &d, nil
 }
 
+// InsightsRuns asks GET /reports/insights/runs with the query q (since,
+// until, service, kind): the server's own runs as insights read them, for
+// computing insights over several servers (reportapi peers).
+func (c *Client) InsightsRuns(ctx context.Context, q url.Values) (*insights.FactsPage, error) {
+	body, err := c.getAll(ctx, c.endpoint(q, false, "reports", "insights", "runs"), "application/json")
+	if err != nil {
+		return nil, err
+	}
+	var page insights.FactsPage
+	if err := json.Unmarshal(body.data, &page); err != nil {
+		return nil, fmt.Errorf("decode insights runs: %w", err)
+	}
+	return &page, nil
+}
+
 // RawChain returns GET /reports/runs/{run_id}/chain: the runs run_id
 // follows by previous_run, newest first, as JSON.
 func (c *Client) RawChain(ctx context.Context, runID string) ([]byte, error) {
