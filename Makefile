@@ -79,7 +79,7 @@ test-cluster: build ## the multi-process Kafka tests (tests/e2e/cluster_test.go)
 	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 15m -v -run 'TestCluster' ./tests/e2e/
 
 bench: ## Go benchmarks of the hot paths (one core, allocations reported)
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./processor/... ./exporter/... ./internal/... ./extension/...
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./processor/... ./exporter/... ./connector/... ./internal/... ./extension/...
 
 # End-to-end benchmark: ours against a peer distribution (otlp -> batch ->
 # contrib file exporter) built with its own pinned builder; the peer is rebuilt
