@@ -533,6 +533,14 @@ func checkFederated(t *testing.T, live []*collector, all ...*collector) {
 				t.Fatal("too many wrong reports")
 			}
 		}
+		// Insights cover every gateway's runs, a split run once.
+		code, body := gw.get("/reports/insights?since=1h")
+		var in struct {
+			Runs int `json:"runs"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &in) != nil || in.Runs != len(steps) {
+			t.Errorf("live gateway %d: insights: HTTP %d, %d runs, want %d: %.300s", i+1, code, in.Runs, len(steps), body)
+		}
 		t.Logf("live gateway %d: %d runs listed, %d reports checked", i+1, len(listed), len(steps))
 	}
 }
