@@ -57,7 +57,7 @@ run: build ## build if needed and start the collector with config.yaml
 test: build ## every test: unit (race detector) and end-to-end through the built binaries, the Kafka cluster tests included
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(UNIT_PKGS)
-	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 20m -v ./tests/e2e/...
+	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 20m -v ./tests/e2e/... ./cmd/runledger-cluster/
 
 test-unit: ## unit tests only (race detector)
 	$(GO) test -race -count=1 $(UNIT_PKGS)
@@ -76,7 +76,7 @@ cluster: build ## local scale-out demo: kfake broker, 2 agents, 3 gateways on fr
 	$(GO) run ./cmd/runledger-cluster --collector $(DIST) $(CLUSTER_ARGS)
 
 test-cluster: build ## the multi-process Kafka tests (tests/e2e/cluster_test.go) through the built binaries
-	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 15m -v -run 'TestCluster' ./tests/e2e/
+	$(E2E_ENV) RUNLEDGER_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 15m -v -run 'TestCluster|TestDemoCluster' ./tests/e2e/ ./cmd/runledger-cluster/
 
 bench: ## Go benchmarks of the hot paths (one core, allocations reported)
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./processor/... ./exporter/... ./connector/... ./internal/... ./extension/...
