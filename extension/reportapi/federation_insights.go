@@ -31,9 +31,7 @@ func (r *reportAPI) serveInsightsRuns(w http.ResponseWriter, req *http.Request) 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !r.acquireBuild() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "too many reports being built; retry later")
+	if !r.startBuild(w) {
 		return
 	}
 	page := r.insights.Facts(r.index, q, q.Since, q.Until)

@@ -310,9 +310,7 @@ func (r *reportAPI) mergedReport(ctx context.Context, local string, held []*peer
 
 // serveMergedReport answers the report of a run split over several nodes.
 func (r *reportAPI) serveMergedReport(w http.ResponseWriter, req *http.Request, local string, held []*peer, id string, opts report.Options, format string, missing []string) {
-	if !r.acquireBuild() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds)))
+	if !r.startBuild(w) {
 		return
 	}
 	rep, missing, err := r.mergedReport(req.Context(), local, held, id, opts, missing)
@@ -364,9 +362,7 @@ func (r *reportAPI) serveFederatedLedger(w http.ResponseWriter, req *http.Reques
 		return
 	}
 	// The merge holds the run in memory, as a report build does.
-	if !r.acquireBuild() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds)))
+	if !r.startBuild(w) {
 		return
 	}
 	defer r.releaseBuild()
@@ -434,7 +430,7 @@ func (r *reportAPI) clusterReport(ctx context.Context, id string, opts report.Op
 		}
 	default:
 		if !r.acquireBuild() {
-			return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds))
+			return nil, r.busyError()
 		}
 		if len(held) == 0 {
 			rep, err = r.build(ctx, local, id, opts)
@@ -471,7 +467,7 @@ func (r *reportAPI) clusterLedger(ctx context.Context, id string) (io.ReadCloser
 		return body, nil
 	}
 	if !r.acquireBuild() {
-		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds))
+		return nil, r.busyError()
 	}
 	defer r.releaseBuild()
 	parts, missing, err := r.clusterParts(ctx, local, held, id, missing)

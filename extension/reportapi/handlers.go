@@ -419,9 +419,7 @@ func (r *reportAPI) loadReport(w http.ResponseWriter, req *http.Request, id stri
 	if path == "" {
 		return nil, ""
 	}
-	if !r.acquireBuild() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds)))
+	if !r.startBuild(w) {
 		return nil, ""
 	}
 	rep, err := r.build(req.Context(), path, id, opts)
@@ -441,6 +439,21 @@ func (r *reportAPI) acquireBuild() bool {
 	default:
 		return false
 	}
+}
+
+// busyError is the error of a build refused past max_concurrent_reports.
+func (r *reportAPI) busyError() error {
+	return fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(r.builds))
+}
+
+// startBuild takes a build token, or answers 503 with Retry-After: 1.
+func (r *reportAPI) startBuild(w http.ResponseWriter) bool {
+	if r.acquireBuild() {
+		return true
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, r.busyError().Error())
+	return false
 }
 
 func (r *reportAPI) releaseBuild() { <-r.builds }

@@ -32,9 +32,7 @@ func (r *reportAPI) serveInsights(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !r.acquireBuild() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "too many reports being built; retry later")
+	if !r.startBuild(w) {
 		return
 	}
 	in, err := r.computeInsights(req.Context(), q, now, r.federates(req))
@@ -113,9 +111,7 @@ func (r *reportAPI) serveChain(w http.ResponseWriter, req *http.Request) {
 	if r.locate(w, id) == "" {
 		return
 	}
-	if !r.acquireBuild() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "too many reports being built; retry later")
+	if !r.startBuild(w) {
 		return
 	}
 	defer r.releaseBuild()

@@ -59,7 +59,7 @@ func (b mcpBackend) Report(ctx context.Context, runID string, page reportclient.
 		return nil, err
 	}
 	if !b.r.acquireBuild() {
-		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(b.r.builds))
+		return nil, b.r.busyError()
 	}
 	defer b.r.releaseBuild()
 	return b.r.build(ctx, p, runID, opts)
@@ -83,7 +83,7 @@ func (b mcpBackend) Insights(ctx context.Context, v url.Values) (*insights.Insig
 		return nil, err
 	}
 	if !b.r.acquireBuild() {
-		return nil, fmt.Errorf("too many reports being built (max_concurrent_reports %d); retry later", cap(b.r.builds))
+		return nil, b.r.busyError()
 	}
 	defer b.r.releaseBuild()
 	return b.r.computeInsights(ctx, q, now, b.r.fed != nil)
