@@ -206,37 +206,21 @@ func (c *core) record(ctx context.Context, t *tally) {
 	}
 }
 
-// resource is what the steps of one resource share.
+// resource is what the steps of one resource share: the service and the
+// run of steps that name none ("" without a trace id: no run).
 type resource struct {
-	attrs   pcommon.Map
 	service string
-	run     string
-	runRead bool
+	run     stepattrs.ResourceRun
 }
 
 func newResource(r pcommon.Resource) resource {
 	attrs := r.Attributes()
-	res := resource{attrs: attrs}
+	res := resource{run: stepattrs.NewResourceRun(attrs, "")}
 	if v, ok := attrs.Get(stepschema.AttrServiceName); ok && v.Type() == pcommon.ValueTypeStr {
 		res.service, _ = stepschema.ValidUTF8(v.Str())
 		res.service = clip(res.service)
 	}
 	return res
-}
-
-// runID returns the resource's run.id, else the fallback run of trace
-// tid ("" without a trace id: such a step belongs to no run).
-func (r *resource) runID(tid pcommon.TraceID) string {
-	if !r.runRead {
-		r.run, r.runRead = stepattrs.RunID(r.attrs, stepschema.AttrRunID), true
-	}
-	switch {
-	case r.run != "":
-		return r.run
-	case tid.IsEmpty():
-		return ""
-	}
-	return stepschema.FallbackRunID(tid)
 }
 
 // consumeTraces aggregates the step events (span events) of td.
@@ -248,7 +232,7 @@ func (c *core) consumeTraces(ctx context.Context, td ptrace.Traces) error {
 		res := newResource(rs.Resource())
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
-				spanRun, spanRunRead := "", false
+				spanRun := stepattrs.NewSpanRun(span, &res.run)
 				for _, ev := range span.Events().All() {
 					attrs := ev.Attributes()
 					if !c.parse(attrs, c.noBody) {
@@ -257,16 +241,7 @@ func (c *core) consumeTraces(ctx context.Context, td ptrace.Traces) error {
 					// The run id as the ledger exporter resolves it:
 					// steproute has written it on the event; without
 					// steproute, the span's, the resource's, the trace's.
-					run := stepattrs.RunID(attrs, stepschema.AttrRunID)
-					if run == "" {
-						if !spanRunRead {
-							spanRun, spanRunRead = stepattrs.RunID(span.Attributes(), stepschema.AttrRunID), true
-							if spanRun == "" {
-								spanRun = res.runID(span.TraceID())
-							}
-						}
-						run = spanRun
-					}
+					run := spanRun.Of(stepattrs.RunID(attrs, stepschema.AttrRunID))
 					c.observeLocked(&res, run, ev.Timestamp(), now, &t)
 				}
 			}
@@ -293,7 +268,7 @@ func (c *core) consumeLogs(ctx context.Context, ld plog.Logs) error {
 				}
 				run := stepattrs.RunID(attrs, stepschema.AttrRunID)
 				if run == "" {
-					run = res.runID(lr.TraceID())
+					run = res.run.Of(lr.TraceID())
 				}
 				ts := lr.Timestamp()
 				if ts == 0 {

@@ -169,7 +169,7 @@ func tracesToLogs(td ptrace.Traces, spanRecords bool, maxEventBytes int, now pco
 	g := newGrouper(maxEventBytes)
 	for ri, rs := range td.ResourceSpans().All() {
 		resAttrs := rs.Resource().Attributes()
-		res := stepattrs.NewResourceRun(resAttrs)
+		res := stepattrs.NewResourceRun(resAttrs, stepschema.UnknownRunID)
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
 				carrySpan(g, span, ri, resAttrs, &res, spanRecords, now)
@@ -241,7 +241,7 @@ func logsToLogs(ld plog.Logs, maxEventBytes int) (plog.Logs, int) {
 	g := newGrouper(maxEventBytes)
 	for ri, rl := range ld.ResourceLogs().All() {
 		resAttrs := rl.Resource().Attributes()
-		res := stepattrs.NewResourceRun(resAttrs)
+		res := stepattrs.NewResourceRun(resAttrs, stepschema.UnknownRunID)
 		for si, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
 				kind, run := stepattrs.KindAndRun(lr.Attributes())

@@ -229,7 +229,7 @@ func newResourceSteps(res pcommon.Resource) resourceSteps {
 	if v, ok := attrs.Get(stepschema.AttrServiceName); ok && v.Type() == pcommon.ValueTypeStr {
 		service = v.Str()
 	}
-	return resourceSteps{service: service, run: stepattrs.NewResourceRun(attrs)}
+	return resourceSteps{service: service, run: stepattrs.NewResourceRun(attrs, stepschema.UnknownRunID)}
 }
 
 // appendTraceEvents appends the step events (span events with a non-empty

@@ -526,16 +526,22 @@ func KindAndRun(attrs pcommon.Map) (kind, run string) {
 
 // ResourceRun is the run of a resource's step events that name none and
 // have no closer one (their span's): the resource's run.id, read once when
-// first needed, else the trace's fallback run, else stepschema.UnknownRunID. The
-// exporter writes by this rule and the steplogs connector groups by it.
+// first needed, else the trace's fallback run, else (no trace context) the
+// caller's choice. The exporter writes by this rule, the steplogs
+// connector groups by it and the runmetrics connector counts by it.
 type ResourceRun struct {
 	attrs pcommon.Map
+	none  string
 	run   string
 	read  bool
 }
 
-// NewResourceRun returns the ResourceRun of a resource's attributes.
-func NewResourceRun(attrs pcommon.Map) ResourceRun { return ResourceRun{attrs: attrs} }
+// NewResourceRun returns the ResourceRun of a resource's attributes; none
+// is the run of events without a run id or trace context
+// (stepschema.UnknownRunID for the ledger, "" for no run).
+func NewResourceRun(attrs pcommon.Map, none string) ResourceRun {
+	return ResourceRun{attrs: attrs, none: none}
+}
 
 // Of returns the run of an event of trace tid (empty: no trace context).
 func (r *ResourceRun) Of(tid pcommon.TraceID) string {
@@ -546,7 +552,7 @@ func (r *ResourceRun) Of(tid pcommon.TraceID) string {
 	case r.run != "":
 		return r.run
 	case tid.IsEmpty():
-		return stepschema.UnknownRunID
+		return r.none
 	}
 	return stepschema.FallbackRunID(tid)
 }
