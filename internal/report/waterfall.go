@@ -79,19 +79,37 @@ func (r *Report) spanWindow() (t0, t1 time.Time, ok bool) {
 
 type treeEntry struct{ idx, depth int }
 
+// SpanParents returns, for each of spans, the index of its parent among
+// them, or -1 for a span at the top of its tree: no parent, a parent that
+// is not among the spans or is itself, or a repeat of an earlier span's
+// trace and span ids (hostile data). The Markdown waterfall and the TUI's
+// lay out their trees from it; a parent cycle is theirs to break.
+func SpanParents(spans []Span) []int {
+	first := make(map[spanKey]int, len(spans))
+	for i, s := range spans {
+		if _, dup := first[spanKey{s.TraceID, s.SpanID}]; !dup {
+			first[spanKey{s.TraceID, s.SpanID}] = i
+		}
+	}
+	parents := make([]int, len(spans))
+	for i, s := range spans {
+		p, ok := first[spanKey{s.TraceID, s.ParentSpanID}]
+		if s.ParentSpanID == "" || !ok || p == i || first[spanKey{s.TraceID, s.SpanID}] != i {
+			p = -1
+		}
+		parents[i] = p
+	}
+	return parents
+}
+
 // spanTree orders spans depth first: roots (no parent among the spans) by
 // start, each followed by its children by start. Spans in a parent cycle
 // (hostile data) are listed as roots once.
 func spanTree(spans []Span) []treeEntry {
-	byID := make(map[spanKey]int, len(spans))
-	for i, s := range spans {
-		byID[spanKey{s.TraceID, s.SpanID}] = i
-	}
 	children := make(map[int][]int)
 	var roots []int
-	for i, s := range spans {
-		p, ok := byID[spanKey{s.TraceID, s.ParentSpanID}]
-		if s.ParentSpanID == "" || !ok || p == i {
+	for i, p := range SpanParents(spans) {
+		if p < 0 {
 			roots = append(roots, i)
 			continue
 		}

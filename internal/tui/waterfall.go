@@ -134,11 +134,12 @@ func buildWaterfall(d *RunData, tl *timeline) *waterfall {
 		w.end = w.start.Add(time.Millisecond)
 	}
 
-	// The tree: a span whose parent is not among the spans (or is itself)
-	// sits at the top level of its trace.
+	// The tree: a span without a parent among the spans
+	// (report.SpanParents) sits at the top level of its trace.
 	children := make([][]int, n)
 	var top [][]int // per trace, in order of first span
 	traceOf := map[string]int{}
+	parents := report.SpanParents(spans)
 	for i := range spans {
 		s := &spans[i]
 		t, ok := traceOf[s.TraceID]
@@ -156,12 +157,11 @@ func buildWaterfall(d *RunData, tl *timeline) *waterfall {
 		if tr.service == "" {
 			tr.service = s.Service
 		}
-		p, ok := index[spanKey(s.TraceID, s.ParentSpanID)]
-		if s.ParentSpanID == "" || !ok || p == i || index[spanKey(s.TraceID, s.SpanID)] != i {
+		if p := parents[i]; p >= 0 {
+			children[p] = append(children[p], i)
+		} else {
 			top[t] = append(top[t], i)
-			continue
 		}
-		children[p] = append(children[p], i)
 	}
 
 	// Rows: each trace's header, then its spans depth first. A parent
