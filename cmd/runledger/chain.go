@@ -20,8 +20,8 @@ func newChainCmd(stdout io.Writer) *cobra.Command {
 		Short: "The runs a run follows (previous_run from session.previous_id), newest first, as JSON",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
-				return usageError("--ledger-dir and --server are exclusive")
+			if err := c.checkSource(cmd); err != nil {
+				return err
 			}
 			id := args[0]
 			if c.server != "" {

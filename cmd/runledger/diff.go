@@ -37,8 +37,8 @@ completed run of its service that has the most kinds in common.`,
 			} else if baseline != "" && baseline != "auto" {
 				return usageError("--baseline %q: only auto", baseline)
 			}
-			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
-				return usageError("--ledger-dir and --server are exclusive")
+			if err := c.checkSource(cmd); err != nil {
+				return err
 			}
 			if c.server != "" {
 				return c.printRaw(stdout, func(cl *reportclient.Client) ([]byte, error) {

@@ -33,8 +33,8 @@ RFC 3339 times, dates or durations back from now (90m, 36h, 7d).`,
 			if format != "json" && format != "md" {
 				return usageError("--format %q must be json or md", format)
 			}
-			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
-				return usageError("--ledger-dir and --server are exclusive")
+			if err := c.checkSource(cmd); err != nil {
+				return err
 			}
 			v := url.Values{}
 			for k, s := range map[string]string{"since": since, "until": until, "service": service, "kind": kind} {

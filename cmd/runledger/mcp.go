@@ -29,8 +29,8 @@ Reads the ledger directory directly, or a reportapi server with --server
 MCP client as the command "runledger mcp --ledger-dir <dir>".`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
-				return usageError("--ledger-dir and --server are exclusive")
+			if err := c.checkSource(cmd); err != nil {
+				return err
 			}
 			if err := report.ValidateTraceURL(c.traceURL); err != nil {
 				return usageError("--trace-url: %v", err)

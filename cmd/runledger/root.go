@@ -113,6 +113,15 @@ func (c *common) registerLedgerDir(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.ledgerDir, "ledger-dir", def, "ledger directory to read when no --server is given (env RUNLEDGER_LEDGER_DIR)")
 }
 
+// checkSource refuses --ledger-dir given together with --server: which
+// of them to read would be a guess.
+func (c *common) checkSource(cmd *cobra.Command) error {
+	if cmd.Flags().Changed("ledger-dir") && c.server != "" {
+		return usageError("--ledger-dir and --server are exclusive")
+	}
+	return nil
+}
+
 // checkLedgerDir returns an error naming the ledger directory, where its
 // value came from and how to set it when it does not exist or is not a
 // directory: read as is, a missing directory would list no runs and find

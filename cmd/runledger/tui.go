@@ -53,8 +53,8 @@ Reads the ledger directory directly, or a reportapi server with --server.
 Colours are off when NO_COLOR is set.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("ledger-dir") && c.server != "" {
-				return usageError("--ledger-dir and --server are exclusive")
+			if err := c.checkSource(cmd); err != nil {
+				return err
 			}
 			opts.LedgerDir = c.ledgerDir
 			if err := report.ValidateTraceURL(opts.TraceURL); err != nil {
