@@ -25,8 +25,8 @@ completed run of its service that has the most kinds in common.`,
   runledger diff r-bad --baseline auto`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "json" && format != "md" {
-				return usageError("--format %q must be json or md", format)
+			if err := checkFormat(&format); err != nil {
+				return err
 			}
 			a, b := args[0], ""
 			if len(args) == 2 {
@@ -67,6 +67,6 @@ completed run of its service that has the most kinds in common.`,
 	}
 	c.register(cmd, true)
 	cmd.Flags().StringVar(&baseline, "baseline", "", "auto: compare with the newest similar completed run of the same service")
-	cmd.Flags().StringVar(&format, "format", "json", "json or md")
+	cmd.Flags().StringVar(&format, "format", "json", "output format: json or md (markdown)")
 	return cmd
 }

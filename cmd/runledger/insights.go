@@ -30,8 +30,8 @@ RFC 3339 times, dates or durations back from now (90m, 36h, 7d).`,
   runledger insights --service retriever --kind ann`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "json" && format != "md" {
-				return usageError("--format %q must be json or md", format)
+			if err := checkFormat(&format); err != nil {
+				return err
 			}
 			if err := c.checkSource(cmd); err != nil {
 				return err
@@ -76,6 +76,6 @@ RFC 3339 times, dates or durations back from now (90m, 36h, 7d).`,
 	f.StringVar(&until, "until", "", "end of the window (default now)")
 	f.StringVar(&service, "service", "", "only runs with a step from this service")
 	f.StringVar(&kind, "kind", "", "only runs with a step of this kind or stage")
-	f.StringVar(&format, "format", "json", "json or md")
+	f.StringVar(&format, "format", "json", "output format: json or md (markdown)")
 	return cmd
 }

@@ -146,3 +146,31 @@ func TestRunsChainCLI(t *testing.T) {
 		}
 	}
 }
+
+// report run, diff and insights take the same --format values: json, md
+// and markdown (as md); anything else is a usage error naming the flag.
+func TestReportFormatsAgree(t *testing.T) {
+	dir := t.TempDir()
+	writeInsightRuns(t, dir)
+	for name, args := range map[string][]string{
+		"report run": {"report", "run", "ins-00"},
+		"diff":       {"diff", "ins-00", "ins-01"},
+		"insights":   {"insights", "--since", "2h"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := append(args, "--ledger-dir", dir)
+			code, md, errOut := runCLI(t, append(args, "--format", "md")...)
+			if code != ExitOK || !strings.HasPrefix(md, "#") {
+				t.Fatalf("--format md: exit %d %s\n%s", code, errOut, md)
+			}
+			code, long, errOut := runCLI(t, append(args, "--format", "markdown")...)
+			if code != ExitOK || long != md {
+				t.Fatalf("--format markdown: exit %d %s\n%s", code, errOut, long)
+			}
+			code, _, errOut = runCLI(t, append(args, "--format", "xml")...)
+			if code != ExitUsage || !strings.Contains(errOut, `--format "xml" must be json or md`) {
+				t.Fatalf("--format xml: exit %d %q", code, errOut)
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ JSON on stdout.`,
 		},
 	}
 	f.register(run, true)
-	run.Flags().StringVar(&f.format, "format", "json", "output format: json or md")
+	run.Flags().StringVar(&f.format, "format", "json", "output format: json or md (markdown)")
 	run.Flags().StringVar(&f.out, "out", "", "write <run>.json and <run>.md into this directory instead of printing the report")
 	run.Flags().IntVar(&f.offset, "offset", 0, "timeline page offset")
 	run.Flags().IntVar(&f.limit, "limit", report.DefaultTimelineLimit, "timeline page size")
@@ -56,12 +56,8 @@ JSON on stdout.`,
 }
 
 func runReport(cmd *cobra.Command, id string, f *reportFlags, stdout, _ io.Writer) error {
-	switch f.format {
-	case "json", "md":
-	case "markdown":
-		f.format = "md"
-	default:
-		return usageError("--format %q must be json or md", f.format)
+	if err := checkFormat(&f.format); err != nil {
+		return err
 	}
 	if f.offset < 0 || f.limit < 1 {
 		return usageError("--offset must be >= 0 and --limit >= 1")

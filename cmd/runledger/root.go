@@ -42,6 +42,19 @@ func usageError(format string, a ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
 }
 
+// checkFormat checks a report-style --format value (json, md, or markdown
+// for md) and spells it as the commands and the report API do.
+func checkFormat(format *string) error {
+	switch *format {
+	case "json", "md":
+	case "markdown":
+		*format = "md"
+	default:
+		return usageError("--format %q must be json or md", *format)
+	}
+	return nil
+}
+
 func notFoundError(format string, a ...any) error {
 	return &exitError{code: ExitNotFound, err: fmt.Errorf(format, a...)}
 }
