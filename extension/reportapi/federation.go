@@ -136,6 +136,8 @@ type peer struct {
 	// self is set once the peer answered with this node's id: it is this
 	// node under another name, and is not asked again.
 	self atomic.Bool
+	// known is set once the peer answered at all: self is then settled.
+	known atomic.Bool
 }
 
 // peerTransport marks every request as a peer's, and marks a peer that
@@ -149,10 +151,14 @@ func (t peerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set(HeaderPeer, "1")
 	resp, err := t.next.RoundTrip(req)
-	if err == nil && resp.Header.Get(HeaderNode) == t.f.nodeID {
+	if err == nil {
+		self := resp.Header.Get(HeaderNode) == t.f.nodeID
 		for _, p := range t.f.peers {
 			if p.base.Host == req.URL.Host {
-				p.self.Store(true)
+				if self {
+					p.self.Store(true)
+				}
+				p.known.Store(true)
 			}
 		}
 	}

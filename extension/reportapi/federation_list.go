@@ -28,13 +28,16 @@ import (
 // The cursor is opaque to clients: "f1." and base64url JSON of each node's
 // position in its own listing (the node's own cursor), the nodes whose
 // listing ended, and per node the runs already listed that lie past its
-// position. A node's key is "self" for the node that issued the cursor and
-// the peer's URL for a peer: a cursor continues on the gateway that issued
-// it.
+// position. A node's key is its URL in the peers lists, so that gateways
+// configured with the same peers, themselves included (config/gateway.yaml
+// with one RUNLEDGER_PEERS for all), name every node alike and a cursor
+// continues on any of them: a load balancer needs no sticky sessions. A
+// node that is not among its own peers is "self" in its cursors, which
+// then carry its id and continue only on it.
 
 const fedCursorPrefix = "f1."
 
-// selfNode is this node's key in a federated cursor.
+// selfNode is the key of a node that is not among its own peers.
 const selfNode = "self"
 
 // maxSkip bounds the runs a cursor remembers per node as listed ahead of
@@ -47,6 +50,106 @@ type fedCursor struct {
 	Pos  map[string]string    `json:"p,omitempty"`
 	Done []string             `json:"d,omitempty"`
 	Skip map[string][]listKey `json:"s,omitempty"`
+	// Node is the issuing node's id, which "self" stands for.
+	Node string `json:"n,omitempty"`
+}
+
+// errForeignCursor answers a cursor that names nodes this gateway does not
+// know as the issuer did: one from a gateway with other peers, or from
+// this one before it restarted while not among its own peers.
+var errForeignCursor = errors.New("this run list cursor comes from a gateway whose peers differ from this one's " +
+	"(or from before this gateway restarted): start the listing again, page through the gateway that issued it, " +
+	"or give every gateway the same peers, itself included, so that any of them continues it")
+
+// nodes returns every node key the cursor names.
+func (c fedCursor) nodes() []string {
+	var keys []string
+	for k := range c.Pos {
+		keys = append(keys, k)
+	}
+	for k := range c.Skip {
+		keys = append(keys, k)
+	}
+	return append(keys, c.Done...)
+}
+
+// localize spells the cursor with this node's keys: "self" becomes self
+// (this node's key now) when this node issued the cursor. It fails when
+// the cursor names a node that is not among keys.
+func (c *fedCursor) localize(keys []string, nodeID string) error {
+	for _, k := range c.nodes() {
+		switch {
+		case k == selfNode && c.Node == nodeID:
+		case k != "" && slices.Contains(keys, k):
+		default:
+			return errForeignCursor
+		}
+	}
+	if self := keys[0]; self != selfNode {
+		if v, ok := c.Pos[selfNode]; ok {
+			delete(c.Pos, selfNode)
+			c.Pos[self] = v
+		}
+		if v, ok := c.Skip[selfNode]; ok {
+			delete(c.Skip, selfNode)
+			c.Skip[self] = v
+		}
+		for i, k := range c.Done {
+			if k == selfNode {
+				c.Done[i] = self
+			}
+		}
+	}
+	return nil
+}
+
+// nodeKeys returns the cursor keys of this node (first) and of its peers,
+// "" for a peer that is this node under another name (its runs are the
+// local list).
+func (r *reportAPI) nodeKeys() []string {
+	keys := []string{selfNode}
+	for _, p := range r.fed.peers {
+		if p.self.Load() {
+			keys[0] = p.url
+			keys = append(keys, "")
+			continue
+		}
+		keys = append(keys, p.url)
+	}
+	return keys
+}
+
+// identify asks the peers a cursor names that never answered yet, until
+// one turns out to be this node, so that its place in the cursor is known
+// before the cursor is read. Nothing is asked once this node's name is
+// known, nor for a cursor naming "self" (this node's own or refused).
+func (r *reportAPI) identify(ctx context.Context, cur fedCursor) {
+	named := cur.nodes()
+	if slices.Contains(named, selfNode) {
+		return
+	}
+	var ask []*peer
+	for _, p := range r.fed.peers {
+		if p.self.Load() {
+			return
+		}
+		if !p.known.Load() && slices.Contains(named, p.url) {
+			ask = append(ask, p)
+		}
+	}
+	if len(ask) == 0 {
+		return
+	}
+	// A peer that is down would hold the page for peer_timeout: stop
+	// asking once this node is found.
+	ctx, found := context.WithCancel(ctx)
+	defer found()
+	r.fed.eachOf(ctx, ask, r.fed.timeout, func(ctx context.Context, _ int, p *peer) {
+		_, _ = p.client.ListRuns(ctx, runindex.Query{Limit: 1})
+		if p.self.Load() {
+			found()
+		}
+	})
 }
 
 // listKey is a run's place in a node's listing: its start (Unix ns, the
@@ -124,14 +227,23 @@ func (r *reportAPI) serveFederatedList(w http.ResponseWriter, req *http.Request)
 		return
 	}
 	limit := cmp.Or(q.Limit, runindex.DefaultLimit)
-	keys := []string{selfNode}
-	for _, p := range r.fed.peers {
-		keys = append(keys, p.url)
+	r.identify(req.Context(), cur)
+	keys := r.nodeKeys()
+	if err := cur.localize(keys, r.nodeID); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	pages, failed, err := r.nodePages(req.Context(), q, limit, keys, cur)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if keys[0] == selfNode {
+		// A peer that answered just now may have been this node: the
+		// next cursor names it so (the positions asked were all the same
+		// for it, the start, or it was known before).
+		keys = r.nodeKeys()
+		_ = cur.localize(keys, r.nodeID) // names only nodes it named before
 	}
 
 	// Each node's window, with the runs already listed marked used.
@@ -182,10 +294,15 @@ func (r *reportAPI) serveFederatedList(w http.ResponseWriter, req *http.Request)
 	}
 
 	next := fedCursor{Pos: map[string]string{}, Skip: map[string][]listKey{}}
+	if keys[0] == selfNode {
+		next.Node = r.nodeID
+	}
 	more := false
 	var missing []string
 	for n, key := range keys {
 		switch {
+		case key == "": // this node under a peer's name: its runs are the local list
+			continue
 		case slices.Contains(cur.Done, key):
 			next.Done = append(next.Done, key)
 			continue

@@ -453,6 +453,137 @@ func TestFederatedListPagesAcrossNodes(t *testing.T) {
 	wantJSONError(t, r, http.StatusBadRequest)
 }
 
+// With every gateway listing the same peers, itself included (as
+// config/gateway.yaml is run), a run list cursor continues on any gateway:
+// paging through a different one each page, behind a load balancer
+// without sticky sessions, lists every run once, newest first.
+func TestFederatedCursorContinuesOnAnyGateway(t *testing.T) {
+	eps := []string{freeEndpoint(t), freeEndpoint(t), freeEndpoint(t)}
+	var peers []string
+	for _, ep := range eps {
+		peers = append(peers, "http://"+ep)
+	}
+	var nodes []*server
+	for _, ep := range eps {
+		nodes = append(nodes, startNode(t, ep, peers...))
+	}
+	var all []string
+	for i := range 9 {
+		id := fmt.Sprintf("r-%02d", i)
+		all = append(all, id)
+		nodes[i%3].writePart(t, id, t0.Add(time.Duration(i)*time.Minute), ev{0, "run.start", ""}, ev{1, "run.end", ""})
+	}
+	split := t0.Add(time.Minute + 30*time.Second)
+	nodes[0].writePart(t, "r-split", split, ev{0, "run.start", ""}, ev{120_000, "embed", ""})
+	nodes[1].writePart(t, "r-split", split, ev{120_000, "embed", ""}, ev{120_010, "run.end", ""})
+	nodes[0].waitListed(t, 4)
+	nodes[1].waitListed(t, 4)
+	nodes[2].waitListed(t, 3)
+	for _, limit := range []int{1, 2, 4} {
+		var ids []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 20 {
+				t.Fatalf("limit %d: no end after %d pages", limit, pages)
+			}
+			// Each page from the next gateway, starting where the last
+			// test left off so that a fresh gateway meets a cursor first.
+			u := fmt.Sprintf("%s/reports/runs?limit=%d", nodes[(pages+limit)%3].base, limit)
+			if cursor != "" {
+				u += "&cursor=" + url.QueryEscape(cursor)
+			}
+			r := get(t, u)
+			if r.code != http.StatusOK || r.header.Get(HeaderPartial) != "" {
+				t.Fatalf("limit %d page %d: %d %s", limit, pages, r.code, r.body)
+			}
+			page := decode[runindex.Page](t, r)
+			for _, e := range page.Runs {
+				ids = append(ids, e.RunID)
+				if e.RunID == "r-split" && e.EventCount != 4 {
+					t.Errorf("limit %d: split run %+v", limit, e)
+				}
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		want := []string{"r-08", "r-07", "r-06", "r-05", "r-04", "r-split", "r-03", "r-02", "r-01", "r-00"} // r-split at its newest part, +3m30s
+		if !slices.Equal(ids, want) {
+			t.Fatalf("limit %d: listed %v, want %v", limit, ids, want)
+		}
+	}
+}
+
+// The same with one listed gateway down: every page is partial, names it
+// missing and still continues on the next live gateway, each live run once.
+func TestFederatedCursorContinuesOnAnyGatewayWithOneDown(t *testing.T) {
+	eps := []string{freeEndpoint(t), freeEndpoint(t), freeEndpoint(t)}
+	down := "http://" + eps[2]
+	peers := []string{"http://" + eps[0], "http://" + eps[1], down}
+	nodes := []*server{
+		startNodeTimeout(t, eps[0], 500*time.Millisecond, peers...),
+		startNodeTimeout(t, eps[1], 500*time.Millisecond, peers...),
+	}
+	for i := range 6 {
+		nodes[i%2].writePart(t, fmt.Sprintf("r-%d", i), t0.Add(time.Duration(i)*time.Minute), ev{0, "run.start", ""})
+	}
+	nodes[0].waitListed(t, 3)
+	nodes[1].waitListed(t, 3)
+	var ids []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("no end")
+		}
+		u := nodes[(pages+1)%2].base + "/reports/runs?limit=2"
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r := get(t, u)
+		page := decode[fedPageT](t, r)
+		if r.code != http.StatusOK || !page.Partial || !slices.Equal(page.MissingPeers, []string{down}) {
+			t.Fatalf("page %d: %d %s", pages, r.code, r.body)
+		}
+		for _, e := range page.Runs {
+			ids = append(ids, e.RunID)
+		}
+		if cursor = page.NextCursor; cursor == "" || len(page.Runs) == 0 {
+			break
+		}
+	}
+	if want := []string{"r-5", "r-4", "r-3", "r-2", "r-1", "r-0"}; !slices.Equal(ids, want) {
+		t.Fatalf("listed %v, want %v", ids, want)
+	}
+}
+
+// A gateway that is not among its own peers names itself "self" in its
+// cursors: another gateway refuses such a cursor with a message saying
+// what to do, instead of reading its own runs from another node's place.
+func TestFederatedCursorOfAnotherGatewayRefused(t *testing.T) {
+	nodes := cluster(t, 3) // each lists the other two only
+	for i := range 6 {
+		nodes[i%3].writePart(t, fmt.Sprintf("r-%d", i), t0.Add(time.Duration(i)*time.Minute), ev{0, "run.start", ""})
+	}
+	for _, n := range nodes {
+		n.waitListed(t, 2)
+	}
+	r := get(t, nodes[0].base+"/reports/runs?limit=2")
+	page := decode[runindex.Page](t, r)
+	if r.code != http.StatusOK || page.NextCursor == "" {
+		t.Fatalf("first page: %d %s", r.code, r.body)
+	}
+	q := "/reports/runs?limit=2&cursor=" + url.QueryEscape(page.NextCursor)
+	r = get(t, nodes[1].base+q)
+	wantJSONError(t, r, http.StatusBadRequest)
+	if !strings.Contains(string(r.body), "same peers, itself included") {
+		t.Fatalf("foreign cursor: %s", r.body)
+	}
+	// The gateway that issued it goes on.
+	if r = get(t, nodes[0].base+q); r.code != http.StatusOK {
+		t.Fatalf("issuer: %d %s", r.code, r.body)
+	}
+}
+
 func TestFederationConfig(t *testing.T) {
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
 	if cfg.PeerTimeout != 2*time.Second || len(cfg.Peers) != 0 {

@@ -479,34 +479,19 @@ func checkFederated(t *testing.T, live []*collector, all ...*collector) {
 		}
 	}
 	t.Logf("federation: %d runs, %d of them split over two gateways' directories", len(steps), split)
-	for i, gw := range live {
-		listed := map[string]int{}
-		cursor := ""
-		for page := 0; page < 100; page++ {
-			path := "/reports/runs?limit=200"
-			if cursor != "" {
-				path += "&cursor=" + cursor
-			}
-			code, body := gw.get(path)
-			if code != http.StatusOK {
-				t.Fatalf("live gateway %d: run list: HTTP %d %s", i+1, code, body)
-			}
-			var p struct {
-				Runs []struct {
-					RunID string `json:"run_id"`
-				} `json:"runs"`
-				NextCursor string `json:"next_cursor"`
-			}
-			if err := json.Unmarshal(body, &p); err != nil {
-				t.Fatalf("run list: %v", err)
-			}
-			for _, r := range p.Runs {
-				listed[r.RunID]++
-			}
-			if cursor = p.NextCursor; cursor == "" {
-				break
-			}
+	// Behind a load balancer: each page from the next live gateway. They
+	// list the same peers, themselves included, so any continues a cursor.
+	rotated := listRuns(t, func(page int) *collector { return live[page%len(live)] })
+	for run := range steps {
+		if rotated[run] != 1 {
+			t.Errorf("paging across the live gateways lists run %s %d times", run, rotated[run])
 		}
+	}
+	if len(rotated) != len(steps) {
+		t.Errorf("paging across the live gateways lists %d runs, %d are stored", len(rotated), len(steps))
+	}
+	for i, gw := range live {
+		listed := listRuns(t, func(int) *collector { return gw })
 		for run := range steps {
 			if listed[run] != 1 {
 				t.Errorf("live gateway %d lists run %s %d times", i+1, run, listed[run])
@@ -764,4 +749,38 @@ func produce(t *testing.T, brokers string, key []byte, values ...[]byte) {
 			t.Fatalf("produce to %s: %v", clusterTopic, err)
 		}
 	}
+}
+
+// listRuns pages through the federated run list, 200 runs a page, asking
+// page n of gateway pick(n), and returns how often each run was listed.
+func listRuns(t *testing.T, pick func(page int) *collector) map[string]int {
+	t.Helper()
+	listed := map[string]int{}
+	cursor := ""
+	for page := 0; page < 100; page++ {
+		path := "/reports/runs?limit=200"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		code, body := pick(page).get(path)
+		if code != http.StatusOK {
+			t.Fatalf("run list page %d: HTTP %d %s", page, code, body)
+		}
+		var p struct {
+			Runs []struct {
+				RunID string `json:"run_id"`
+			} `json:"runs"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatalf("run list: %v", err)
+		}
+		for _, r := range p.Runs {
+			listed[r.RunID]++
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	return listed
 }
