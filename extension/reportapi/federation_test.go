@@ -379,51 +379,77 @@ func TestFederationHostileRunIDsNotSentToPeers(t *testing.T) {
 	}
 }
 
-// Paging through the run list of three nodes with a small limit lists
-// every run exactly once, newest first; a run held by two nodes is one
-// entry with merged fields.
-func TestFederatedListPagesAcrossNodes(t *testing.T) {
-	nodes := cluster(t, 3)
+// pageRuns pages through the federated run list, page n from the node at
+// base(n), and returns the runs listed. Every page must answer 200, hold
+// at most limit runs and miss exactly the peers in missing (none: not
+// partial).
+func pageRuns(t *testing.T, limit int, base func(page int) string, missing ...string) []runindex.Entry {
+	t.Helper()
+	var got []runindex.Entry
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 20 {
+			t.Fatalf("limit %d: no end after %d pages", limit, pages)
+		}
+		u := fmt.Sprintf("%s/reports/runs?limit=%d", base(pages), limit)
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r := get(t, u)
+		page := decode[fedPageT](t, r)
+		if r.code != http.StatusOK || page.Partial != (len(missing) > 0) || !slices.Equal(page.MissingPeers, missing) ||
+			(r.header.Get(HeaderPartial) == "true") != (len(missing) > 0) {
+			t.Fatalf("limit %d page %d: %d %v %s", limit, pages, r.code, r.header, r.body)
+		}
+		if len(page.Runs) > limit {
+			t.Fatalf("limit %d: page of %d", limit, len(page.Runs))
+		}
+		got = append(got, page.Runs...)
+		if cursor = page.NextCursor; cursor == "" {
+			return got
+		}
+	}
+}
+
+// runIDs returns the run ids of es in order.
+func runIDs(es []runindex.Entry) []string {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.RunID
+	}
+	return ids
+}
+
+// writeListedRuns writes r-00 … r-08 (a minute apart, round robin) and
+// r-split on three nodes and waits until each lists its runs. r-split
+// started on node 0 at +1m30s and went on on node 1 two minutes later (its
+// part there starts at +3m30s): the parts are further apart in the nodes'
+// listings than a small page. It returns every run id and r-split's start.
+func writeListedRuns(t *testing.T, nodes []*server) ([]string, time.Time) {
+	t.Helper()
 	var all []string
 	for i := range 9 {
 		id := fmt.Sprintf("r-%02d", i)
 		all = append(all, id)
 		nodes[i%3].writePart(t, id, t0.Add(time.Duration(i)*time.Minute), ev{0, "run.start", ""}, ev{1, "run.end", ""})
 	}
-	// r-split started on node 0 at +1m30s and went on on node 1 two
-	// minutes later (its part there starts at +3m30s): the parts are
-	// further apart in the nodes' listings than a small page.
 	split := t0.Add(time.Minute + 30*time.Second)
 	nodes[0].writePart(t, "r-split", split, ev{0, "run.start", ""}, ev{120_000, "embed", ""})
 	nodes[1].writePart(t, "r-split", split, ev{120_000, "embed", ""}, ev{120_010, "run.end", ""})
-	all = append(all, "r-split")
 	nodes[0].waitListed(t, 4)
 	nodes[1].waitListed(t, 4)
 	nodes[2].waitListed(t, 3)
+	return append(all, "r-split"), split
+}
+
+// Paging through the run list of three nodes with a small limit lists
+// every run exactly once, newest first; a run held by two nodes is one
+// entry with merged fields.
+func TestFederatedListPagesAcrossNodes(t *testing.T) {
+	nodes := cluster(t, 3)
+	all, split := writeListedRuns(t, nodes)
 	for _, limit := range []int{1, 2, 3, 50} {
-		var got []runindex.Entry
-		cursor := ""
-		for pages := 0; ; pages++ {
-			if pages > 20 {
-				t.Fatalf("limit %d: no end after %d pages", limit, pages)
-			}
-			u := fmt.Sprintf("%s/reports/runs?limit=%d", nodes[2].base, limit)
-			if cursor != "" {
-				u += "&cursor=" + url.QueryEscape(cursor)
-			}
-			r := get(t, u)
-			if r.code != http.StatusOK || r.header.Get(HeaderPartial) != "" {
-				t.Fatalf("limit %d page %d: %d %s", limit, pages, r.code, r.body)
-			}
-			page := decode[runindex.Page](t, r)
-			if len(page.Runs) > limit {
-				t.Fatalf("limit %d: page of %d", limit, len(page.Runs))
-			}
-			got = append(got, page.Runs...)
-			if cursor = page.NextCursor; cursor == "" {
-				break
-			}
-		}
+		got := pageRuns(t, limit, func(int) string { return nodes[2].base })
 		var ids []string
 		for i, e := range got {
 			ids = append(ids, e.RunID)
@@ -467,46 +493,17 @@ func TestFederatedCursorContinuesOnAnyGateway(t *testing.T) {
 	for _, ep := range eps {
 		nodes = append(nodes, startNode(t, ep, peers...))
 	}
-	var all []string
-	for i := range 9 {
-		id := fmt.Sprintf("r-%02d", i)
-		all = append(all, id)
-		nodes[i%3].writePart(t, id, t0.Add(time.Duration(i)*time.Minute), ev{0, "run.start", ""}, ev{1, "run.end", ""})
-	}
-	split := t0.Add(time.Minute + 30*time.Second)
-	nodes[0].writePart(t, "r-split", split, ev{0, "run.start", ""}, ev{120_000, "embed", ""})
-	nodes[1].writePart(t, "r-split", split, ev{120_000, "embed", ""}, ev{120_010, "run.end", ""})
-	nodes[0].waitListed(t, 4)
-	nodes[1].waitListed(t, 4)
-	nodes[2].waitListed(t, 3)
+	writeListedRuns(t, nodes)
 	for _, limit := range []int{1, 2, 4} {
-		var ids []string
-		cursor := ""
-		for pages := 0; ; pages++ {
-			if pages > 20 {
-				t.Fatalf("limit %d: no end after %d pages", limit, pages)
-			}
-			// Each page from the next gateway, starting where the last
-			// test left off so that a fresh gateway meets a cursor first.
-			u := fmt.Sprintf("%s/reports/runs?limit=%d", nodes[(pages+limit)%3].base, limit)
-			if cursor != "" {
-				u += "&cursor=" + url.QueryEscape(cursor)
-			}
-			r := get(t, u)
-			if r.code != http.StatusOK || r.header.Get(HeaderPartial) != "" {
-				t.Fatalf("limit %d page %d: %d %s", limit, pages, r.code, r.body)
-			}
-			page := decode[runindex.Page](t, r)
-			for _, e := range page.Runs {
-				ids = append(ids, e.RunID)
-				if e.RunID == "r-split" && e.EventCount != 4 {
-					t.Errorf("limit %d: split run %+v", limit, e)
-				}
-			}
-			if cursor = page.NextCursor; cursor == "" {
-				break
+		// Each page from the next gateway, starting where the last limit
+		// left off so that a gateway meets another's cursor first.
+		got := pageRuns(t, limit, func(page int) string { return nodes[(page+limit)%3].base })
+		for _, e := range got {
+			if e.RunID == "r-split" && e.EventCount != 4 {
+				t.Errorf("limit %d: split run %+v", limit, e)
 			}
 		}
+		ids := runIDs(got)
 		want := []string{"r-08", "r-07", "r-06", "r-05", "r-04", "r-split", "r-03", "r-02", "r-01", "r-00"} // r-split at its newest part, +3m30s
 		if !slices.Equal(ids, want) {
 			t.Fatalf("limit %d: listed %v, want %v", limit, ids, want)
@@ -529,28 +526,7 @@ func TestFederatedCursorContinuesOnAnyGatewayWithOneDown(t *testing.T) {
 	}
 	nodes[0].waitListed(t, 3)
 	nodes[1].waitListed(t, 3)
-	var ids []string
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("no end")
-		}
-		u := nodes[(pages+1)%2].base + "/reports/runs?limit=2"
-		if cursor != "" {
-			u += "&cursor=" + url.QueryEscape(cursor)
-		}
-		r := get(t, u)
-		page := decode[fedPageT](t, r)
-		if r.code != http.StatusOK || !page.Partial || !slices.Equal(page.MissingPeers, []string{down}) {
-			t.Fatalf("page %d: %d %s", pages, r.code, r.body)
-		}
-		for _, e := range page.Runs {
-			ids = append(ids, e.RunID)
-		}
-		if cursor = page.NextCursor; cursor == "" || len(page.Runs) == 0 {
-			break
-		}
-	}
+	ids := runIDs(pageRuns(t, 2, func(page int) string { return nodes[(page+1)%2].base }, down))
 	if want := []string{"r-5", "r-4", "r-3", "r-2", "r-1", "r-0"}; !slices.Equal(ids, want) {
 		t.Fatalf("listed %v, want %v", ids, want)
 	}
@@ -717,28 +693,7 @@ func TestFederatedListPagesWithAPeerDown(t *testing.T) {
 	}
 	a.waitListed(t, 2)
 	b.waitListed(t, 2)
-	var ids []string
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("no end")
-		}
-		u := a.base + "/reports/runs?limit=1"
-		if cursor != "" {
-			u += "&cursor=" + url.QueryEscape(cursor)
-		}
-		r := get(t, u)
-		page := decode[fedPageT](t, r)
-		if r.code != http.StatusOK || !page.Partial || !slices.Equal(page.MissingPeers, []string{down}) || r.header.Get(HeaderPartial) != "true" {
-			t.Fatalf("page %d: %d %s", pages, r.code, r.body)
-		}
-		for _, e := range page.Runs {
-			ids = append(ids, e.RunID)
-		}
-		if cursor = page.NextCursor; cursor == "" {
-			break
-		}
-	}
+	ids := runIDs(pageRuns(t, 1, func(int) string { return a.base }, down))
 	if !slices.Equal(ids, []string{"r-3", "r-2", "r-1", "r-0"}) {
 		t.Fatalf("listed %v", ids)
 	}
