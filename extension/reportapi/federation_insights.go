@@ -17,11 +17,7 @@ const routeInsightsRuns = "/reports/insights/runs"
 var insightsRunsParams = []string{"since", "until", "service", "kind"}
 
 func (r *reportAPI) serveInsightsRuns(w http.ResponseWriter, req *http.Request) {
-	vals, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
-		return
-	}
+	vals := req.Form // parsed by knownParams
 	now := r.now()
 	q, err := insights.ParseQuery(vals, now)
 	if err == nil {

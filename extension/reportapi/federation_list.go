@@ -182,7 +182,7 @@ func decodeFedCursor(s string) (fedCursor, error) {
 	}
 	raw, ok := strings.CutPrefix(s, fedCursorPrefix)
 	if !ok || len(s) > maxFedCursorBytes {
-		return c, errors.New("malformed cursor (a run list cursor continues on the gateway that issued it)")
+		return c, errors.New("malformed cursor: not a run list cursor of a gateway with peers")
 	}
 	b, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil || json.Unmarshal(b, &c) != nil {
@@ -210,11 +210,7 @@ type federatedPage struct {
 }
 
 func (r *reportAPI) serveFederatedList(w http.ResponseWriter, req *http.Request) {
-	vals, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
-		return
-	}
+	vals := req.Form // parsed by knownParams
 	cur, err := decodeFedCursor(vals.Get("cursor"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -515,7 +511,7 @@ type entriesAnswer struct {
 }
 
 func (r *reportAPI) serveEntries(w http.ResponseWriter, req *http.Request) {
-	ids := req.URL.Query()["run_id"]
+	ids := req.Form["run_id"]
 	if len(ids) > runindex.MaxLimit {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("at most %d run_id values", runindex.MaxLimit))
 		return

@@ -104,7 +104,8 @@ func (r *reportAPI) handler() http.Handler {
 
 // knownParams answers 400 to a request with query parameters the route does
 // not take, naming them: a misspelt filter (?stauts=failed) would otherwise
-// be ignored and look like an answer.
+// be ignored and look like an answer. It leaves the parsed query in
+// req.Form (no route reads a form body), where the handlers read it.
 func knownParams(params []string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		q, err := url.ParseQuery(req.URL.RawQuery)
@@ -129,6 +130,7 @@ func knownParams(params []string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, msg)
 			return
 		}
+		req.Form = q
 		h(w, req)
 	}
 }
@@ -311,10 +313,7 @@ func (r *reportAPI) reportOptions(req *http.Request) (report.Options, string, er
 		TimelineLimit: r.cfg.TimelineLimit,
 		Remediations:  r.remediations,
 	}
-	q, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		return opts, "", fmt.Errorf("malformed query string: %w", err)
-	}
+	q := req.Form // parsed by knownParams
 	if s := q.Get("offset"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
@@ -473,11 +472,7 @@ func (r *reportAPI) serveList(w http.ResponseWriter, req *http.Request) {
 		r.serveFederatedList(w, req)
 		return
 	}
-	vals, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
-		return
-	}
+	vals := req.Form // parsed by knownParams
 	q, err := runindex.ParseQuery(vals, r.now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -3,7 +3,6 @@ package reportapi
 import (
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/runledger/runledger/internal/insights"
 	"github.com/runledger/runledger/internal/ledger"
@@ -16,11 +15,7 @@ const routeInsights = "/reports/insights"
 var insightsParams = []string{"since", "until", "service", "kind", "format"}
 
 func (r *reportAPI) serveInsights(w http.ResponseWriter, req *http.Request) {
-	vals, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
-		return
-	}
+	vals := req.Form // parsed by knownParams
 	now := r.now()
 	q, err := insights.ParseQuery(vals, now)
 	if err != nil {
@@ -60,11 +55,7 @@ const routeDiff = "/reports/diff"
 var diffParams = []string{"a", "b", "baseline", "format"}
 
 func (r *reportAPI) serveDiff(w http.ResponseWriter, req *http.Request) {
-	vals, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
-		return
-	}
+	vals := req.Form // parsed by knownParams
 	a, b, base := vals.Get("a"), vals.Get("b"), vals.Get("baseline")
 	switch {
 	case checkRunID(a) != nil:
