@@ -19,6 +19,12 @@ func TestUnknownQueryParameters(t *testing.T) {
 		{http.MethodGet, "/reports/runs/r-1?ofset=10", `unknown query parameter "ofset"; this route takes offset, limit, format`},
 		{http.MethodGet, "/admin/index/observability/run/r-1/report?fmt=md", `unknown query parameter "fmt"`},
 		{http.MethodGet, "/reports/runs/r-1/ledger?offset=3", `unknown query parameter "offset"; this route takes none`},
+		// A query string that does not parse is refused before any
+		// handler reads it (they read what knownParams parsed).
+		{http.MethodGet, "/reports/runs?status=%zz", `malformed query string`},
+		{http.MethodGet, "/reports/runs/r-1?limit=%zz", `malformed query string`},
+		{http.MethodGet, "/reports/insights?since=%zz", `malformed query string`},
+		{http.MethodGet, "/reports/diff?a=%zz", `malformed query string`},
 	}
 	for _, c := range cases {
 		r := do(t, c.method, s.base+c.path, nil)
