@@ -38,7 +38,11 @@ func configOf(cfg component.Config) (*Config, error) {
 	return c, nil
 }
 
-func newCarrier(set connector.Settings, c *Config, next consumer.Logs) (carrier, error) {
+func newCarrier(set connector.Settings, cfg component.Config, next consumer.Logs) (carrier, error) {
+	c, err := configOf(cfg)
+	if err != nil {
+		return carrier{}, err
+	}
 	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return carrier{}, fmt.Errorf("steplogs telemetry: %w", err)
@@ -48,11 +52,7 @@ func newCarrier(set connector.Settings, c *Config, next consumer.Logs) (carrier,
 }
 
 func createTracesToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Traces, error) {
-	c, err := configOf(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cr, err := newCarrier(set, c, next)
+	cr, err := newCarrier(set, cfg, next)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +60,7 @@ func createTracesToLogs(_ context.Context, set connector.Settings, cfg component
 }
 
 func createLogsToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
-	c, err := configOf(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cr, err := newCarrier(set, c, next)
+	cr, err := newCarrier(set, cfg, next)
 	if err != nil {
 		return nil, err
 	}
